@@ -1,0 +1,191 @@
+/*
+ * apply.c — owns the mapping from a volume record to index entries.
+ *
+ * Invariants:
+ * (1) idempotent by dot: a record whose location is already indexed adds
+ *     nothing (re-delivery and replay are harmless);
+ * (2) every versioned entry a record writes carries the record's stamp
+ *     (hlc, origin) in its key and its seq in its value;
+ * (3) a data effect stores the block's full composition as of the record:
+ *     the newest older version (clipped by truncations) overlaid with it;
+ * (4) a batch never holds two records where the later reads block state the
+ *     earlier wrote (the caller splits batches on apply_conflicts).
+ * Threads: an apply_ctx belongs to one thread.
+ */
+#include "apply.h"
+
+#include "alloc.h"
+#include "cairn_err.h"
+#include "extent.h"
+#include "log.h"
+#include "metakey.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void apply_init(struct apply_ctx *a, struct meta *m, struct meta_batch *b, uint32_t vol)
+{
+    memset(a, 0, sizeof *a);
+    a->m = m;
+    a->b = b;
+    a->vol = vol;
+}
+
+void apply_fini(struct apply_ctx *a)
+{
+    free(a->touched);
+    a->touched = NULL;
+}
+
+void apply_batch_done(struct apply_ctx *a)
+{
+    a->n_touched = 0;
+}
+
+static void touch(struct apply_ctx *a, uint64_t ino, uint64_t block)
+{
+    if (a->n_touched == a->cap_touched) {
+        a->cap_touched = a->cap_touched ? a->cap_touched * 2 : 32;
+        a->touched = xrealloc(a->touched, a->cap_touched * sizeof *a->touched);
+    }
+    a->touched[a->n_touched++] = (struct apply_touch){ino, block};
+}
+
+int apply_conflicts(const struct apply_ctx *a, const struct record *r)
+{
+    for (uint32_t i = 0; i < r->n_eff; i++) {
+        const struct effect *e = &r->eff[i];
+        if (e->type != EFF_DATA && e->type != EFF_TRUNC)
+            continue;
+        uint64_t blk = e->type == EFF_DATA ? e->off >> BLOCK_SHIFT : EXT_TRUNC_BLOCK;
+        for (uint32_t j = 0; j < a->n_touched; j++) {
+            const struct apply_touch *t = &a->touched[j];
+            if (t->ino == e->ino &&
+                (t->block == blk || t->block == EXT_TRUNC_BLOCK || blk == EXT_TRUNC_BLOCK))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static int apply_data(struct apply_ctx *a, const struct record *r, uint32_t idx, struct stamp s,
+                      uint32_t chunk_no, uint64_t off, uint32_t len)
+{
+    const struct effect *e = &r->eff[idx];
+    uint64_t blk = e->off >> BLOCK_SHIFT;
+    struct comp c;
+    comp_init(&c);
+    int rv = extent_block_at(a->m, a->vol, e->ino, blk, s, &c);
+    if (rv == 0) {
+        struct piece p = {
+            .boff = (uint32_t)(e->off & (BLOCK_SIZE - 1)),
+            .len = e->len,
+            .chunk_no = chunk_no,
+            .rec_off = off,
+            .rec_len = len,
+            .data_off = (uint32_t)record_data_offset(r, idx),
+        };
+        comp_overlay(&c, &p);
+        c.seq = r->dot.seq;
+        if (c.n > COMP_HARD_MAX) {
+            log_err("apply", "record %u:%llu fragments a block beyond %u pieces", r->dot.origin,
+                    (unsigned long long)r->dot.seq, COMP_HARD_MAX);
+            rv = CAIRN_EFORMAT;
+        } else {
+            uint8_t key[KEY_MAX];
+            size_t klen = mk_extent(key, a->vol, e->ino, blk, s);
+            size_t vlen = iv_comp_len(&c);
+            uint8_t *val = xmalloc(vlen);
+            iv_comp_encode(val, &c);
+            meta_batch_put(a->m, a->b, CF_EXTENTS, key, klen, val, vlen);
+            free(val);
+            touch(a, e->ino, blk);
+        }
+    }
+    comp_fini(&c);
+    return rv;
+}
+
+int apply_record(struct apply_ctx *a, const struct record *r, uint32_t chunk_no, uint64_t off,
+                 uint32_t len)
+{
+    if (r->kind != REC_KIND_VOLUME)
+        return CAIRN_EFORMAT;
+    uint8_t key[KEY_MAX];
+    size_t klen = mk_record(key, a->vol, r->dot.origin, r->dot.seq);
+    char *old;
+    size_t oldlen;
+    int rv = meta_get(a->m, CF_RECORDS, key, klen, &old, &oldlen);
+    if (rv == 0) {
+        free(old);
+        return 0; /* (1) */
+    }
+    if (rv != -ENOENT)
+        return rv;
+    uint8_t loc[IV_RECLOC_LEN];
+    struct recloc l = {chunk_no, off, len, r->hlc};
+    iv_recloc_encode(loc, &l);
+    meta_batch_put(a->m, a->b, CF_RECORDS, key, klen, loc, sizeof loc);
+
+    struct stamp s = {r->hlc, r->dot.origin};
+    uint64_t seq = r->dot.seq;
+    for (uint32_t i = 0; i < r->n_eff; i++) {
+        const struct effect *e = &r->eff[i];
+        uint8_t small[IV_DIRENT_LEN + IV_TRUNC_LEN];
+        uint8_t *val;
+        size_t vlen;
+        switch (e->type) {
+        case EFF_INODE:
+            klen = mk_inode(key, a->vol, e->ino, s);
+            vlen = iv_inode_len(e->str_len);
+            val = xmalloc(vlen);
+            iv_inode_encode(val, seq, &e->attr, e->str, e->str_len);
+            meta_batch_put(a->m, a->b, CF_INODES, key, klen, val, vlen);
+            free(val);
+            break;
+        case EFF_DIRENT:
+            klen = mk_dirent(key, a->vol, e->parent, e->str, e->str_len, s);
+            iv_dirent_encode(small, seq, e->child, e->dtype);
+            meta_batch_put(a->m, a->b, CF_DIRENTS, key, klen, small, IV_DIRENT_LEN);
+            break;
+        case EFF_DATA:
+            if ((rv = apply_data(a, r, i, s, chunk_no, off, len)) != 0)
+                return rv;
+            break;
+        case EFF_TRUNC:
+            klen = mk_extent(key, a->vol, e->ino, EXT_TRUNC_BLOCK, s);
+            iv_trunc_encode(small, seq, e->size);
+            meta_batch_put(a->m, a->b, CF_EXTENTS, key, klen, small, IV_TRUNC_LEN);
+            touch(a, e->ino, EXT_TRUNC_BLOCK);
+            break;
+        case EFF_XATTR:
+            klen = mk_xattr(key, a->vol, e->ino, e->str, e->str_len, s);
+            vlen = iv_xattr_len(e->len);
+            val = xmalloc(vlen);
+            iv_xattr_encode(val, seq, e->data, e->len);
+            meta_batch_put(a->m, a->b, CF_XATTRS, key, klen, val, vlen);
+            free(val);
+            break;
+        case EFF_SNAPSHOT: {
+            struct snapinfo si;
+            si.dot = r->dot;
+            si.hlc = r->hlc;
+            vv_init(&si.vv);
+            vv_copy(&si.vv, &r->ctx);
+            vv_raise(&si.vv, r->dot.origin, r->dot.seq);
+            klen = mk_snapshot(key, a->vol, e->str, e->str_len);
+            vlen = iv_snapshot_len(&si);
+            val = xmalloc(vlen);
+            iv_snapshot_encode(val, &si);
+            meta_batch_put(a->m, a->b, CF_SNAPSHOTS, key, klen, val, vlen);
+            free(val);
+            vv_fini(&si.vv);
+            break;
+        }
+        default:
+            return CAIRN_EFORMAT;
+        }
+    }
+    return 0;
+}

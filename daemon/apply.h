@@ -1,0 +1,42 @@
+/*
+ * apply.h — turns a volume record into index entries (one WriteBatch).
+ *
+ * Applying is idempotent by dot: a record whose dot is already in the index
+ * is skipped. A batch may hold several records as long as none of them
+ * reads what an earlier one in the same batch wrote: apply_conflicts tells
+ * the caller when to commit the batch first.
+ * Threads: one apply_ctx per thread (the volume writer or recovery).
+ */
+#ifndef CAIRN_APPLY_H
+#define CAIRN_APPLY_H
+
+#include "meta.h"
+#include "record.h"
+
+#include <stdint.h>
+
+struct apply_touch {
+    uint64_t ino, block; /* block ~0: the whole inode (a truncation) */
+};
+
+struct apply_ctx {
+    struct meta *m;
+    struct meta_batch *b;
+    uint32_t vol;
+    struct apply_touch *touched;
+    uint32_t n_touched, cap_touched;
+};
+
+void apply_init(struct apply_ctx *a, struct meta *m, struct meta_batch *b, uint32_t vol);
+void apply_fini(struct apply_ctx *a);
+/* Forget what the batch touched (call after committing or clearing it). */
+void apply_batch_done(struct apply_ctx *a);
+/* 1 when R reads file data that an earlier record of the batch wrote. */
+int apply_conflicts(const struct apply_ctx *a, const struct record *r);
+/* Adds R's index entries to the batch: every effect, the record location
+ * (CHUNK_NO, OFF, LEN) and the version stamp. CAIRN_EFORMAT for a record
+ * that makes no sense for this volume (e.g. catalog effects). */
+int apply_record(struct apply_ctx *a, const struct record *r, uint32_t chunk_no, uint64_t off,
+                 uint32_t len);
+
+#endif

@@ -1,0 +1,363 @@
+/*
+ * chunk.c — owns one chunk file (layout in format.h).
+ *
+ * Invariants:
+ * (1) bytes below the tail are never rewritten; appends only write at the
+ *     tail, and recovery only cuts bytes at or above the first bad record;
+ * (2) a chunk file exists only with a complete, fsync'ed header whose
+ *     directory entry was fsync'ed too (chunk_create);
+ * (3) every record handed out by a scan or a read passed its checksum;
+ * (4) writeback of appended bytes is started every CHUNK_WB_STEP bytes, so a
+ *     later fdatasync has little left to do and dirty memory stays bounded.
+ * Threads: see chunk.h. c->tail is written by the volume's writer only.
+ */
+#include "chunk.h"
+
+#include "alloc.h"
+#include "bytes.h"
+#include "cairn_err.h"
+#include "io.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define CHUNK_WB_STEP (8u << 20)
+#define SCAN_BUF (1u << 20)
+
+void chunk_id_hex(const uint8_t id[16], char out[33])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = hex[id[i] >> 4];
+        out[2 * i + 1] = hex[id[i] & 15];
+    }
+    out[32] = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int chunk_id_parse(const char *hex, uint8_t id[16])
+{
+    if (strlen(hex) != 32)
+        return -EINVAL;
+    for (int i = 0; i < 16; i++) {
+        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -EINVAL;
+        id[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+static void encode_header(const struct chunk *c, uint64_t created_ms, uint8_t h[CHUNK_HDR_LEN])
+{
+    memset(h, 0, CHUNK_HDR_LEN);
+    memcpy(h, CHUNK_MAGIC, 8);
+    put_le32(h + 8, CHUNK_VERSION);
+    put_le32(h + 12, CHUNK_HDR_LEN);
+    memcpy(h + 16, c->id, 16);
+    put_le64(h + 32, c->capacity);
+    put_le32(h + 40, c->no);
+    put_le32(h + 44, c->node);
+    put_le64(h + 48, created_ms);
+    put_le32(h + 124, (uint32_t)crc32(0L, h, 124));
+}
+
+static struct chunk *chunk_alloc(const char *path)
+{
+    struct chunk *c = xcalloc(1, sizeof *c);
+    c->fd = -1;
+    c->path = xstrdup(path);
+    return c;
+}
+
+void chunk_close(struct chunk *c)
+{
+    if (!c)
+        return;
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->path);
+    free(c);
+}
+
+int chunk_create(struct chunk **out, const char *dir, const uint8_t id[16], uint32_t no,
+                 uint32_t node, uint64_t capacity)
+{
+    char hex[33];
+    chunk_id_hex(id, hex);
+    char *path = xasprintf("%s/%s", dir, hex);
+    struct chunk *c = chunk_alloc(path);
+    free(path);
+    memcpy(c->id, id, 16);
+    c->no = no;
+    c->node = node;
+    c->capacity = capacity;
+    uint8_t h[CHUNK_HDR_LEN];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    encode_header(c, (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u, h);
+    int rv;
+    if ((rv = io_open(c->path, O_RDWR | O_CREAT | O_EXCL, 0600, &c->fd)) != 0)
+        goto out;
+    if ((rv = io_pwrite(c->fd, h, sizeof h, 0)) != 0 || (rv = io_fsync(c->fd)) != 0 ||
+        (rv = io_fsync_dir(dir)) != 0) {
+        unlink(c->path); /* never leave a chunk whose creation was not durable */
+        goto out;
+    }
+    c->tail = c->wb_mark = CHUNK_HDR_LEN;
+    *out = c;
+    return 0;
+out:
+    chunk_close(c);
+    return rv;
+}
+
+int chunk_open(struct chunk **out, const char *path)
+{
+    struct chunk *c = chunk_alloc(path);
+    uint8_t h[CHUNK_HDR_LEN];
+    struct stat st;
+    int rv;
+    if ((rv = io_open(path, O_RDWR, 0, &c->fd)) != 0)
+        goto out;
+    if (fstat(c->fd, &st) != 0) {
+        rv = -errno;
+        goto out;
+    }
+    if ((uint64_t)st.st_size < CHUNK_HDR_LEN) {
+        rv = CAIRN_EFORMAT;
+        goto out;
+    }
+    if ((rv = io_pread(c->fd, h, sizeof h, 0)) != 0)
+        goto out;
+    if (memcmp(h, CHUNK_MAGIC, 8) != 0 || get_le32(h + 8) == 0 ||
+        get_le32(h + 8) > CHUNK_VERSION || get_le32(h + 12) != CHUNK_HDR_LEN) {
+        rv = CAIRN_EFORMAT;
+        goto out;
+    }
+    if (get_le32(h + 124) != (uint32_t)crc32(0L, h, 124)) {
+        rv = CAIRN_ECHECKSUM;
+        goto out;
+    }
+    memcpy(c->id, h + 16, 16);
+    c->capacity = get_le64(h + 32);
+    c->no = get_le32(h + 40);
+    c->node = get_le32(h + 44);
+    c->tail = c->wb_mark = (uint64_t)st.st_size;
+    *out = c;
+    return 0;
+out:
+    log_err("chunk", "cannot open chunk %s: %s", path, cairn_strerror(rv));
+    chunk_close(c);
+    return rv;
+}
+
+uint64_t chunk_free(const struct chunk *c)
+{
+    return c->capacity > c->tail ? c->capacity - c->tail : 0;
+}
+
+int chunk_append(struct chunk *c, const void *buf, size_t len, uint64_t *off_out)
+{
+    if (len > chunk_free(c))
+        return -ENOSPC;
+    int rv = io_pwrite(c->fd, buf, len, c->tail);
+    if (rv != 0)
+        return rv; /* (1): tail unchanged, the partial bytes lie above it */
+    *off_out = c->tail;
+    c->tail += len;
+    if (c->tail - c->wb_mark >= CHUNK_WB_STEP) {
+        io_writeback(c->fd, c->wb_mark, c->tail - c->wb_mark);
+        c->wb_mark = c->tail;
+    }
+    return 0;
+}
+
+int chunk_read(struct chunk *c, uint64_t off, void *buf, size_t len)
+{
+    return io_pread(c->fd, buf, len, off);
+}
+
+static _Atomic uint64_t read_errors;
+
+uint64_t chunk_read_errors(void)
+{
+    return read_errors;
+}
+
+int chunk_read_record(struct chunk *c, uint64_t off, uint32_t len, uint8_t *buf)
+{
+    int rv;
+    uint32_t total;
+    if ((rv = io_pread(c->fd, buf, len, off)) != 0)
+        return rv == -ENODATA ? CAIRN_ETORN : rv;
+    if ((rv = record_peek(buf, len, &total)) != 0 || total != len ||
+        (rv = record_verify(buf, len)) != 0) {
+        rv = rv ? rv : CAIRN_EFORMAT;
+        read_errors++;
+        log_err("chunk", "bad record in chunk %u at offset %llu (%u bytes): %s", c->no,
+                (unsigned long long)off, len, cairn_strerror(rv));
+    }
+    return rv;
+}
+
+int chunk_sync(struct chunk *c)
+{
+    return io_fdatasync(c->fd);
+}
+
+/* A read window over the chunk file for scans: win_get returns a pointer to
+ * N bytes at OFF (refilling the window), or NULL when the file ends first. */
+struct win {
+    struct chunk *c;
+    uint64_t end;  /* file size */
+    uint8_t *buf;
+    size_t cap;
+    uint64_t off; /* chunk offset of buf[0] */
+    size_t have;
+    int err;
+};
+
+static const uint8_t *win_get(struct win *w, uint64_t off, size_t n)
+{
+    if (off + n > w->end)
+        return NULL;
+    if (off >= w->off && off + n <= w->off + w->have)
+        return w->buf + (off - w->off);
+    if (n > w->cap) {
+        w->cap = n;
+        free(w->buf);
+        w->buf = xmalloc(w->cap);
+    }
+    size_t fill = w->cap;
+    if (fill > w->end - off)
+        fill = (size_t)(w->end - off);
+    int rv = io_pread(w->c->fd, w->buf, fill, off);
+    if (rv != 0) {
+        w->err = rv;
+        w->have = 0;
+        return NULL;
+    }
+    w->off = off;
+    w->have = fill;
+    return w->buf;
+}
+
+/* 0 and *TOTAL when a valid record starts at OFF; CAIRN_ETORN when the file
+ * ends inside it; CAIRN_EFORMAT / CAIRN_ECHECKSUM when it is damaged. */
+static int valid_at(struct win *w, uint64_t off, uint32_t *total)
+{
+    const uint8_t *h = win_get(w, off, REC_HDR_LEN);
+    if (!h)
+        return w->err ? w->err : CAIRN_ETORN;
+    int rv = record_peek(h, REC_HDR_LEN, total);
+    if (rv != 0)
+        return rv;
+    const uint8_t *r = win_get(w, off, *total);
+    if (!r)
+        return w->err ? w->err : CAIRN_ETORN;
+    return record_verify(r, *total);
+}
+
+/* The first offset in (FROM, end) where a valid record starts, or 0. */
+static uint64_t next_valid(struct win *w, uint64_t from)
+{
+    uint8_t magic[4];
+    put_le32(magic, REC_MAGIC);
+    for (uint64_t off = from + 1; off + REC_HDR_LEN <= w->end; off++) {
+        const uint8_t *p = win_get(w, off, 4);
+        if (!p)
+            return 0;
+        uint32_t total;
+        if (memcmp(p, magic, 4) == 0 && valid_at(w, off, &total) == 0)
+            return off;
+        if (w->err)
+            return 0;
+    }
+    return 0;
+}
+
+static _Atomic uint64_t damaged_bytes;
+
+uint64_t chunk_damaged_bytes(void)
+{
+    return damaged_bytes;
+}
+
+int chunk_recover(struct chunk *c, uint64_t from, chunk_scan_fn fn, void *ctx, uint64_t *dropped)
+{
+    struct stat st;
+    if (fstat(c->fd, &st) != 0)
+        return -errno;
+    struct win w = {.c = c, .end = (uint64_t)st.st_size, .cap = SCAN_BUF};
+    if (from < CHUNK_HDR_LEN || from > w.end)
+        return CAIRN_EINDEX;
+    w.buf = xmalloc(w.cap);
+    struct record r;
+    record_init(&r);
+    uint64_t pos = from;
+    int rv = 0;
+    while (pos < w.end) {
+        uint32_t total = 0;
+        int bad = valid_at(&w, pos, &total);
+        if (w.err) {
+            rv = w.err;
+            goto out;
+        }
+        if (bad == 0) {
+            const uint8_t *buf = win_get(&w, pos, total);
+            if ((bad = record_decode(&r, buf, total)) == 0) {
+                if (fn && (rv = fn(ctx, c, pos, buf, total, &r)) != 0)
+                    goto out;
+                pos += total;
+                continue;
+            }
+        }
+        /* A bad record: a torn tail if nothing valid follows it (it was never
+         * acknowledged), damage in the middle otherwise (skipped, reported;
+         * a peer holding the same dots repairs it). Never cut valid records. */
+        uint64_t next = next_valid(&w, pos);
+        if (w.err) {
+            rv = w.err;
+            goto out;
+        }
+        if (next == 0)
+            break;
+        damaged_bytes += next - pos;
+        log_err("chunk", "chunk %u: %llu damaged bytes at offset %llu (%s); skipped", c->no,
+                (unsigned long long)(next - pos), (unsigned long long)pos, cairn_strerror(bad));
+        pos = next;
+    }
+    if (pos < w.end) {
+        log_warn("chunk", "chunk %u: dropping %llu bytes of torn tail at offset %llu", c->no,
+                 (unsigned long long)(w.end - pos), (unsigned long long)pos);
+        if ((rv = io_ftruncate(c->fd, pos)) != 0 || (rv = io_fdatasync(c->fd)) != 0)
+            goto out;
+    }
+    if (dropped)
+        *dropped = w.end - pos;
+    c->tail = c->wb_mark = pos;
+out:
+    record_fini(&r);
+    free(w.buf);
+    return rv;
+}

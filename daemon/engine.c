@@ -1,0 +1,883 @@
+/*
+ * engine.c — owns one node's storage as a whole: the data directory, the
+ * chunk table, the catalog (volumes and chunk assignments), the index
+ * handle, start-up recovery and reindex (engine.h).
+ *
+ * Invariants:
+ * (1) the chunk files are the truth; the index is derived from them. At
+ *     open, every chunk is scanned from the offset the index says it has
+ *     applied, and records past it are applied (the index was behind); an
+ *     index that is ahead of a chunk (points past its valid end) or names a
+ *     damaged last record is thrown away and rebuilt from the chunks;
+ * (2) catalog records are fsync'ed before the call that wrote them returns,
+ *     and before any record is written to a chunk they assign;
+ * (3) chunk numbers are dense and never reused; the chunk table only grows
+ *     and its slots are published with release stores (lock-free reads);
+ * (4) the gate is held shared by every file operation and exclusively by
+ *     reindex, which swaps the index under every volume.
+ * Threads: catalog state under e->lock; volumes under their own locks.
+ */
+#include "engine.h"
+
+#include "alloc.h"
+#include "apply.h"
+#include "bytes.h"
+#include "cairn_err.h"
+#include "chunk.h"
+#include "format.h"
+#include "log.h"
+#include "meta.h"
+#include "metakey.h"
+#include "node.h"
+#include "record.h"
+#include "volume.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENGINE_MAX_CHUNKS 65536u
+#define REPLAY_BATCH 256
+static const char ENGINE_MARKER[] = "engine";
+
+struct engine {
+    struct node node;
+    char *chunk_dir, *index_dir;
+    struct meta *meta;
+    struct hlc hlc;
+    pthread_mutex_t lock;
+    pthread_rwlock_t gate;
+    struct chunk *_Atomic *chunks; /* [ENGINE_MAX_CHUNKS], (3) */
+    uint32_t *chunk_vol;           /* [ENGINE_MAX_CHUNKS] volume number, 0 = free */
+    uint32_t max_no;
+    uint64_t catalog_seq;
+    int catalog_failed;
+    struct volume **vols;
+    uint32_t n_vols;
+    _Atomic uint64_t torn_dropped;
+};
+
+struct chunk *engine_chunk_by_no(struct engine *e, uint32_t no)
+{
+    return no < ENGINE_MAX_CHUNKS ? atomic_load_explicit(&e->chunks[no], memory_order_acquire)
+                                  : NULL;
+}
+
+void engine_enter(struct engine *e)
+{
+    pthread_rwlock_rdlock(&e->gate);
+}
+
+void engine_leave(struct engine *e)
+{
+    pthread_rwlock_unlock(&e->gate);
+}
+
+uint32_t engine_node_id(const struct engine *e)
+{
+    return e->node.id;
+}
+
+struct hlc *engine_hlc(struct engine *e)
+{
+    return &e->hlc;
+}
+
+static struct chunk *catalog(struct engine *e)
+{
+    return engine_chunk_by_no(e, CHUNK_CATALOG_NO);
+}
+
+static struct chunk *chunk_by_id(struct engine *e, const uint8_t id[16])
+{
+    for (uint32_t no = 1; no <= e->max_no; no++) {
+        struct chunk *c = engine_chunk_by_no(e, no);
+        if (c && memcmp(c->id, id, 16) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static struct volume *volume_by_no(struct engine *e, uint32_t no)
+{
+    for (uint32_t i = 0; i < e->n_vols; i++)
+        if (e->vols[i]->no == no)
+            return e->vols[i];
+    return NULL;
+}
+
+static struct volume *volume_by_name(struct engine *e, const char *name)
+{
+    for (uint32_t i = 0; i < e->n_vols; i++)
+        if (strcmp(e->vols[i]->info.name, name) == 0)
+            return e->vols[i];
+    return NULL;
+}
+
+/* ---- catalog records -> index ---- */
+
+static int apply_catalog(struct engine *e, struct meta_batch *b, const struct record *r,
+                         uint64_t off, uint32_t len)
+{
+    if (r->kind != REC_KIND_CATALOG)
+        return CAIRN_EFORMAT;
+    uint8_t key[KEY_MAX], val[512];
+    size_t klen = mk_record(key, 0, r->dot.origin, r->dot.seq);
+    struct recloc l = {CHUNK_CATALOG_NO, off, len, r->hlc};
+    iv_recloc_encode(val, &l);
+    meta_batch_put(e->meta, b, CF_RECORDS, key, klen, val, IV_RECLOC_LEN);
+    for (uint32_t i = 0; i < r->n_eff; i++) {
+        const struct effect *ef = &r->eff[i];
+        if (ef->type == EFF_VOLUME) {
+            struct volinfo vi;
+            memset(&vi, 0, sizeof vi);
+            vi.vol_no = ef->vol_no;
+            memcpy(vi.id, ef->id, 16);
+            vi.durability = ef->durability;
+            vi.replicas = ef->replicas;
+            memcpy(vi.name, ef->str, ef->str_len);
+            klen = mk_volume(key, vi.vol_no);
+            iv_volume_encode(val, &vi);
+            meta_batch_put(e->meta, b, CF_VOLUMES, key, klen, val, iv_volume_len(&vi));
+            klen = mk_volume_name(key, vi.name, ef->str_len);
+            val[0] = INDEX_VERSION;
+            put_le32(val + 1, vi.vol_no);
+            meta_batch_put(e->meta, b, CF_VOLUMES, key, klen, val, 5);
+        } else if (ef->type == EFF_ASSIGN) {
+            struct chunk *c = chunk_by_id(e, ef->id);
+            if (!c) {
+                char hex[33];
+                chunk_id_hex(ef->id, hex);
+                log_err("engine", "catalog assigns chunk %s, which is not in %s", hex,
+                        e->chunk_dir);
+                continue;
+            }
+            struct assigninfo a;
+            memcpy(a.id, ef->id, 16);
+            a.vol_no = ef->vol_no;
+            a.ord = r->dot.seq;
+            klen = mk_chunk(key, c->no, 'a');
+            iv_assign_encode(val, &a);
+            meta_batch_put(e->meta, b, CF_CHUNKS, key, klen, val, IV_ASSIGN_LEN);
+        } else {
+            return CAIRN_EFORMAT;
+        }
+    }
+    return 0;
+}
+
+/* Appends one catalog record and makes it durable (2). e->lock held. */
+static int catalog_append(struct engine *e, struct record *r)
+{
+    if (e->catalog_failed)
+        return CAIRN_EFAILED;
+    struct chunk *c = catalog(e);
+    r->kind = REC_KIND_CATALOG;
+    r->dot.origin = e->node.id;
+    r->dot.seq = e->catalog_seq + 1;
+    r->hlc = hlc_now(&e->hlc);
+    size_t len = record_encoded_len(r);
+    uint8_t *buf = xmalloc(len);
+    record_encode(r, buf);
+    uint64_t off;
+    int rv = chunk_append(c, buf, len, &off);
+    free(buf);
+    if (rv != 0)
+        return rv;
+    struct meta_batch *b = meta_batch_new();
+    if ((rv = chunk_sync(c)) == 0 && (rv = apply_catalog(e, b, r, off, (uint32_t)len)) == 0) {
+        uint8_t key[8], val[IV_APPLIED_LEN];
+        size_t klen = mk_chunk(key, CHUNK_CATALOG_NO, 's');
+        iv_applied_encode(val, off + len, off);
+        meta_batch_put(e->meta, b, CF_CHUNKS, key, klen, val, sizeof val);
+        rv = meta_batch_commit(e->meta, b, 1);
+    }
+    meta_batch_free(b);
+    if (rv != 0) {
+        e->catalog_failed = 1;
+        log_err("engine", "catalog write failed (%s); catalog read-only until restart",
+                cairn_strerror(rv));
+        return CAIRN_EFAILED;
+    }
+    e->catalog_seq++;
+    return 0;
+}
+
+/* ---- recovery ---- */
+
+struct replay {
+    struct engine *e;
+    struct volume *v; /* NULL: catalog or unassigned chunk */
+    struct meta_batch *b;
+    struct apply_ctx apply;
+    int n;
+    uint64_t applied, last;
+};
+
+static int replay_commit(struct replay *rp, struct chunk *c)
+{
+    if (rp->n == 0)
+        return 0;
+    uint8_t key[8], val[IV_APPLIED_LEN];
+    size_t klen = mk_chunk(key, c->no, 's');
+    iv_applied_encode(val, rp->applied, rp->last);
+    meta_batch_put(rp->e->meta, rp->b, CF_CHUNKS, key, klen, val, sizeof val);
+    int rv = meta_batch_commit(rp->e->meta, rp->b, 0);
+    meta_batch_clear(rp->b);
+    apply_batch_done(&rp->apply);
+    rp->n = 0;
+    return rv;
+}
+
+static int replay_one(void *ctx, struct chunk *c, uint64_t off, const uint8_t *buf, uint32_t len,
+                      const struct record *r)
+{
+    (void)buf;
+    struct replay *rp = ctx;
+    int rv = 0;
+    hlc_observe(&rp->e->hlc, r->hlc);
+    if (c->no == CHUNK_CATALOG_NO) {
+        rv = apply_catalog(rp->e, rp->b, r, off, len);
+        if (r->dot.seq > rp->e->catalog_seq)
+            rp->e->catalog_seq = r->dot.seq;
+    } else if (rp->v) {
+        if (apply_conflicts(&rp->apply, r) && (rv = replay_commit(rp, c)) != 0)
+            return rv;
+        rv = apply_record(&rp->apply, r, c->no, off, len);
+    } else {
+        log_warn("engine", "chunk %u is not assigned but holds a record at %llu; ignored", c->no,
+                 (unsigned long long)off);
+        return 0;
+    }
+    if (rv == CAIRN_EFORMAT) {
+        log_err("engine", "chunk %u: record %u:%llu at %llu does not apply; skipped", c->no,
+                r->dot.origin, (unsigned long long)r->dot.seq, (unsigned long long)off);
+        rv = 0;
+    }
+    if (rv != 0)
+        return rv;
+    rp->applied = off + len;
+    rp->last = off;
+    if (++rp->n >= REPLAY_BATCH)
+        rv = replay_commit(rp, c);
+    return rv;
+}
+
+/* Brings the index up to date with chunk C (1). */
+static int recover_chunk(struct engine *e, struct chunk *c, struct volume *v)
+{
+    uint64_t applied = CHUNK_HDR_LEN, last = 0;
+    uint8_t key[8];
+    size_t klen = mk_chunk(key, c->no, 's');
+    char *val;
+    size_t vlen;
+    int rv = meta_get(e->meta, CF_CHUNKS, key, klen, &val, &vlen);
+    if (rv == 0) {
+        rv = iv_applied_decode((const uint8_t *)val, vlen, &applied, &last);
+        free(val);
+        if (rv != 0 || applied < CHUNK_HDR_LEN)
+            return CAIRN_EINDEX;
+    } else if (rv != -ENOENT) {
+        return rv;
+    }
+    if (applied > c->tail) {
+        log_warn("engine", "chunk %u: index is ahead of the chunk (%llu > %llu bytes)", c->no,
+                 (unsigned long long)applied, (unsigned long long)c->tail);
+        return CAIRN_EINDEX;
+    }
+    if (last) {
+        uint8_t *rec = xmalloc(applied - last);
+        rv = last < applied && applied - last <= REC_MAX_LEN
+                 ? chunk_read_record(c, last, (uint32_t)(applied - last), rec)
+                 : CAIRN_EINDEX;
+        free(rec);
+        if (rv != 0) {
+            log_warn("engine", "chunk %u: the last indexed record does not verify", c->no);
+            return CAIRN_EINDEX;
+        }
+    }
+    struct replay rp = {.e = e, .v = v, .applied = applied, .last = last};
+    rp.b = meta_batch_new();
+    apply_init(&rp.apply, e->meta, rp.b, v ? v->no : 0);
+    uint64_t dropped = 0;
+    rv = chunk_recover(c, applied, replay_one, &rp, &dropped);
+    if (rv == 0)
+        rv = replay_commit(&rp, c);
+    e->torn_dropped += dropped;
+    apply_fini(&rp.apply);
+    meta_batch_free(rp.b);
+    return rv;
+}
+
+struct assignment {
+    uint64_t ord;
+    uint32_t no, vol;
+};
+
+static int cmp_assignment(const void *a, const void *b)
+{
+    const struct assignment *x = a, *y = b;
+    return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+/* Volumes, in-memory, from the index: creates missing struct volumes and
+ * resets the state of existing ones. */
+static int load_volumes(struct engine *e)
+{
+    uint8_t prefix[1] = {'v'}, upper[1] = {'w'};
+    struct meta_iter *it = meta_iter_new(e->meta, CF_VOLUMES, upper, 1);
+    int rv = 0;
+    for (meta_iter_seek(it, prefix, 1); meta_iter_valid(it); meta_iter_next(it)) {
+        size_t klen, vlen;
+        const uint8_t *k = meta_iter_key(it, &klen);
+        const uint8_t *val = meta_iter_value(it, &vlen);
+        struct volinfo vi;
+        if (klen != 5 || (rv = iv_volume_decode(&vi, val, vlen)) != 0) {
+            rv = CAIRN_EINDEX;
+            break;
+        }
+        vi.vol_no = get_be32(k + 1);
+        struct volume *v = volume_by_no(e, vi.vol_no);
+        if (!v) {
+            v = volume_new(e, e->meta, &e->hlc, e->node.id, &vi);
+            e->vols = xrealloc(e->vols, (e->n_vols + 1) * sizeof *e->vols);
+            e->vols[e->n_vols++] = v;
+        }
+        v->meta = e->meta;
+        v->apply.m = e->meta;
+        v->n_chunks = v->cur = v->sync_from = 0;
+        v->ino_ctr = 0;
+        vv_clear(&v->vv);
+    }
+    if (rv == 0)
+        rv = meta_iter_status(it);
+    meta_iter_free(it);
+    return rv;
+}
+
+static int load_assignments(struct engine *e)
+{
+    struct meta_iter *it = meta_iter_new(e->meta, CF_CHUNKS, NULL, 0);
+    struct assignment *as = NULL;
+    size_t n = 0;
+    int rv = 0;
+    memset(e->chunk_vol, 0, ENGINE_MAX_CHUNKS * sizeof *e->chunk_vol);
+    for (meta_iter_seek_first(it); meta_iter_valid(it); meta_iter_next(it)) {
+        size_t klen, vlen;
+        const uint8_t *k = meta_iter_key(it, &klen);
+        if (klen != 5 || k[4] != 'a')
+            continue;
+        struct assigninfo ai;
+        const uint8_t *val = meta_iter_value(it, &vlen);
+        if ((rv = iv_assign_decode(&ai, val, vlen)) != 0)
+            break;
+        as = xrealloc(as, (n + 1) * sizeof *as);
+        as[n++] = (struct assignment){ai.ord, get_be32(k), ai.vol_no};
+    }
+    if (rv == 0)
+        rv = meta_iter_status(it);
+    meta_iter_free(it);
+    qsort(as, n, sizeof *as, cmp_assignment);
+    for (size_t i = 0; rv == 0 && i < n; i++) {
+        struct chunk *c = engine_chunk_by_no(e, as[i].no);
+        struct volume *v = volume_by_no(e, as[i].vol);
+        if (!c || !v) {
+            log_err("engine", "assignment of chunk %u to volume %u names a missing %s", as[i].no,
+                    as[i].vol, c ? "volume" : "chunk");
+            continue;
+        }
+        e->chunk_vol[as[i].no] = as[i].vol;
+        volume_add_chunk(v, c);
+    }
+    free(as);
+    return rv;
+}
+
+/* Derives a volume's vector, inode counter and open chunk from the index,
+ * and moves the clock past every stamp it holds. */
+static int load_volume_state(struct engine *e, struct volume *v)
+{
+    uint8_t prefix[4], upper[4], key[KEY_MAX];
+    put_be32(prefix, v->no);
+    size_t ulen = mk_prefix_end(upper, prefix, 4);
+    struct meta_iter *it = meta_iter_new(e->meta, CF_RECORDS, upper, ulen);
+    int rv = 0;
+    /* one seek per origin: the last record of each */
+    uint32_t origin = 0;
+    for (;;) {
+        size_t klen = mk_record(key, v->no, origin, UINT64_MAX);
+        meta_iter_seek_for_prev(it, key, klen);
+        if (!meta_iter_valid(it))
+            goto next_origin;
+        size_t kl, vlen;
+        const uint8_t *k = meta_iter_key(it, &kl);
+        if (kl != 16 || memcmp(k, prefix, 4) != 0 || get_be32(k + 4) != origin)
+            goto next_origin;
+        struct recloc l;
+        const uint8_t *val = meta_iter_value(it, &vlen);
+        if ((rv = iv_recloc_decode(&l, val, vlen)) != 0)
+            break;
+        vv_raise(&v->vv, origin, get_be64(k + 8));
+        hlc_observe(&e->hlc, l.hlc);
+    next_origin:
+        if (origin == UINT32_MAX)
+            break;
+        /* jump to the next origin present */
+        klen = mk_record(key, v->no, origin + 1, 0);
+        meta_iter_seek(it, key, klen);
+        if (!meta_iter_valid(it))
+            break;
+        k = meta_iter_key(it, &kl);
+        if (kl != 16 || memcmp(k, prefix, 4) != 0)
+            break;
+        origin = get_be32(k + 4);
+    }
+    if (rv == 0)
+        rv = meta_iter_status(it);
+    meta_iter_free(it);
+    if (rv != 0)
+        return rv;
+
+    it = meta_iter_new(e->meta, CF_INODES, NULL, 0);
+    uint64_t maxino = ((uint64_t)v->node << INO_NODE_SHIFT) | INO_COUNTER_MAX;
+    size_t klen = mk_inode(key, v->no, maxino, (struct stamp){0, 0});
+    meta_iter_seek_for_prev(it, key, klen);
+    if (meta_iter_valid(it)) {
+        size_t kl;
+        const uint8_t *k = meta_iter_key(it, &kl);
+        uint64_t ino = kl == 12 + STAMP_LEN ? get_be64(k + 4) : 0;
+        if (memcmp(k, prefix, 4) == 0 && ino >> INO_NODE_SHIFT == v->node)
+            v->ino_ctr = ino & INO_COUNTER_MAX;
+    }
+    rv = meta_iter_status(it);
+    meta_iter_free(it);
+    for (uint32_t i = 0; i < v->n_chunks; i++)
+        if (v->chunks[i]->tail > CHUNK_HDR_LEN)
+            v->cur = i;
+    v->sync_from = v->cur;
+    return rv;
+}
+
+/* Recovers everything (1). CAIRN_EINDEX: the index must be rebuilt. */
+static int load(struct engine *e)
+{
+    int rv;
+    if ((rv = recover_chunk(e, catalog(e), NULL)) != 0)
+        return rv;
+    if ((rv = load_volumes(e)) != 0 || (rv = load_assignments(e)) != 0)
+        return rv;
+    for (uint32_t i = 0; i < e->n_vols; i++) {
+        struct volume *v = e->vols[i];
+        for (uint32_t j = 0; j < v->n_chunks; j++)
+            if ((rv = recover_chunk(e, v->chunks[j], v)) != 0)
+                return rv;
+    }
+    for (uint32_t no = 1; no <= e->max_no; no++) {
+        struct chunk *c = engine_chunk_by_no(e, no);
+        if (c && !e->chunk_vol[no] && (rv = recover_chunk(e, c, NULL)) != 0)
+            return rv;
+    }
+    for (uint32_t i = 0; i < e->n_vols; i++)
+        if ((rv = load_volume_state(e, e->vols[i])) != 0)
+            return rv;
+    /* catalog seq: the last catalog record in the index */
+    uint8_t key[16];
+    size_t klen = mk_record(key, 0, e->node.id, UINT64_MAX);
+    struct meta_iter *it = meta_iter_new(e->meta, CF_RECORDS, NULL, 0);
+    meta_iter_seek_for_prev(it, key, klen);
+    if (meta_iter_valid(it)) {
+        size_t kl;
+        const uint8_t *k = meta_iter_key(it, &kl);
+        if (kl == 16 && get_be32(k) == 0 && get_be32(k + 4) == e->node.id &&
+            get_be64(k + 8) > e->catalog_seq)
+            e->catalog_seq = get_be64(k + 8);
+    }
+    meta_iter_free(it);
+    return meta_sync(e->meta);
+}
+
+static int put_marker(struct engine *e)
+{
+    uint8_t val[5];
+    val[0] = INDEX_VERSION;
+    put_le32(val + 1, e->node.id);
+    struct meta_batch *b = meta_batch_new();
+    meta_batch_put(e->meta, b, CF_DEFAULT, ENGINE_MARKER, sizeof ENGINE_MARKER - 1, val,
+                   sizeof val);
+    int rv = meta_batch_commit(e->meta, b, 1);
+    meta_batch_free(b);
+    return rv;
+}
+
+/* Throws the index away and loads everything from the chunks. */
+static int rebuild(struct engine *e)
+{
+    log_info("engine", "rebuilding the index of %s from its chunks", e->node.dir);
+    meta_close(e->meta);
+    e->meta = NULL;
+    int rv;
+    if ((rv = meta_destroy(e->index_dir)) != 0 || (rv = meta_open(&e->meta, e->index_dir)) != 0)
+        return rv;
+    e->catalog_seq = 0;
+    if ((rv = load(e)) != 0)
+        return rv == CAIRN_EINDEX ? CAIRN_EFORMAT : rv;
+    return put_marker(e);
+}
+
+static int open_chunks(struct engine *e)
+{
+    DIR *d = opendir(e->chunk_dir);
+    if (!d)
+        return -errno;
+    int rv = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        uint8_t id[16];
+        if (de->d_name[0] == '.' || chunk_id_parse(de->d_name, id) != 0) {
+            if (de->d_name[0] != '.')
+                log_warn("engine", "ignoring %s/%s: not a chunk file name", e->chunk_dir,
+                         de->d_name);
+            continue;
+        }
+        char *path = xasprintf("%s/%s", e->chunk_dir, de->d_name);
+        struct chunk *c;
+        rv = chunk_open(&c, path);
+        free(path);
+        if (rv != 0)
+            break;
+        static const uint8_t zero[16];
+        int is_catalog = memcmp(c->id, zero, 16) == 0;
+        if (c->no >= ENGINE_MAX_CHUNKS || memcmp(c->id, id, 16) != 0 ||
+            is_catalog != (c->no == CHUNK_CATALOG_NO) || engine_chunk_by_no(e, c->no)) {
+            log_err("engine", "chunk file %s does not match its header (number %u)", de->d_name,
+                    c->no);
+            chunk_close(c);
+            rv = CAIRN_EFORMAT;
+            break;
+        }
+        atomic_store_explicit(&e->chunks[c->no], c, memory_order_release);
+        if (c->no > e->max_no)
+            e->max_no = c->no;
+    }
+    closedir(d);
+    if (rv != 0)
+        return rv;
+    if (!catalog(e)) {
+        if (e->max_no > 0) {
+            log_err("engine", "%s holds chunks but no catalog chunk", e->chunk_dir);
+            return CAIRN_EFORMAT;
+        }
+        static const uint8_t zero[16];
+        struct chunk *c;
+        if ((rv = chunk_create(&c, e->chunk_dir, zero, CHUNK_CATALOG_NO, e->node.id,
+                               UINT64_MAX)) != 0)
+            return rv;
+        atomic_store_explicit(&e->chunks[CHUNK_CATALOG_NO], c, memory_order_release);
+    }
+    return 0;
+}
+
+void engine_close(struct engine *e)
+{
+    if (!e)
+        return;
+    for (uint32_t i = 0; i < e->n_vols; i++) {
+        if (e->meta)
+            (void)volume_flush(e->vols[i]); /* a failure is logged by the flush */
+        volume_free(e->vols[i]);
+    }
+    free(e->vols);
+    if (e->meta)
+        meta_sync(e->meta);
+    meta_close(e->meta);
+    if (e->chunks)
+        for (uint32_t no = 0; no <= e->max_no; no++)
+            chunk_close(engine_chunk_by_no(e, no));
+    free((void *)e->chunks);
+    free(e->chunk_vol);
+    hlc_fini(&e->hlc);
+    pthread_rwlock_destroy(&e->gate);
+    pthread_mutex_destroy(&e->lock);
+    node_close(&e->node);
+    free(e->chunk_dir);
+    free(e->index_dir);
+    free(e);
+}
+
+int engine_open(struct engine **out, const struct engine_opts *o)
+{
+    struct engine *e = xcalloc(1, sizeof *e);
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&e->gate, &ra);
+    pthread_rwlockattr_destroy(&ra);
+    hlc_init(&e->hlc, o->clock, o->clock_ctx);
+    e->chunks = xcalloc(ENGINE_MAX_CHUNKS, sizeof *e->chunks);
+    e->chunk_vol = xcalloc(ENGINE_MAX_CHUNKS, sizeof *e->chunk_vol);
+    int rv;
+    if ((rv = node_open(&e->node, o->data_dir)) != 0)
+        goto out;
+    e->chunk_dir = xasprintf("%s/chunks", o->data_dir);
+    e->index_dir = xasprintf("%s/index", o->data_dir);
+    if ((rv = node_mkdirs(e->chunk_dir)) != 0 || (rv = open_chunks(e)) != 0 ||
+        (rv = meta_open(&e->meta, e->index_dir)) != 0)
+        goto out;
+    char *val;
+    size_t vlen;
+    rv = meta_get(e->meta, CF_DEFAULT, ENGINE_MARKER, sizeof ENGINE_MARKER - 1, &val, &vlen);
+    if (rv == 0) {
+        uint32_t id = vlen == 5 ? get_le32((uint8_t *)val + 1) : 0;
+        free(val);
+        if (id != e->node.id) {
+            log_err("engine", "index in %s belongs to node %u, not %u", e->index_dir, id,
+                    e->node.id);
+            rv = CAIRN_EFORMAT;
+            goto out;
+        }
+        rv = load(e);
+        if (rv == CAIRN_EINDEX)
+            rv = rebuild(e);
+    } else if (rv == -ENOENT) {
+        rv = rebuild(e);
+    }
+    if (rv != 0)
+        goto out;
+    log_info("engine", "node %u open: %u chunks, %u volumes", e->node.id, e->max_no, e->n_vols);
+    *out = e;
+    return 0;
+out:
+    log_err("engine", "cannot open %s: %s", o->data_dir, cairn_strerror(rv));
+    engine_close(e);
+    return rv;
+}
+
+int engine_reindex(struct engine *e)
+{
+    pthread_rwlock_wrlock(&e->gate);
+    pthread_mutex_lock(&e->lock);
+    int rv = 0;
+    for (uint32_t i = 0; i < e->n_vols && rv == 0; i++)
+        rv = volume_flush(e->vols[i]);
+    if (rv == 0)
+        rv = rebuild(e);
+    pthread_mutex_unlock(&e->lock);
+    pthread_rwlock_unlock(&e->gate);
+    if (rv != 0)
+        log_err("engine", "reindex failed: %s", cairn_strerror(rv));
+    return rv;
+}
+
+void engine_stats(struct engine *e, struct engine_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&e->lock);
+    for (uint32_t i = 0; i < e->n_vols; i++) {
+        struct volume *v = e->vols[i];
+        pthread_mutex_lock(&v->commit.lock);
+        out->flushes += v->commit.flushes;
+        out->fsync_calls += v->commit.waits;
+        pthread_mutex_unlock(&v->commit.lock);
+        out->bytes_appended += atomic_load(&v->bytes_appended);
+    }
+    pthread_mutex_unlock(&e->lock);
+    out->checksum_errors = chunk_read_errors();
+    out->torn_bytes_dropped = atomic_load(&e->torn_dropped);
+}
+
+uint64_t engine_index_bytes(struct engine *e)
+{
+    engine_enter(e);
+    uint64_t n = meta_disk_bytes(e->meta);
+    engine_leave(e);
+    return n;
+}
+
+/* ---- chunks and volumes ---- */
+
+int engine_chunk_create(struct engine *e, uint64_t capacity, uint8_t id_out[16])
+{
+    if (capacity < ENGINE_MIN_CHUNK || capacity > (1ull << 50))
+        return -EINVAL;
+    pthread_mutex_lock(&e->lock);
+    int rv = 0;
+    uint32_t no = e->max_no + 1;
+    if (no >= ENGINE_MAX_CHUNKS) {
+        rv = -ENOSPC;
+        goto out;
+    }
+    uint8_t id[16];
+    do
+        randombytes_buf(id, sizeof id);
+    while (chunk_by_id(e, id) || (id[0] | id[1] | id[2] | id[3]) == 0);
+    struct chunk *c;
+    if ((rv = chunk_create(&c, e->chunk_dir, id, no, e->node.id, capacity)) != 0)
+        goto out;
+    atomic_store_explicit(&e->chunks[no], c, memory_order_release);
+    e->max_no = no;
+    memcpy(id_out, id, 16);
+out:
+    pthread_mutex_unlock(&e->lock);
+    return rv;
+}
+
+int engine_chunk_list(struct engine *e, struct chunk_info **out, size_t *n)
+{
+    pthread_mutex_lock(&e->lock);
+    struct chunk_info *ci = xcalloc(e->max_no + 1, sizeof *ci);
+    size_t k = 0;
+    for (uint32_t no = 1; no <= e->max_no; no++) {
+        struct chunk *c = engine_chunk_by_no(e, no);
+        if (!c)
+            continue;
+        memcpy(ci[k].id, c->id, 16);
+        ci[k].no = no;
+        ci[k].capacity = c->capacity;
+        ci[k].used = c->tail;
+        struct volume *v = e->chunk_vol[no] ? volume_by_no(e, e->chunk_vol[no]) : NULL;
+        if (v)
+            snprintf(ci[k].volume, sizeof ci[k].volume, "%s", v->info.name);
+        k++;
+    }
+    pthread_mutex_unlock(&e->lock);
+    *out = ci;
+    *n = k;
+    return 0;
+}
+
+int engine_chunk_assign(struct engine *e, const uint8_t id[16], const char *volume)
+{
+    pthread_mutex_lock(&e->lock);
+    int rv;
+    struct chunk *c = chunk_by_id(e, id);
+    struct volume *v = volume_by_name(e, volume);
+    if (!c || !v) {
+        rv = -ENOENT;
+        goto out;
+    }
+    if (e->chunk_vol[c->no]) {
+        rv = -EBUSY;
+        goto out;
+    }
+    struct record r;
+    record_init(&r);
+    struct effect *ef = record_add(&r, EFF_ASSIGN);
+    memcpy(ef->id, id, 16);
+    ef->vol_no = v->no;
+    rv = catalog_append(e, &r);
+    record_fini(&r);
+    if (rv != 0)
+        goto out;
+    e->chunk_vol[c->no] = v->no;
+    pthread_mutex_lock(&v->wlock);
+    volume_add_chunk(v, c);
+    pthread_mutex_unlock(&v->wlock);
+out:
+    pthread_mutex_unlock(&e->lock);
+    return rv;
+}
+
+static int volume_name_ok(const char *name)
+{
+    size_t n = strnlen(name, 256);
+    if (n == 0 || n > 255 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
+            return 0;
+    return 1;
+}
+
+int engine_volume_create(struct engine *e, const char *name, enum durability d, uint8_t replicas)
+{
+    if (!volume_name_ok(name) || (d != DURABILITY_LOCAL && d != DURABILITY_REPLICAS))
+        return -EINVAL;
+    pthread_mutex_lock(&e->lock);
+    int rv = 0;
+    if (volume_by_name(e, name)) {
+        rv = -EEXIST;
+        goto out;
+    }
+    struct volinfo vi;
+    memset(&vi, 0, sizeof vi);
+    for (uint32_t i = 0; i < e->n_vols; i++)
+        if (e->vols[i]->no > vi.vol_no)
+            vi.vol_no = e->vols[i]->no;
+    vi.vol_no++;
+    randombytes_buf(vi.id, sizeof vi.id);
+    vi.durability = (uint8_t)d;
+    vi.replicas = d == DURABILITY_REPLICAS ? replicas : 0;
+    snprintf(vi.name, sizeof vi.name, "%s", name);
+    struct record r;
+    record_init(&r);
+    struct effect *ef = record_add(&r, EFF_VOLUME);
+    ef->vol_no = vi.vol_no;
+    memcpy(ef->id, vi.id, 16);
+    ef->durability = vi.durability;
+    ef->replicas = vi.replicas;
+    ef->str = vi.name;
+    ef->str_len = (uint16_t)strlen(vi.name);
+    rv = catalog_append(e, &r);
+    record_fini(&r);
+    if (rv != 0)
+        goto out;
+    struct volume *v = volume_new(e, e->meta, &e->hlc, e->node.id, &vi);
+    e->vols = xrealloc(e->vols, (e->n_vols + 1) * sizeof *e->vols);
+    e->vols[e->n_vols++] = v;
+out:
+    pthread_mutex_unlock(&e->lock);
+    return rv;
+}
+
+static void fill_info(struct volume *v, struct volume_info *vi)
+{
+    memset(vi, 0, sizeof *vi);
+    snprintf(vi->name, sizeof vi->name, "%s", v->info.name);
+    memcpy(vi->id, v->info.id, 16);
+    vi->no = v->no;
+    vi->durability = v->info.durability;
+    vi->replicas = v->info.replicas;
+    pthread_mutex_lock(&v->wlock);
+    vi->chunks = v->n_chunks;
+    for (uint32_t i = 0; i < v->n_chunks; i++) {
+        vi->capacity += v->chunks[i]->capacity;
+        vi->used += v->chunks[i]->tail;
+    }
+    pthread_mutex_unlock(&v->wlock);
+    vi->failed = atomic_load(&v->failed) != 0;
+}
+
+int engine_volume_list(struct engine *e, struct volume_info **out, size_t *n)
+{
+    pthread_mutex_lock(&e->lock);
+    struct volume_info *vi = xcalloc(e->n_vols ? e->n_vols : 1, sizeof *vi);
+    for (uint32_t i = 0; i < e->n_vols; i++)
+        fill_info(e->vols[i], &vi[i]);
+    *n = e->n_vols;
+    pthread_mutex_unlock(&e->lock);
+    *out = vi;
+    return 0;
+}
+
+int engine_volume(struct engine *e, const char *name, struct volume **out)
+{
+    pthread_mutex_lock(&e->lock);
+    struct volume *v = volume_by_name(e, name);
+    pthread_mutex_unlock(&e->lock);
+    if (!v)
+        return -ENOENT;
+    *out = v;
+    return 0;
+}
+
+int engine_volume_info(struct engine *e, struct volume *v, struct volume_info *out)
+{
+    (void)e;
+    fill_info(v, out);
+    return 0;
+}

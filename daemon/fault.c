@@ -1,0 +1,90 @@
+/*
+ * fault.c — owns the table of armed fault points (CAIRN_FAULT builds only).
+ *
+ * Invariants: (1) a point that was never armed never fails and costs one
+ * lock and a table scan of at most FAULT_MAX entries; (2) hits are counted for
+ * every named point that was armed or checked since the last reset.
+ * Threads: any; everything is guarded by fault_lock.
+ */
+#ifdef CAIRN_FAULT
+#include "fault.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#define FAULT_MAX 16
+
+struct fault_point {
+    char name[24];
+    unsigned long hits;
+    unsigned long nth; /* 0 = not armed */
+    int err;
+    int sticky;
+};
+
+static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fault_point fault_tab[FAULT_MAX];
+static int fault_any_armed;
+
+static struct fault_point *lookup(const char *name, int create)
+{
+    for (int i = 0; i < FAULT_MAX; i++)
+        if (fault_tab[i].name[0] && strcmp(fault_tab[i].name, name) == 0)
+            return &fault_tab[i];
+    if (!create)
+        return NULL;
+    for (int i = 0; i < FAULT_MAX; i++)
+        if (!fault_tab[i].name[0]) {
+            strncpy(fault_tab[i].name, name, sizeof fault_tab[i].name - 1);
+            return &fault_tab[i];
+        }
+    return NULL;
+}
+
+void fault_arm(const char *name, unsigned long nth, int err, int sticky)
+{
+    pthread_mutex_lock(&fault_lock);
+    struct fault_point *f = lookup(name, 1);
+    if (f) {
+        f->hits = 0;
+        f->nth = nth;
+        f->err = err;
+        f->sticky = sticky;
+        fault_any_armed = 1;
+    }
+    pthread_mutex_unlock(&fault_lock);
+}
+
+void fault_reset(void)
+{
+    pthread_mutex_lock(&fault_lock);
+    memset(fault_tab, 0, sizeof fault_tab);
+    fault_any_armed = 0;
+    pthread_mutex_unlock(&fault_lock);
+}
+
+unsigned long fault_hits(const char *name)
+{
+    pthread_mutex_lock(&fault_lock);
+    struct fault_point *f = lookup(name, 0);
+    unsigned long n = f ? f->hits : 0;
+    pthread_mutex_unlock(&fault_lock);
+    return n;
+}
+
+int fault_check(const char *name)
+{
+    int rv = 0;
+    pthread_mutex_lock(&fault_lock);
+    if (fault_any_armed) {
+        struct fault_point *f = lookup(name, 0);
+        if (f) {
+            f->hits++;
+            if (f->nth && (f->hits == f->nth || (f->sticky && f->hits > f->nth)))
+                rv = f->err;
+        }
+    }
+    pthread_mutex_unlock(&fault_lock);
+    return rv;
+}
+#endif
