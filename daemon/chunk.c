@@ -262,8 +262,10 @@ static const uint8_t *win_get(struct win *w, uint64_t off, size_t n)
     return w->buf;
 }
 
-/* 0 and *TOTAL when a valid record starts at OFF; CAIRN_ETORN when the file
- * ends inside it; CAIRN_EFORMAT / CAIRN_ECHECKSUM when it is damaged. */
+/* 0 and *TOTAL when a valid record starts at OFF. CAIRN_ETORN: the file ends
+ * inside it (its header, if complete, verified); CAIRN_EFORMAT: its header is
+ * damaged (length unknown); CAIRN_ECHECKSUM: its header verified (so *TOTAL
+ * is its true length) but the rest is damaged. */
 static int valid_at(struct win *w, uint64_t off, uint32_t *total)
 {
     const uint8_t *h = win_get(w, off, REC_HDR_LEN);
@@ -278,7 +280,25 @@ static int valid_at(struct win *w, uint64_t off, uint32_t *total)
     return record_verify(r, *total);
 }
 
-/* The first offset in (FROM, end) where a valid record starts, or 0. */
+/* 1 when valid records run from OFF to the end of the file, the last one
+ * possibly torn: the mark of a real record boundary rather than record-like
+ * bytes inside some record's data. */
+static int chain_to_end(struct win *w, uint64_t off)
+{
+    while (off < w->end) {
+        uint32_t total;
+        int rv = valid_at(w, off, &total);
+        if (rv == CAIRN_ETORN)
+            return 1;
+        if (rv != 0)
+            return 0;
+        off += total;
+    }
+    return 1;
+}
+
+/* The first offset in (FROM, end) where a chain of valid records to the end
+ * of the file starts, or 0. */
 static uint64_t next_valid(struct win *w, uint64_t from)
 {
     uint8_t magic[4];
@@ -288,7 +308,7 @@ static uint64_t next_valid(struct win *w, uint64_t from)
         if (!p)
             return 0;
         uint32_t total;
-        if (memcmp(p, magic, 4) == 0 && valid_at(w, off, &total) == 0)
+        if (memcmp(p, magic, 4) == 0 && valid_at(w, off, &total) == 0 && chain_to_end(w, off))
             return off;
         if (w->err)
             return 0;
@@ -331,11 +351,17 @@ int chunk_recover(struct chunk *c, uint64_t from, chunk_scan_fn fn, void *ctx, u
                 pos += total;
                 continue;
             }
+            bad = CAIRN_ECHECKSUM; /* verified bytes that make no sense: skip them */
         }
-        /* A bad record: a torn tail if nothing valid follows it (it was never
-         * acknowledged), damage in the middle otherwise (skipped, reported;
-         * a peer holding the same dots repairs it). Never cut valid records. */
-        uint64_t next = next_valid(&w, pos);
+        /* A bad record is damage to skip when valid records follow it up to
+         * the end of the file (found by its verified length, or by a search
+         * when its header is damaged); otherwise it is a torn tail that was
+         * never acknowledged, cut below. Valid records are never cut. */
+        uint64_t next = 0;
+        if (bad == CAIRN_ECHECKSUM && pos + total < w.end && chain_to_end(&w, pos + total))
+            next = pos + total;
+        else if (bad == CAIRN_EFORMAT)
+            next = next_valid(&w, pos);
         if (w.err) {
             rv = w.err;
             goto out;

@@ -26,7 +26,7 @@
  * The catalog is chunk number 0 with the all-zero id: it holds the node's
  * catalog records (volume created, chunk assigned) and has no capacity limit.
  *
- * ---- record (REC_VERSION 1) ------------------------------------------------
+ * ---- record (REC_VERSION 2; version 1 is read too) ---------------------------
  *   0  u32  magic REC_MAGIC
  *   4  u8   format version
  *   5  u8   kind: REC_KIND_VOLUME (file system mutation) | REC_KIND_CATALOG
@@ -39,7 +39,9 @@
  *  24  u64  origin seq (1, 2, 3 ... per origin and volume) }
  *  32  u64  HLC stamp: unix ms << 16 | logical counter
  *  40  u32  payload length
- *  44  u32  zero
+ *  44  u32  header CRC-32 of bytes [0,12) and [16,44) (version 1: zero,
+ *           unchecked): a verified header's length can be trusted even when
+ *           the rest of the record is damaged
  *  48  context: count x { u32 origin, u64 seq } sorted by origin: the version
  *      vector the writer had seen when it wrote this record
  *      payload: effects back to back, each { u8 type, u32 body length, body }
@@ -54,6 +56,7 @@
  *                            plus the record's own dot)
  *   EFF_VOLUME   u32 volume number, u8[16] volume id, u8 durability,
  *                u8 replicas, str name                     (catalog only)
+ * Every name (dirent, xattr, snapshot, volume) is 1..255 bytes without NUL.
  *   EFF_ASSIGN   u8[16] chunk id, u32 volume number        (catalog only)
  *
  * attr (ATTR_LEN = 76): u32 mode, u32 uid, u32 gid, u32 nlink, u64 size,
@@ -75,7 +78,7 @@
 #define CHUNK_CATALOG_NO 0u
 
 #define REC_MAGIC 0x43455243u /* "CREC" in file byte order */
-#define REC_VERSION 1u
+#define REC_VERSION 2u
 #define REC_HDR_LEN 48u
 #define REC_CTX_ENTRY_LEN 12u
 #define REC_MAX_LEN (8u << 20) /* decoders reject longer records */

@@ -100,6 +100,12 @@ int name_valid(const char *name, size_t len)
     return memchr(name, '/', len) == NULL && memchr(name, '\0', len) == NULL;
 }
 
+/* 1..255 bytes without NUL (xattr and volume names may hold '/' or dots). */
+static int plain_name(const char *name, size_t len)
+{
+    return len > 0 && len <= 255 && memchr(name, '\0', len) == NULL;
+}
+
 static size_t effect_body_len(const struct effect *e)
 {
     switch (e->type) {
@@ -145,6 +151,14 @@ size_t record_data_offset(const struct record *r, uint32_t idx)
     return n + EFF_HDR_LEN + 8 + 8 + 4;
 }
 
+static uint32_t header_checksum(const uint8_t *buf)
+{
+    uLong c = crc32(0L, Z_NULL, 0);
+    c = crc32(c, buf, 12);
+    c = crc32(c, buf + 16, 28);
+    return (uint32_t)c;
+}
+
 static uint32_t checksum(const uint8_t *buf, size_t total)
 {
     uLong c = crc32(0L, Z_NULL, 0);
@@ -177,7 +191,7 @@ void record_encode(const struct record *r, uint8_t *out)
     wr_u64(&w, r->dot.seq);
     wr_u64(&w, r->hlc);
     wr_u32(&w, (uint32_t)payload);
-    wr_u32(&w, 0);
+    wr_u32(&w, 0); /* header checksum, filled below */
     for (uint32_t i = 0; i < r->ctx.n; i++) {
         wr_u32(&w, r->ctx.e[i].origin);
         wr_u64(&w, r->ctx.e[i].seq);
@@ -231,6 +245,7 @@ void record_encode(const struct record *r, uint8_t *out)
             break;
         }
     }
+    put_le32(out + 44, header_checksum(out));
     put_le32(out + 12, checksum(out, total));
 }
 
@@ -245,8 +260,10 @@ int record_peek(const uint8_t *hdr, size_t n, uint32_t *total)
     uint32_t t = get_le32(hdr + 8);
     uint32_t nctx = get_le16(hdr + 20);
     uint32_t payload = get_le32(hdr + 40);
-    if (t > REC_MAX_LEN || nctx > REC_MAX_CTX ||
+    if (t > REC_MAX_LEN || nctx > REC_MAX_CTX || get_le16(hdr + 22) != 0 ||
         (uint64_t)REC_HDR_LEN + (uint64_t)nctx * REC_CTX_ENTRY_LEN + payload != t)
+        return CAIRN_EFORMAT;
+    if (hdr[4] >= 2 ? get_le32(hdr + 44) != header_checksum(hdr) : get_le32(hdr + 44) != 0)
         return CAIRN_EFORMAT;
     *total = t;
     return 0;
@@ -312,12 +329,12 @@ static int decode_effect(struct record *r, uint8_t type, const uint8_t *body, ui
         e->len = rd_u32(&rd);
         if (e->len != XATTR_REMOVED)
             e->data = rd_take(&rd, e->len);
-        if (!rd.bad && e->str_len == 0)
+        if (!rd.bad && !plain_name(e->str, e->str_len))
             return CAIRN_EFORMAT;
         break;
     case EFF_SNAPSHOT:
         e->str = decode_str(&rd, &e->str_len);
-        if (!rd.bad && e->str_len == 0)
+        if (!rd.bad && !name_valid(e->str, e->str_len))
             return CAIRN_EFORMAT;
         break;
     case EFF_VOLUME:
@@ -327,7 +344,7 @@ static int decode_effect(struct record *r, uint8_t type, const uint8_t *body, ui
         e->durability = rd_u8(&rd);
         e->replicas = rd_u8(&rd);
         e->str = decode_str(&rd, &e->str_len);
-        if (!rd.bad && (e->vol_no == 0 || e->str_len == 0))
+        if (!rd.bad && (e->vol_no == 0 || !plain_name(e->str, e->str_len)))
             return CAIRN_EFORMAT;
         break;
     case EFF_ASSIGN:

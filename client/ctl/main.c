@@ -1,0 +1,126 @@
+/*
+ * main.c — cairnctl: the admin CLI. `cairnctl [--server ADDR] [--json] NOUN
+ * VERB ...` dispatches through the tables of cmd_<noun>.c.
+ * Exit status: 0 ok, 1 the operation failed (one line on stderr), 2 usage.
+ */
+#include "ctl.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct cmd *const tables[] = {cmd_cluster, cmd_node,     cmd_chunk,
+                                           cmd_volume,  cmd_snapshot, cmd_file};
+
+static void help(FILE *f)
+{
+    fprintf(f, "usage: cairnctl [--server ADDR] [--json] NOUN VERB [ARGS]\n\n"
+               "  --server ADDR  unix:PATH or HOST:PORT (default $CAIRN_SERVER or %s)\n"
+               "  --json         machine-readable output for listings\n\ncommands:\n",
+            CAIRN_DEFAULT_ADDR);
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+        for (const struct cmd *c = tables[t]; c->noun; c++) {
+            char left[96];
+            snprintf(left, sizeof left, "%s%s%s %s", c->noun, c->verb ? " " : "",
+                     c->verb ? c->verb : "", c->args);
+            fprintf(f, "  %-52s %s\n", left, c->help);
+        }
+}
+
+static int noun_help(const char *noun, FILE *f)
+{
+    int found = 0;
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+        for (const struct cmd *c = tables[t]; c->noun; c++)
+            if (strcmp(c->noun, noun) == 0) {
+                if (!found)
+                    fprintf(f, "usage:\n");
+                found = 1;
+                fprintf(f, "  cairnctl %s%s%s %s\n      %s\n", c->noun, c->verb ? " " : "",
+                        c->verb ? c->verb : "", c->args, c->help);
+            }
+    return found;
+}
+
+static int is_help(const char *s)
+{
+    return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0 || strcmp(s, "help") == 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct ctl x = {NULL, NULL, 0};
+    static const struct option opts[] = {{"server", required_argument, NULL, 's'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "+s:jh", opts, NULL)) != -1) {
+        switch (ch) {
+        case 's':
+            x.server = optarg;
+            break;
+        case 'j':
+            x.json = 1;
+            break;
+        case 'h':
+            help(stdout);
+            return 0;
+        default:
+            help(stderr);
+            return 2;
+        }
+    }
+    argc -= optind;
+    argv += optind;
+    if (argc < 1) {
+        help(stderr);
+        return 2;
+    }
+    const char *noun = argv[0];
+    if (is_help(noun)) {
+        help(stdout);
+        return 0;
+    }
+    /* --json and --server may also follow the command */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            x.json = 1;
+            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof *argv);
+            argc--, i--;
+        } else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
+            x.server = argv[i + 1];
+            memmove(&argv[i], &argv[i + 2], (size_t)(argc - i - 2) * sizeof *argv);
+            argc -= 2, i--;
+        }
+    }
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+        for (const struct cmd *c = tables[t]; c->noun; c++) {
+            if (strcmp(c->noun, noun) != 0)
+                continue;
+            int skip = 1;
+            if (c->verb) {
+                if (argc < 2 || strcmp(c->verb, argv[1]) != 0)
+                    continue;
+                skip = 2;
+            }
+            for (int i = skip; i < argc; i++)
+                if (is_help(argv[i])) {
+                    printf("usage: cairnctl %s%s%s %s\n  %s\n", c->noun, c->verb ? " " : "",
+                           c->verb ? c->verb : "", c->args, c->help);
+                    return 0;
+                }
+            optind = 1; /* commands parse their own options */
+            int rv = c->fn(&x, argc - skip, argv + skip);
+            cairn_disconnect(x.c);
+            return rv;
+        }
+    if (argc >= 2 && is_help(argv[1]) && noun_help(noun, stdout))
+        return 0;
+    if (noun_help(noun, stderr)) {
+        fprintf(stderr, "cairnctl: unknown %s command '%s'\n", noun, argc > 1 ? argv[1] : "");
+        return 2;
+    }
+    fprintf(stderr, "cairnctl: unknown command '%s' (see cairnctl --help)\n", noun);
+    return 2;
+}

@@ -1,0 +1,174 @@
+/*
+ * output.c — owns cairnctl's shared helpers: errors, argument forms (VOL:/PATH,
+ * --at), and human/JSON formatting.
+ */
+#include "ctl.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+int ctl_fail(const char *what, int rv)
+{
+    const char *srv = cairn_last_error();
+    if (rv == CAIRN_EUNAVAIL)
+        fprintf(stderr, "cairnctl: %s: cannot reach cairnd (%s)\n", what,
+                srv[0] ? srv : cairn_strerror(rv));
+    else
+        fprintf(stderr, "cairnctl: %s: %s\n", what, cairn_strerror(rv));
+    return 1;
+}
+
+int ctl_usage(const struct cmd *c)
+{
+    fprintf(stderr, "usage: cairnctl %s%s%s %s\n", c->noun, c->verb ? " " : "",
+            c->verb ? c->verb : "", c->args);
+    return 2;
+}
+
+int ctl_connect(struct ctl *x)
+{
+    if (x->c)
+        return 0;
+    int rv = cairn_connect(&x->c, x->server);
+    if (rv != 0)
+        return ctl_fail("connect", rv);
+    return 0;
+}
+
+int ctl_volpath(const char *s, char vol[256], const char **path)
+{
+    const char *colon = strchr(s, ':');
+    if (!colon || colon == s || (size_t)(colon - s) > 255 || colon[1] != '/') {
+        fprintf(stderr, "cairnctl: '%s' is not VOLUME:/PATH\n", s);
+        return 2;
+    }
+    memcpy(vol, s, (size_t)(colon - s));
+    vol[colon - s] = '\0';
+    *path = colon + 1;
+    return 0;
+}
+
+void ctl_parse_at(const char *s, cairn_at_t *at)
+{
+    memset(at, 0, sizeof *at);
+    char *end;
+    if (s[0] == '@') {
+        long long secs = strtoll(s + 1, &end, 10);
+        if (*end == '\0' && end != s + 1) {
+            at->time_ms = secs * 1000;
+            return;
+        }
+    }
+    size_t n = strlen(s);
+    if (n >= 12 && strspn(s, "0123456789") == n) {
+        at->time_ms = strtoll(s, NULL, 10);
+        return;
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!rest)
+        rest = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
+    if (rest) {
+        long ms = 0;
+        if (*rest == '.') {
+            ms = strtol(rest + 1, &end, 10);
+            size_t digits = (size_t)(end - rest - 1);
+            while (digits > 3)
+                ms /= 10, digits--;
+            while (digits < 3)
+                ms *= 10, digits++;
+            rest = end;
+        }
+        if (*rest == 'Z' || *rest == '\0') {
+            at->time_ms = (int64_t)timegm(&tm) * 1000 + ms;
+            return;
+        }
+    }
+    at->snapshot = s;
+}
+
+const char *ctl_size(uint64_t n, char buf[16])
+{
+    static const char units[] = "BKMGTP";
+    double v = (double)n;
+    int u = 0;
+    while (v >= 1024 && u < 5)
+        v /= 1024, u++;
+    if (u == 0)
+        snprintf(buf, 16, "%llu", (unsigned long long)n);
+    else
+        snprintf(buf, 16, "%.1f%c", v, units[u]);
+    return buf;
+}
+
+const char *ctl_time(int64_t ns, char buf[32])
+{
+    time_t t = (time_t)(ns / 1000000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, 32, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
+}
+
+void ctl_json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+const char *ctl_type(uint32_t mode)
+{
+    switch (mode & S_IFMT) {
+    case S_IFREG:
+        return "file";
+    case S_IFDIR:
+        return "dir";
+    case S_IFLNK:
+        return "symlink";
+    case S_IFIFO:
+        return "fifo";
+    case S_IFSOCK:
+        return "socket";
+    case S_IFCHR:
+        return "char";
+    case S_IFBLK:
+        return "block";
+    default:
+        return "?";
+    }
+}
+
+int ctl_opt(int *argc, char **argv, const char *name, const char **val)
+{
+    size_t n = strlen(name);
+    for (int i = 0; i < *argc; i++) {
+        if (strncmp(argv[i], name, n) != 0 || (argv[i][n] != '\0' && argv[i][n] != '='))
+            continue;
+        int take;
+        if (argv[i][n] == '=') {
+            *val = argv[i] + n + 1;
+            take = 1;
+        } else if (i + 1 < *argc) {
+            *val = argv[i + 1];
+            take = 2;
+        } else {
+            return -1;
+        }
+        memmove(&argv[i], &argv[i + take], (size_t)(*argc - i - take) * sizeof *argv);
+        *argc -= take;
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,206 @@
+/*
+ * config.c — owns the configuration keys: their names, defaults and
+ * validation (config.h). The only file that knows key names.
+ *
+ * Invariants: (1) an unknown section or key is an error naming it, never
+ * silently ignored (a typo must not fall back to a default); (2) after a
+ * successful load every field is valid for use, so modules do not re-check.
+ */
+#include "config.h"
+
+#include "alloc.h"
+#include "engine.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+struct parse {
+    struct config *c;
+    const char *path;
+    char *err; /* "[section] key: why", prefixed with file:line by config_load */
+    size_t errlen;
+};
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || s[0] == '-')
+        return -EINVAL;
+    unsigned shift = 0;
+    switch (*end) {
+    case 'k':
+    case 'K':
+        shift = 10;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        break;
+    case 't':
+    case 'T':
+        shift = 40;
+        break;
+    case '\0':
+        break;
+    default:
+        return -EINVAL;
+    }
+    if (shift) {
+        end++;
+        if (strcasecmp(end, "ib") == 0 || strcasecmp(end, "b") == 0)
+            end += strlen(end);
+    } else if (strcasecmp(end, "b") == 0) {
+        end++;
+    }
+    if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
+        return -EINVAL;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+/* "HOST:PORT" with a numeric port 0..65535; "none" or "" turns it off. */
+static int parse_addr(const char *v, char **out)
+{
+    free(*out);
+    *out = NULL;
+    if (!*v || strcmp(v, "none") == 0)
+        return 0;
+    const char *colon = strrchr(v, ':');
+    if (!colon || colon == v)
+        return -EINVAL;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || colon[1] == '\0' || port < 0 || port > 65535)
+        return -EINVAL;
+    *out = xstrdup(v);
+    return 0;
+}
+
+static void set_str(char **field, const char *v)
+{
+    free(*field);
+    *field = *v && strcmp(v, "none") != 0 ? xstrdup(v) : NULL;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse *p = user;
+    struct config *c = p->c;
+    const char *why = NULL;
+    int rv = 0;
+    if (strcmp(section, "node") == 0) {
+        if (strcmp(name, "name") == 0)
+            set_str(&c->name, value);
+        else if (strcmp(name, "data_dir") == 0) {
+            set_str(&c->data_dir, value);
+            if (!c->data_dir)
+                why = "must be a path";
+        } else if (strcmp(name, "listen") == 0)
+            rv = parse_addr(value, &c->listen), why = rv ? "must be HOST:PORT or none" : NULL;
+        else if (strcmp(name, "socket") == 0)
+            set_str(&c->socket, value);
+        else if (strcmp(name, "metrics_listen") == 0)
+            rv = parse_addr(value, &c->metrics_listen),
+            why = rv ? "must be HOST:PORT or none" : NULL;
+        else
+            why = "unknown key";
+    } else if (strcmp(section, "cluster") == 0) {
+        if (strcmp(name, "seeds") == 0)
+            set_str(&c->seeds, value);
+        else if (strcmp(name, "key_file") == 0)
+            set_str(&c->key_file, value);
+        else
+            why = "unknown key";
+    } else if (strcmp(section, "chunks") == 0) {
+        if (strcmp(name, "size") == 0) {
+            if (config_parse_size(value, &c->chunk_size) != 0 || c->chunk_size < ENGINE_MIN_CHUNK)
+                why = "must be a size of at least 4M (e.g. 64M, 8G)";
+        } else
+            why = "unknown key";
+    } else if (strcmp(section, "rpc") == 0) {
+        if (strcmp(name, "threads") == 0) {
+            char *end;
+            long n = strtol(value, &end, 10);
+            if (*end || n < 1 || n > 256)
+                why = "must be a number from 1 to 256";
+            else
+                c->rpc_threads = (int)n;
+        } else
+            why = "unknown key";
+    } else if (strcmp(section, "log") == 0) {
+        if (strcmp(name, "level") == 0) {
+            if (log_parse_level(value, &c->log_level) != 0)
+                why = "must be error, warn, info or debug";
+        } else
+            why = "unknown key";
+    } else {
+        why = "unknown section";
+    }
+    if (why) {
+        snprintf(p->err, p->errlen, "[%s] %s: %s", section, name, why);
+        return 0;
+    }
+    return 1;
+}
+
+static void defaults(struct config *c)
+{
+    memset(c, 0, sizeof *c);
+    char host[256];
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "cairn");
+    host[sizeof host - 1] = '\0';
+    c->name = xstrdup(host);
+    c->data_dir = xstrdup("/var/lib/cairn");
+    c->listen = xstrdup("127.0.0.1:7420");
+    c->socket = xstrdup("/run/cairn/cairnd.sock");
+    c->metrics_listen = xstrdup("127.0.0.1:9420");
+    c->chunk_size = 8ull << 30;
+    c->rpc_threads = 4;
+    c->log_level = LOG_INFO;
+}
+
+int config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+    defaults(c);
+    err[0] = '\0';
+    if (!path)
+        return 0;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", path, strerror(e));
+        return -e;
+    }
+    char why[400] = "";
+    struct parse p = {c, path, why, sizeof why};
+    int rv = ini_parse_file(f, on_key, &p);
+    fclose(f);
+    if (rv == 0)
+        return 0;
+    snprintf(err, errlen, "%s:%d: %s", path, rv, why[0] ? why : "syntax error");
+    return -EINVAL;
+}
+
+void config_free(struct config *c)
+{
+    free(c->name);
+    free(c->data_dir);
+    free(c->listen);
+    free(c->socket);
+    free(c->metrics_listen);
+    free(c->seeds);
+    free(c->key_file);
+    memset(c, 0, sizeof *c);
+}

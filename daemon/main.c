@@ -1,0 +1,222 @@
+/*
+ * main.c — cairnd's lifecycle: configuration, modules up in order, systemd
+ * notification and watchdog, signals, modules down in reverse.
+ *
+ *   cairnd -c FILE     run a node in the foreground (systemd supervises it)
+ *
+ * Exit status: 0 after a clean shutdown, 1 when the node cannot start, 2 for
+ * a bad command line or configuration (one line on stderr naming the key).
+ * Threads: the main thread owns start-up and shutdown and waits for signals;
+ * SIGINT/SIGTERM are blocked before any other thread exists, so only it
+ * receives them.
+ */
+#include "alloc.h"
+#include "cairn_err.h"
+#include "config.h"
+#include "engine.h"
+#include "log.h"
+#include "methods.h"
+#include "metrics.h"
+#include "node.h"
+#include "rpc.h"
+#include "service.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CAIRN_VERSION
+#define CAIRN_VERSION "0"
+#endif
+#define DRAIN_GRACE_MS 5000
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: cairnd [-c FILE] [--check] [--version]\n"
+               "  -c, --config FILE  configuration (INI); default: built-in defaults\n"
+               "      --check        validate the configuration and exit\n"
+               "  -h, --help         this text\n"
+               "      --version      print the version\n");
+}
+
+static struct metrics *g_metrics;
+
+static void observe(void *app, size_t method, int code, double seconds)
+{
+    (void)app;
+    metrics_rpc(g_metrics, method, code, seconds);
+}
+
+/* -EADDRINUSE when a live daemon answers on PATH; removes a stale socket. */
+static int claim_socket(const char *path)
+{
+    struct sockaddr_un sa;
+    if (strlen(path) >= sizeof sa.sun_path)
+        return -ENAMETOOLONG;
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        int rv = node_mkdirs(dir);
+        if (rv != 0) {
+            free(dir);
+            return rv;
+        }
+    }
+    free(dir);
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int live = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    if (live)
+        return -EADDRINUSE;
+    if (unlink(path) != 0 && errno != ENOENT)
+        return -errno;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cfg_path = NULL;
+    int check_only = 0;
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"check", no_argument, NULL, 'C'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {NULL, 0, NULL, 0}};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            cfg_path = optarg;
+            break;
+        case 'C':
+            check_only = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("cairnd %s\n", CAIRN_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "cairnd: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+
+    struct config cfg;
+    char err[512];
+    if (config_load(&cfg, cfg_path, err, sizeof err) != 0) {
+        fprintf(stderr, "cairnd: %s\n", err);
+        config_free(&cfg);
+        return 2;
+    }
+    if (check_only) {
+        printf("cairnd: configuration ok\n");
+        config_free(&cfg);
+        return 0;
+    }
+    log_set_level(cfg.log_level);
+
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int status = 1;
+    struct engine *e = NULL;
+    struct rpc_server *srv = NULL;
+    struct engine_opts eo = {cfg.data_dir, NULL, NULL};
+    int rv;
+    if ((rv = engine_open(&e, &eo)) != 0) {
+        fprintf(stderr, "cairnd: cannot open data directory %s: %s\n", cfg.data_dir,
+                cairn_strerror(rv));
+        goto out;
+    }
+    g_metrics = metrics_new(e, rpc_method_names, M_COUNT);
+    struct service svc = {e, g_metrics, &cfg, time(NULL)};
+    struct rpc_method methods[M_COUNT];
+    for (size_t i = 0; i < M_COUNT; i++) {
+        methods[i] = service_methods[i];
+        methods[i].path = rpc_method_paths[i];
+    }
+    if (cfg.socket && (rv = claim_socket(cfg.socket)) != 0) {
+        fprintf(stderr, "cairnd: [node] socket %s: %s\n", cfg.socket,
+                rv == -EADDRINUSE ? "another cairnd is listening there" : strerror(-rv));
+        goto out;
+    }
+    struct rpc_server_opts so = {cfg.socket, cfg.listen, cfg.rpc_threads, methods, M_COUNT,
+                                 &svc, observe};
+    mode_t old = umask(0117); /* the socket: owner and group only */
+    rv = rpc_server_start(&srv, &so);
+    umask(old);
+    if (rv != 0) {
+        fprintf(stderr, "cairnd: cannot listen on %s%s%s: address in use or invalid\n",
+                cfg.socket ? cfg.socket : "", cfg.socket && cfg.listen ? " / " : "",
+                cfg.listen ? cfg.listen : "");
+        goto out;
+    }
+    if (cfg.metrics_listen && (rv = metrics_start(g_metrics, cfg.metrics_listen)) != 0) {
+        fprintf(stderr, "cairnd: [node] metrics_listen %s: cannot listen there\n",
+                cfg.metrics_listen);
+        goto out;
+    }
+    log_info("cairnd", "node %u (%s) serving: socket %s, tcp %s (port %d), metrics %s",
+             engine_node_id(e), cfg.name, cfg.socket ? cfg.socket : "off",
+             cfg.listen ? cfg.listen : "off", srv ? rpc_server_port(srv) : 0,
+             cfg.metrics_listen ? cfg.metrics_listen : "off");
+    sd_notifyf(0, "READY=1\nSTATUS=serving node %u", engine_node_id(e));
+
+    uint64_t wd_usec = 0;
+    int wd = sd_watchdog_enabled(0, &wd_usec) > 0;
+    for (;;) {
+        struct timespec ts = {1, 0};
+        if (wd) {
+            ts.tv_sec = (time_t)(wd_usec / 2 / 1000000);
+            ts.tv_nsec = (long)(wd_usec / 2 % 1000000) * 1000;
+        }
+        int sig = sigtimedwait(&sigs, NULL, &ts);
+        if (sig == SIGINT || sig == SIGTERM) {
+            log_info("cairnd", "signal %d: shutting down", sig);
+            break;
+        }
+        if (sig == SIGHUP)
+            log_info("cairnd", "SIGHUP ignored (restart to reload the configuration)");
+        if (wd)
+            sd_notify(0, "WATCHDOG=1");
+    }
+    sd_notify(0, "STOPPING=1");
+    status = 0;
+out:
+    rpc_server_stop(srv, DRAIN_GRACE_MS); /* drain: in-flight calls finish first */
+    metrics_free(g_metrics);
+    engine_close(e); /* flushes every volume and closes the index */
+    if (cfg.socket && srv)
+        unlink(cfg.socket);
+    if (status == 0)
+        log_info("cairnd", "stopped cleanly");
+    config_free(&cfg);
+    return status;
+}

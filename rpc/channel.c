@@ -1,0 +1,385 @@
+/*
+ * channel.c — owns the client side of the RPC layer: one channel to one
+ * server, its registered methods, and blocking call helpers (rpc.h).
+ *
+ * Each call borrows a completion queue from the channel's pool and has
+ * exactly one batch in flight at a time, so the next event on that queue is
+ * always its own; queues go back to the pool after the call, so a thread
+ * pool of callers reuses a handful of queues.
+ * Invariants: (1) every call ends by receiving its status, whatever happened
+ * before (a cancelled or failed batch still yields a status); (2) every
+ * buffer, slice and metadata array a call received is released before it
+ * returns. Threads: any; the pool is under ch->lock.
+ */
+#include "rpc.h"
+
+#include "cairn_err.h"
+#include "codec.h"
+
+#include <errno.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STREAM_TIMEOUT_S 3600
+
+struct rpc_channel {
+    grpc_channel *ch;
+    void **handles;
+    size_t n;
+    int timeout_ms;
+    int wait_ready;
+    pthread_mutex_t lock;
+    grpc_completion_queue **pool;
+    size_t npool, cap;
+};
+
+static __thread char last_error[256];
+
+const char *rpc_last_error(void)
+{
+    return last_error;
+}
+
+int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *const *paths,
+                     size_t n_paths)
+{
+    if (!addr || !*addr)
+        return -EINVAL;
+    grpc_init();
+    struct rpc_channel *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    grpc_arg args[1];
+    args[0].type = GRPC_ARG_INTEGER;
+    args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[0].value.integer = RPC_MAX_MESSAGE;
+    grpc_channel_args cargs = {1, args};
+    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    c->ch = grpc_channel_create(addr, creds, &cargs);
+    grpc_channel_credentials_release(creds);
+    c->handles = calloc(n_paths ? n_paths : 1, sizeof *c->handles);
+    if (!c->ch || !c->handles) {
+        if (c->ch)
+            grpc_channel_destroy(c->ch);
+        free(c->handles);
+        free(c);
+        grpc_shutdown();
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n_paths; i++)
+        c->handles[i] = grpc_channel_register_call(c->ch, paths[i], NULL, NULL);
+    c->n = n_paths;
+    c->timeout_ms = 60000;
+    pthread_mutex_init(&c->lock, NULL);
+    *out = c;
+    return 0;
+}
+
+static void cq_destroy(grpc_completion_queue *cq)
+{
+    grpc_completion_queue_shutdown(cq);
+    while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+           GRPC_QUEUE_SHUTDOWN)
+        ;
+    grpc_completion_queue_destroy(cq);
+}
+
+void rpc_channel_close(struct rpc_channel *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->npool; i++)
+        cq_destroy(c->pool[i]);
+    free(c->pool);
+    grpc_channel_destroy(c->ch);
+    free(c->handles);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+    grpc_shutdown();
+}
+
+void rpc_channel_set_timeout(struct rpc_channel *c, int timeout_ms)
+{
+    c->timeout_ms = timeout_ms > 0 ? timeout_ms : 60000;
+}
+
+void rpc_channel_set_wait_for_ready(struct rpc_channel *c, int on)
+{
+    c->wait_ready = on;
+}
+
+static grpc_completion_queue *cq_get(struct rpc_channel *c)
+{
+    grpc_completion_queue *cq = NULL;
+    pthread_mutex_lock(&c->lock);
+    if (c->npool)
+        cq = c->pool[--c->npool];
+    pthread_mutex_unlock(&c->lock);
+    return cq ? cq : grpc_completion_queue_create_for_next(NULL);
+}
+
+static void cq_put(struct rpc_channel *c, grpc_completion_queue *cq)
+{
+    pthread_mutex_lock(&c->lock);
+    if (c->npool == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 8;
+        grpc_completion_queue **p = realloc(c->pool, cap * sizeof *p);
+        if (!p) {
+            pthread_mutex_unlock(&c->lock);
+            cq_destroy(cq);
+            return;
+        }
+        c->pool = p;
+        c->cap = cap;
+    }
+    c->pool[c->npool++] = cq;
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* One call in progress. */
+struct ccall {
+    struct rpc_channel *ch;
+    grpc_completion_queue *cq;
+    grpc_call *call;
+    grpc_metadata_array init_md, trail_md;
+    grpc_status_code status;
+    grpc_slice details;
+};
+
+static int ccall_start(struct ccall *cc, struct rpc_channel *c, size_t method, int stream)
+{
+    memset(cc, 0, sizeof *cc);
+    if (method >= c->n)
+        return -EINVAL;
+    cc->ch = c;
+    cc->cq = cq_get(c);
+    gpr_timespec dl =
+        stream ? gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+                              gpr_time_from_seconds(STREAM_TIMEOUT_S, GPR_TIMESPAN))
+               : gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+                              gpr_time_from_millis(c->timeout_ms, GPR_TIMESPAN));
+    cc->call = grpc_channel_create_registered_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cc->cq,
+                                                   c->handles[method], dl, NULL);
+    grpc_metadata_array_init(&cc->init_md);
+    grpc_metadata_array_init(&cc->trail_md);
+    cc->details = grpc_empty_slice();
+    return cc->call ? 0 : -ENOMEM;
+}
+
+/* Runs one batch and waits for it; 1 when it succeeded. */
+static int batch(struct ccall *cc, grpc_op *ops, size_t n)
+{
+    if (grpc_call_start_batch(cc->call, ops, n, cc, NULL) != GRPC_CALL_OK)
+        return 0;
+    grpc_event ev = grpc_completion_queue_next(cc->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    return ev.type == GRPC_OP_COMPLETE && ev.success;
+}
+
+static uint32_t initial_flags(struct ccall *cc)
+{
+    return cc->ch->wait_ready ? GRPC_INITIAL_METADATA_WAIT_FOR_READY : 0;
+}
+
+/* The call's result from its status and "cairn-errno" trailer. */
+static int ccall_result(struct ccall *cc)
+{
+    int errno_md = 0;
+    for (size_t i = 0; i < cc->trail_md.count; i++) {
+        const grpc_metadata *m = &cc->trail_md.metadata[i];
+        if (grpc_slice_str_cmp(m->key, "cairn-errno") == 0) {
+            char buf[16];
+            size_t n = GRPC_SLICE_LENGTH(m->value);
+            if (n < sizeof buf) {
+                memcpy(buf, GRPC_SLICE_START_PTR(m->value), n);
+                buf[n] = '\0';
+                errno_md = atoi(buf);
+            }
+        }
+    }
+    if (cc->status != GRPC_STATUS_OK) {
+        size_t n = GRPC_SLICE_LENGTH(cc->details);
+        if (n >= sizeof last_error)
+            n = sizeof last_error - 1;
+        memcpy(last_error, GRPC_SLICE_START_PTR(cc->details), n);
+        last_error[n] = '\0';
+    } else {
+        last_error[0] = '\0';
+    }
+    return rpc_err_from_status(cc->status, errno_md);
+}
+
+/* (1): receive the status, whatever state the call is in. */
+static int ccall_finish(struct ccall *cc)
+{
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    op.data.recv_status_on_client.trailing_metadata = &cc->trail_md;
+    op.data.recv_status_on_client.status = &cc->status;
+    op.data.recv_status_on_client.status_details = &cc->details;
+    if (!batch(cc, &op, 1))
+        cc->status = GRPC_STATUS_UNAVAILABLE;
+    return ccall_result(cc);
+}
+
+static void ccall_end(struct ccall *cc)
+{
+    grpc_metadata_array_destroy(&cc->init_md);
+    grpc_metadata_array_destroy(&cc->trail_md);
+    grpc_slice_unref(cc->details);
+    if (cc->call)
+        grpc_call_unref(cc->call);
+    if (cc->cq)
+        cq_put(cc->ch, cc->cq);
+}
+
+int rpc_unary(struct rpc_channel *c, size_t method, const ProtobufCMessage *req,
+              const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
+{
+    struct ccall cc;
+    int rv = ccall_start(&cc, c, method, 0);
+    if (rv != 0) {
+        ccall_end(&cc);
+        return rv;
+    }
+    grpc_byte_buffer *send = codec_encode(req), *recv = NULL;
+    grpc_op ops[6];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].flags = initial_flags(&cc);
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &cc.init_md;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &recv;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &cc.trail_md;
+    ops[5].data.recv_status_on_client.status = &cc.status;
+    ops[5].data.recv_status_on_client.status_details = &cc.details;
+    if (!batch(&cc, ops, 6))
+        cc.status = GRPC_STATUS_UNAVAILABLE;
+    rv = ccall_result(&cc);
+    if (rv == 0) {
+        *resp = codec_decode(recv, resp_desc, RPC_MAX_MESSAGE);
+        if (!*resp)
+            rv = CAIRN_EPROTO;
+    }
+    if (recv)
+        grpc_byte_buffer_destroy(recv);
+    grpc_byte_buffer_destroy(send);
+    ccall_end(&cc);
+    return rv;
+}
+
+int rpc_server_stream(struct rpc_channel *c, size_t method, const ProtobufCMessage *req,
+                      const ProtobufCMessageDescriptor *msg_desc,
+                      int (*on_msg)(void *ctx, const ProtobufCMessage *m), void *ctx)
+{
+    struct ccall cc;
+    int rv = ccall_start(&cc, c, method, 1);
+    if (rv != 0) {
+        ccall_end(&cc);
+        return rv;
+    }
+    grpc_byte_buffer *send = codec_encode(req);
+    grpc_op ops[4];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].flags = initial_flags(&cc);
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &cc.init_md;
+    int ok = batch(&cc, ops, 4), cb_err = 0;
+    grpc_byte_buffer_destroy(send);
+    while (ok) {
+        grpc_byte_buffer *recv = NULL;
+        memset(ops, 0, sizeof ops);
+        ops[0].op = GRPC_OP_RECV_MESSAGE;
+        ops[0].data.recv_message.recv_message = &recv;
+        if (!batch(&cc, ops, 1) || !recv)
+            break; /* NULL: end of stream; the status tells how it ended */
+        ProtobufCMessage *m = codec_decode(recv, msg_desc, RPC_MAX_MESSAGE);
+        grpc_byte_buffer_destroy(recv);
+        cb_err = m ? on_msg(ctx, m) : CAIRN_EPROTO;
+        if (m)
+            protobuf_c_message_free_unpacked(m, NULL);
+        if (cb_err) {
+            grpc_call_cancel(cc.call, NULL);
+            break;
+        }
+    }
+    rv = ccall_finish(&cc);
+    ccall_end(&cc);
+    return cb_err ? cb_err : rv;
+}
+
+int rpc_client_stream(struct rpc_channel *c, size_t method,
+                      int (*next)(void *ctx, const ProtobufCMessage **m), void *ctx,
+                      const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
+{
+    struct ccall cc;
+    int rv = ccall_start(&cc, c, method, 1);
+    if (rv != 0) {
+        ccall_end(&cc);
+        return rv;
+    }
+    grpc_op ops[4];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].flags = initial_flags(&cc);
+    int ok = batch(&cc, ops, 1), gen_err = 0;
+    while (ok) {
+        const ProtobufCMessage *m = NULL;
+        int r = next(ctx, &m);
+        if (r < 0) {
+            gen_err = r;
+            grpc_call_cancel(cc.call, NULL);
+            ok = 0;
+            break;
+        }
+        if (r == 0)
+            break;
+        grpc_byte_buffer *send = codec_encode(m);
+        memset(ops, 0, sizeof ops);
+        ops[0].op = GRPC_OP_SEND_MESSAGE;
+        ops[0].data.send_message.send_message = send;
+        ok = batch(&cc, ops, 1);
+        grpc_byte_buffer_destroy(send);
+    }
+    grpc_byte_buffer *recv = NULL;
+    if (ok) {
+        memset(ops, 0, sizeof ops);
+        ops[0].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+        ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
+        ops[1].data.recv_initial_metadata.recv_initial_metadata = &cc.init_md;
+        ops[2].op = GRPC_OP_RECV_MESSAGE;
+        ops[2].data.recv_message.recv_message = &recv;
+        ops[3].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+        ops[3].data.recv_status_on_client.trailing_metadata = &cc.trail_md;
+        ops[3].data.recv_status_on_client.status = &cc.status;
+        ops[3].data.recv_status_on_client.status_details = &cc.details;
+        if (!batch(&cc, ops, 4))
+            cc.status = GRPC_STATUS_UNAVAILABLE;
+        rv = ccall_result(&cc);
+    } else {
+        rv = ccall_finish(&cc);
+    }
+    if (rv == 0 && !gen_err) {
+        *resp = codec_decode(recv, resp_desc, RPC_MAX_MESSAGE);
+        if (!*resp)
+            rv = CAIRN_EPROTO;
+    }
+    if (recv)
+        grpc_byte_buffer_destroy(recv);
+    ccall_end(&cc);
+    return gen_err ? gen_err : rv;
+}

@@ -1,0 +1,18 @@
+/*
+ * codec.h — protobuf-c messages <-> gRPC byte buffers, with size limits.
+ * Private to rpc/. Pure apart from allocation; thread-safe.
+ */
+#ifndef CAIRN_CODEC_H
+#define CAIRN_CODEC_H
+
+#include <grpc/byte_buffer.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+
+/* NULL when BB is longer than MAX or does not parse as D. */
+ProtobufCMessage *codec_decode(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *d,
+                               size_t max);
+/* A new byte buffer holding M packed (destroy it after the send completes). */
+grpc_byte_buffer *codec_encode(const ProtobufCMessage *m);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * rpc.h — the RPC layer of cairn: gRPC C core + protobuf-c, the only rpc/
+ * header that daemon/ and client/ include.
+ *
+ * Server: a table of methods (unary, server-streaming, client-streaming)
+ * served on a unix socket and/or TCP by a pool of completion-queue threads.
+ * Handlers run on those threads and may block (the pool is sized for it).
+ * Client: a channel to one server with the method table registered, and
+ * blocking call helpers that are safe to use from many threads at once.
+ *
+ * Errors: every function returns 0 or a negative cairn error (cairn_err.h);
+ * status.c is the only place that maps errors to gRPC status codes and back.
+ */
+#ifndef CAIRN_RPC_H
+#define CAIRN_RPC_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest message accepted (request or reply) and the data piece size that
+ * streams use: pieces fit in one message with room to spare. */
+#define RPC_MAX_MESSAGE (16u << 20)
+#define RPC_DATA_PIECE (1u << 20)
+
+enum rpc_shape { RPC_UNARY, RPC_SERVER_STREAM, RPC_CLIENT_STREAM };
+
+/* Handlers return 0 or a negative cairn error, which becomes the call's
+ * status. Replies and messages they hand out are freed by the server with
+ * protobuf_c_message_free_unpacked (allocate every part with malloc). */
+struct rpc_method {
+    const char *path; /* "/cairn.v1.Fs/Lookup" */
+    enum rpc_shape shape;
+    const ProtobufCMessageDescriptor *req;
+    /* RPC_UNARY */
+    int (*unary)(void *app, const ProtobufCMessage *req, ProtobufCMessage **resp);
+    /* RPC_SERVER_STREAM: start once; next returns 1 with a message, 0 at
+     * the end, or an error. */
+    int (*sstart)(void *app, const ProtobufCMessage *req, void **state);
+    int (*snext)(void *state, ProtobufCMessage **msg);
+    /* RPC_CLIENT_STREAM: start once, one call per message, finish at the
+     * client's half-close with the reply. */
+    int (*cstart)(void *app, void **state);
+    int (*cmsg)(void *state, const ProtobufCMessage *msg);
+    int (*cfinish)(void *state, ProtobufCMessage **resp);
+    /* Frees stream state (both stream shapes); called exactly once. */
+    void (*sfree)(void *state);
+};
+
+struct rpc_server_opts {
+    const char *unix_path; /* NULL: no unix socket */
+    const char *tcp_addr;  /* "HOST:PORT", NULL: no TCP */
+    int threads;           /* completion-queue threads (>= 1) */
+    const struct rpc_method *methods;
+    size_t n_methods;
+    void *app;
+    /* Called after each call with its method index, gRPC status code and
+     * duration; may be NULL. Any thread. */
+    void (*observe)(void *app, size_t method, int code, double seconds);
+};
+
+struct rpc_server;
+/* Binds and starts serving. -EADDRINUSE etc. when an address cannot be bound. */
+int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o);
+/* The TCP port actually bound (for "HOST:0"). */
+int rpc_server_port(const struct rpc_server *s);
+/* Stops accepting calls, lets running calls finish for up to GRACE_MS,
+ * cancels the rest, and frees everything. Blocks. */
+void rpc_server_stop(struct rpc_server *s, int grace_ms);
+
+/* ---- client ---- */
+
+struct rpc_channel;
+/* ADDR: "unix:/path" or "HOST:PORT". PATHS: the method paths used later by
+ * index. */
+int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *const *paths,
+                     size_t n_paths);
+void rpc_channel_close(struct rpc_channel *ch);
+/* Per-call deadline (ms, default 60000) and whether calls wait for the
+ * server to come (back) up until the deadline instead of failing at once. */
+void rpc_channel_set_timeout(struct rpc_channel *ch, int timeout_ms);
+void rpc_channel_set_wait_for_ready(struct rpc_channel *ch, int on);
+
+/* The text of the last error status seen by this thread ("" if none). */
+const char *rpc_last_error(void);
+
+/* *RESP is unpacked with RESP_DESC; free with protobuf_c_message_free_unpacked. */
+int rpc_unary(struct rpc_channel *ch, size_t method, const ProtobufCMessage *req,
+              const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
+/* Calls ON_MSG for each streamed reply (owned by the helper; valid during the
+ * call). A non-zero return from ON_MSG cancels the call and is returned. */
+int rpc_server_stream(struct rpc_channel *ch, size_t method, const ProtobufCMessage *req,
+                      const ProtobufCMessageDescriptor *msg_desc,
+                      int (*on_msg)(void *ctx, const ProtobufCMessage *m), void *ctx);
+/* Sends the messages NEXT produces (1 = *M set, still owned by the caller and
+ * valid until the next call to NEXT; 0 = done; <0 = abort with that error),
+ * then receives the single reply. */
+int rpc_client_stream(struct rpc_channel *ch, size_t method,
+                      int (*next)(void *ctx, const ProtobufCMessage **m), void *ctx,
+                      const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
+
+/* ---- status mapping (status.c) ---- */
+int rpc_status_from_err(int err);               /* -> grpc_status_code */
+int rpc_err_from_status(int code, int errno_md); /* ERRNO_MD: from "cairn-errno", or 0 */
+
+#endif

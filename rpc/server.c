@@ -1,0 +1,461 @@
+/*
+ * server.c — owns the gRPC C core server: completion queue, its threads and
+ * the per-call state machine (rpc.h).
+ *
+ * Per-call states (one batch in flight per call, so a call is only touched
+ * by the thread that got its tag: no per-call lock):
+ *   REQUEST --request arrived [on_request]--> (handler runs) then
+ *     unary:          --> FINISH [finish]
+ *     server-stream:  --> SENDING [stream_next] --(each send done)--> SENDING | FINISH
+ *     client-stream:  --> RECEIVING [recv_next] --(each message)--> RECEIVING | FINISH
+ *   FINISH --final batch done--> freed [call_free]
+ *   any state --success == 0 (client gone, cancelled, shutting down)--> freed
+ * Invariants: (1) while the server runs, every method always has
+ * POSTED_PER_METHOD requests posted; (2) `live` counts every allocated call
+ * context, and the completion queue is shut down only when it is 0 and the
+ * shutdown tag was seen (shutting it down earlier aborts inside gRPC);
+ * (3) a handler's error becomes the call's status, with the exact cairn error
+ * in trailing metadata "cairn-errno".
+ */
+#include "rpc.h"
+
+#include "cairn_err.h"
+#include "codec.h"
+
+#include <errno.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define POSTED_PER_METHOD 8
+
+enum call_state { CS_REQUEST, CS_SENDING, CS_RECEIVING, CS_FINISH };
+
+struct rpc_server {
+    grpc_server *srv;
+    grpc_completion_queue *cq;
+    pthread_t *threads;
+    int n_threads;
+    const struct rpc_method *methods;
+    size_t n_methods;
+    void **handles;
+    void *app;
+    void (*observe)(void *app, size_t method, int code, double seconds);
+    int port;
+    _Atomic int shutting_down;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    long live;     /* (2) under lock */
+    int shut_seen; /* under lock */
+};
+
+struct call {
+    struct rpc_server *s;
+    size_t m;
+    enum call_state state;
+    grpc_call *call;
+    gpr_timespec deadline;
+    grpc_metadata_array md;
+    grpc_byte_buffer *payload;
+    grpc_byte_buffer *send;
+    grpc_slice details;
+    grpc_metadata trailer;
+    int has_status;
+    int md_sent;
+    int cancelled;
+    int code;
+    void *state_ptr;
+    int state_owned;
+    struct timespec t0;
+};
+
+static char shutdown_tag;
+
+static void live_add(struct rpc_server *s, long d)
+{
+    pthread_mutex_lock(&s->lock);
+    s->live += d;
+    if (s->live == 0)
+        pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void post_request(struct rpc_server *s, size_t m)
+{
+    struct call *c = calloc(1, sizeof *c);
+    if (!c)
+        abort();
+    c->s = s;
+    c->m = m;
+    c->state = CS_REQUEST;
+    grpc_metadata_array_init(&c->md);
+    live_add(s, 1);
+    int want_payload = s->methods[m].shape != RPC_CLIENT_STREAM;
+    grpc_call_error e = grpc_server_request_registered_call(
+        s->srv, s->handles[m], &c->call, &c->deadline, &c->md, want_payload ? &c->payload : NULL,
+        s->cq, s->cq, c);
+    if (e != GRPC_CALL_OK) {
+        grpc_metadata_array_destroy(&c->md);
+        free(c);
+        live_add(s, -1);
+    }
+}
+
+static void call_free(struct call *c)
+{
+    struct rpc_server *s = c->s;
+    const struct rpc_method *m = &s->methods[c->m];
+    if (c->state != CS_REQUEST && s->observe) {
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double secs = (double)(t1.tv_sec - c->t0.tv_sec) + (t1.tv_nsec - c->t0.tv_nsec) / 1e9;
+        s->observe(s->app, c->m, c->has_status ? c->code : GRPC_STATUS_CANCELLED, secs);
+    }
+    if (c->state_owned && m->sfree)
+        m->sfree(c->state_ptr);
+    if (c->payload)
+        grpc_byte_buffer_destroy(c->payload);
+    if (c->send)
+        grpc_byte_buffer_destroy(c->send);
+    if (c->has_status) {
+        grpc_slice_unref(c->details);
+        grpc_slice_unref(c->trailer.key);
+        grpc_slice_unref(c->trailer.value);
+    }
+    grpc_metadata_array_destroy(&c->md);
+    if (c->call)
+        grpc_call_unref(c->call); /* cancels it if still active */
+    free(c);
+    live_add(s, -1);
+}
+
+static void start_batch(struct call *c, grpc_op *ops, size_t n)
+{
+    if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK)
+        call_free(c);
+}
+
+/* Sends the final status (3) with REPLY (may be NULL) and closes the call. */
+static void finish(struct call *c, int err, ProtobufCMessage *reply)
+{
+    grpc_op ops[4];
+    size_t n = 0;
+    memset(ops, 0, sizeof ops);
+    if (!c->md_sent) {
+        ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+        n++;
+        c->md_sent = 1;
+    }
+    if (err == 0 && reply) {
+        c->send = codec_encode(reply);
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n].data.send_message.send_message = c->send;
+        n++;
+    }
+    if (reply)
+        protobuf_c_message_free_unpacked(reply, NULL);
+    char num[16];
+    snprintf(num, sizeof num, "%d", err);
+    c->code = rpc_status_from_err(err);
+    c->details = grpc_slice_from_copied_string(err ? cairn_strerror(err) : "");
+    c->trailer.key = grpc_slice_from_static_string("cairn-errno");
+    c->trailer.value = grpc_slice_from_copied_string(num);
+    c->has_status = 1;
+    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[n].data.send_status_from_server.status = (grpc_status_code)c->code;
+    ops[n].data.send_status_from_server.status_details = &c->details;
+    ops[n].data.send_status_from_server.trailing_metadata_count = err ? 1 : 0;
+    ops[n].data.send_status_from_server.trailing_metadata = &c->trailer;
+    n++;
+    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[n].data.recv_close_on_server.cancelled = &c->cancelled;
+    n++;
+    c->state = CS_FINISH;
+    start_batch(c, ops, n);
+}
+
+static void stream_next(struct call *c)
+{
+    const struct rpc_method *m = &c->s->methods[c->m];
+    ProtobufCMessage *msg = NULL;
+    int rv = m->snext(c->state_ptr, &msg);
+    if (rv <= 0) {
+        finish(c, rv, NULL);
+        return;
+    }
+    if (c->send) {
+        grpc_byte_buffer_destroy(c->send);
+        c->send = NULL;
+    }
+    c->send = codec_encode(msg);
+    protobuf_c_message_free_unpacked(msg, NULL);
+    grpc_op ops[2];
+    size_t n = 0;
+    memset(ops, 0, sizeof ops);
+    if (!c->md_sent) {
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+        c->md_sent = 1;
+    }
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n].data.send_message.send_message = c->send;
+    n++;
+    c->state = CS_SENDING;
+    start_batch(c, ops, n);
+}
+
+static void recv_next(struct call *c)
+{
+    grpc_op ops[2];
+    size_t n = 0;
+    memset(ops, 0, sizeof ops);
+    if (!c->md_sent) {
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+        c->md_sent = 1;
+    }
+    ops[n].op = GRPC_OP_RECV_MESSAGE;
+    ops[n].data.recv_message.recv_message = &c->payload;
+    n++;
+    c->state = CS_RECEIVING;
+    start_batch(c, ops, n);
+}
+
+static void on_request(struct call *c)
+{
+    struct rpc_server *s = c->s;
+    const struct rpc_method *m = &s->methods[c->m];
+    clock_gettime(CLOCK_MONOTONIC, &c->t0);
+    if (!atomic_load(&s->shutting_down))
+        post_request(s, c->m); /* (1) */
+    ProtobufCMessage *req = NULL, *reply = NULL;
+    int rv;
+    switch (m->shape) {
+    case RPC_UNARY:
+        req = codec_decode(c->payload, m->req, RPC_MAX_MESSAGE);
+        if (!req) {
+            finish(c, CAIRN_EPROTO, NULL);
+            return;
+        }
+        rv = m->unary(s->app, req, &reply);
+        protobuf_c_message_free_unpacked(req, NULL);
+        finish(c, rv, rv == 0 ? reply : NULL);
+        if (rv != 0 && reply)
+            protobuf_c_message_free_unpacked(reply, NULL);
+        return;
+    case RPC_SERVER_STREAM:
+        req = codec_decode(c->payload, m->req, RPC_MAX_MESSAGE);
+        if (!req) {
+            finish(c, CAIRN_EPROTO, NULL);
+            return;
+        }
+        rv = m->sstart(s->app, req, &c->state_ptr);
+        protobuf_c_message_free_unpacked(req, NULL);
+        if (rv != 0) {
+            finish(c, rv, NULL);
+            return;
+        }
+        c->state_owned = 1;
+        stream_next(c);
+        return;
+    case RPC_CLIENT_STREAM:
+        if ((rv = m->cstart(s->app, &c->state_ptr)) != 0) {
+            finish(c, rv, NULL);
+            return;
+        }
+        c->state_owned = 1;
+        recv_next(c);
+        return;
+    }
+}
+
+static void on_received(struct call *c)
+{
+    const struct rpc_method *m = &c->s->methods[c->m];
+    if (!c->payload) { /* the client half-closed */
+        ProtobufCMessage *reply = NULL;
+        int rv = m->cfinish(c->state_ptr, &reply);
+        finish(c, rv, rv == 0 ? reply : NULL);
+        if (rv != 0 && reply)
+            protobuf_c_message_free_unpacked(reply, NULL);
+        return;
+    }
+    ProtobufCMessage *msg = codec_decode(c->payload, m->req, RPC_MAX_MESSAGE);
+    grpc_byte_buffer_destroy(c->payload);
+    c->payload = NULL;
+    if (!msg) {
+        finish(c, CAIRN_EPROTO, NULL);
+        return;
+    }
+    int rv = m->cmsg(c->state_ptr, msg);
+    protobuf_c_message_free_unpacked(msg, NULL);
+    if (rv != 0)
+        finish(c, rv, NULL);
+    else
+        recv_next(c);
+}
+
+static void step(struct call *c, int success)
+{
+    if (!success) { /* shutting down, cancelled, client gone, deadline */
+        call_free(c);
+        return;
+    }
+    switch (c->state) {
+    case CS_REQUEST:
+        on_request(c);
+        break;
+    case CS_SENDING:
+        stream_next(c);
+        break;
+    case CS_RECEIVING:
+        on_received(c);
+        break;
+    case CS_FINISH:
+        call_free(c);
+        break;
+    }
+}
+
+static void *worker(void *arg)
+{
+    struct rpc_server *s = arg;
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            break;
+        if (ev.type != GRPC_OP_COMPLETE)
+            continue;
+        if (ev.tag == &shutdown_tag) {
+            pthread_mutex_lock(&s->lock);
+            s->shut_seen = 1;
+            pthread_cond_broadcast(&s->cond);
+            pthread_mutex_unlock(&s->lock);
+            continue;
+        }
+        step(ev.tag, ev.success);
+    }
+    return NULL;
+}
+
+int rpc_server_port(const struct rpc_server *s)
+{
+    return s->port;
+}
+
+int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
+{
+    grpc_init();
+    struct rpc_server *s = calloc(1, sizeof *s);
+    if (!s)
+        abort();
+    s->methods = o->methods;
+    s->n_methods = o->n_methods;
+    s->app = o->app;
+    s->observe = o->observe;
+    s->n_threads = o->threads > 0 ? o->threads : 1;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    grpc_arg args[1];
+    args[0].type = GRPC_ARG_INTEGER;
+    args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[0].value.integer = RPC_MAX_MESSAGE;
+    grpc_channel_args cargs = {1, args};
+    s->srv = grpc_server_create(&cargs, NULL);
+    s->cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_server_register_completion_queue(s->srv, s->cq, NULL);
+    s->handles = calloc(s->n_methods ? s->n_methods : 1, sizeof *s->handles);
+    for (size_t i = 0; i < s->n_methods; i++)
+        s->handles[i] = grpc_server_register_method(
+            s->srv, s->methods[i].path, NULL,
+            s->methods[i].shape == RPC_CLIENT_STREAM ? GRPC_SRM_PAYLOAD_NONE
+                                                     : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
+            0);
+    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    int rv = 0;
+    if (o->unix_path) {
+        char *addr = NULL;
+        if (asprintf(&addr, "unix:%s", o->unix_path) < 0)
+            abort();
+        if (grpc_server_add_http2_port(s->srv, addr, creds) == 0)
+            rv = -EADDRINUSE;
+        free(addr);
+    }
+    if (rv == 0 && o->tcp_addr) {
+        s->port = grpc_server_add_http2_port(s->srv, o->tcp_addr, creds);
+        if (s->port == 0)
+            rv = -EADDRINUSE;
+    }
+    grpc_server_credentials_release(creds);
+    if (rv != 0) {
+        grpc_server_destroy(s->srv);
+        grpc_completion_queue_shutdown(s->cq);
+        while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+               GRPC_QUEUE_SHUTDOWN)
+            ;
+        grpc_completion_queue_destroy(s->cq);
+        free(s->handles);
+        pthread_cond_destroy(&s->cond);
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+        grpc_shutdown();
+        return rv;
+    }
+    grpc_server_start(s->srv);
+    for (size_t i = 0; i < s->n_methods; i++)
+        for (int k = 0; k < POSTED_PER_METHOD; k++)
+            post_request(s, i);
+    s->threads = calloc((size_t)s->n_threads, sizeof *s->threads);
+    for (int i = 0; i < s->n_threads; i++)
+        pthread_create(&s->threads[i], NULL, worker, s);
+    *out = s;
+    return 0;
+}
+
+/* Waits until every call context is gone and the shutdown tag was seen, or
+ * until DEADLINE (CLOCK_REALTIME); 1 when done. */
+static int wait_drained(struct rpc_server *s, const struct timespec *deadline)
+{
+    pthread_mutex_lock(&s->lock);
+    int r = 0;
+    while (!(s->shut_seen && s->live == 0) && r == 0)
+        r = deadline ? pthread_cond_timedwait(&s->cond, &s->lock, deadline)
+                     : pthread_cond_wait(&s->cond, &s->lock);
+    int done = s->shut_seen && s->live == 0;
+    pthread_mutex_unlock(&s->lock);
+    return done;
+}
+
+void rpc_server_stop(struct rpc_server *s, int grace_ms)
+{
+    if (!s)
+        return;
+    atomic_store(&s->shutting_down, 1);
+    grpc_server_shutdown_and_notify(s->srv, s->cq, &shutdown_tag);
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += grace_ms / 1000;
+    dl.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    if (!wait_drained(s, &dl))
+        grpc_server_cancel_all_calls(s->srv);
+    wait_drained(s, NULL); /* (2) */
+    grpc_server_destroy(s->srv);
+    grpc_completion_queue_shutdown(s->cq);
+    for (int i = 0; i < s->n_threads; i++)
+        pthread_join(s->threads[i], NULL);
+    grpc_completion_queue_destroy(s->cq);
+    free(s->threads);
+    free(s->handles);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+    grpc_shutdown();
+}
