@@ -66,7 +66,7 @@ stop() {
 start() {
   deploy/install-deps.sh
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$build" -j "$(nproc)" >/dev/null
+  cmake --build "$build" -j "$(nproc)" --target cairnd cairnctl >/dev/null
   local n
   for n in "${nodes[@]}"; do node_up "$n"; done
   if ! ctl volume list --json | grep -q '"name":"demo"'; then
