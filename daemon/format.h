@@ -39,8 +39,8 @@
  *  24  u64  origin seq (1, 2, 3 ... per origin and volume) }
  *  32  u64  HLC stamp: unix ms << 16 | logical counter
  *  40  u32  payload length
- *  44  u32  header CRC-32 of bytes [0,12) and [16,44) (version 1: zero,
- *           unchecked): a verified header's length can be trusted even when
+ *  44  u32  header CRC-32 of bytes [0,12) and [16,44) (version 1: zero, not a
+ *           CRC): a verified header's length can be trusted even when
  *           the rest of the record is damaged
  *  48  context: count x { u32 origin, u64 seq } sorted by origin: the version
  *      vector the writer had seen when it wrote this record
@@ -56,8 +56,8 @@
  *                            plus the record's own dot)
  *   EFF_VOLUME   u32 volume number, u8[16] volume id, u8 durability,
  *                u8 replicas, str name                     (catalog only)
- * Every name (dirent, xattr, snapshot, volume) is 1..255 bytes without NUL.
  *   EFF_ASSIGN   u8[16] chunk id, u32 volume number        (catalog only)
+ * Every name (dirent, xattr, snapshot, volume) is 1..255 bytes without NUL.
  *
  * attr (ATTR_LEN = 76): u32 mode, u32 uid, u32 gid, u32 nlink, u64 size,
  *   u64 rdev, u64 parent directory, s64 atime ns, s64 mtime ns, s64 ctime ns,

@@ -56,7 +56,8 @@ size_t record_encoded_len(const struct record *r);
 void record_encode(const struct record *r, uint8_t *out);
 
 /* Checks the first REC_HDR_LEN bytes of a record (magic, version, kind,
- * lengths) and returns its total length in *TOTAL. CAIRN_EFORMAT on garbage. */
+ * lengths, zero fields, and from version 2 the header CRC) and returns its
+ * total length in *TOTAL. CAIRN_EFORMAT on garbage. */
 int record_peek(const uint8_t *hdr, size_t n, uint32_t *total);
 /* Verifies the checksum and decodes LEN bytes into R (initialised).
  * CAIRN_ECHECKSUM when the bytes were damaged, CAIRN_EFORMAT when they do
