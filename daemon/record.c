@@ -5,7 +5,9 @@
  * for the versions this build knows, and nothing else: every length is
  * bounds-checked against the buffer, every effect body must be consumed
  * exactly, unknown effect types are rejected; (2) the checksum covers every
- * byte of the record except the checksum field itself; (3) decoding never
+ * byte of the record except the checksum field itself, and from version 2 a
+ * header CRC covers the header alone, so a verified header's length can be
+ * trusted when the rest is damaged (version 1 records are still read); (3) decoding never
  * copies data: effects point into the caller's buffer.
  * Pure: no I/O, no shared state.
  */
