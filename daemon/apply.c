@@ -76,7 +76,8 @@ static int apply_data(struct apply_ctx *a, const struct record *r, uint32_t idx,
     uint64_t blk = e->off >> BLOCK_SHIFT;
     struct comp c;
     comp_init(&c);
-    int rv = extent_block_at(a->m, a->vol, e->ino, blk, s, &c);
+    /* a write of the whole block replaces whatever was there: no lookup */
+    int rv = e->len == BLOCK_SIZE ? 0 : extent_block_at(a->m, a->vol, e->ino, blk, s, &c);
     if (rv == 0) {
         struct piece p = {
             .boff = (uint32_t)(e->off & (BLOCK_SIZE - 1)),
@@ -116,7 +117,7 @@ int apply_record(struct apply_ctx *a, const struct record *r, uint32_t chunk_no,
     size_t klen = mk_record(key, a->vol, r->dot.origin, r->dot.seq);
     char *old;
     size_t oldlen;
-    int rv = meta_get(a->m, CF_RECORDS, key, klen, &old, &oldlen);
+    int rv = a->fresh ? -ENOENT : meta_get(a->m, CF_RECORDS, key, klen, &old, &oldlen);
     if (rv == 0) {
         free(old);
         return 0; /* (1) */

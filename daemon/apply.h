@@ -25,6 +25,9 @@ struct apply_ctx {
     uint32_t vol;
     struct apply_touch *touched;
     uint32_t n_touched, cap_touched;
+    /* 1: the caller knows the records are not indexed yet (the local write
+     * path just gave them their dots), so the idempotency lookup is skipped */
+    int fresh;
 };
 
 void apply_init(struct apply_ctx *a, struct meta *m, struct meta_batch *b, uint32_t vol);

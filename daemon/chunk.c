@@ -212,7 +212,8 @@ int chunk_read_record(struct chunk *c, uint64_t off, uint32_t len, uint8_t *buf)
         return rv == -ENODATA ? CAIRN_ETORN : rv;
     if ((rv = record_peek(buf, len, &total)) != 0 || total != len ||
         (rv = record_verify(buf, len)) != 0) {
-        rv = rv ? rv : CAIRN_EFORMAT;
+        /* the index says a valid record is here: any failure is damage */
+        rv = CAIRN_ECHECKSUM;
         read_errors++;
         log_err("chunk", "bad record in chunk %u at offset %llu (%u bytes): %s", c->no,
                 (unsigned long long)off, len, cairn_strerror(rv));
@@ -325,6 +326,12 @@ uint64_t chunk_damaged_bytes(void)
 
 int chunk_recover(struct chunk *c, uint64_t from, chunk_scan_fn fn, void *ctx, uint64_t *dropped)
 {
+    return chunk_scan(c, from, fn, ctx, 1, dropped);
+}
+
+int chunk_scan(struct chunk *c, uint64_t from, chunk_scan_fn fn, void *ctx, int may_cut,
+               uint64_t *dropped)
+{
     struct stat st;
     if (fstat(c->fd, &st) != 0)
         return -errno;
@@ -360,11 +367,22 @@ int chunk_recover(struct chunk *c, uint64_t from, chunk_scan_fn fn, void *ctx, u
         uint64_t next = 0;
         if (bad == CAIRN_ECHECKSUM && pos + total < w.end && chain_to_end(&w, pos + total))
             next = pos + total;
-        else if (bad == CAIRN_EFORMAT)
+        else if (bad != CAIRN_ETORN) /* torn: the file ends inside it, nothing follows */
             next = next_valid(&w, pos);
         if (w.err) {
             rv = w.err;
             goto out;
+        }
+        if (next == 0 && !may_cut && bad != CAIRN_ETORN) {
+            /* nothing valid follows, but whether these bytes were ever
+             * acknowledged is unknown here: keep them, report them */
+            damaged_bytes += w.end - pos;
+            log_err("chunk", "chunk %u: the last %llu bytes (from offset %llu) do not verify (%s);"
+                    " kept, not cut",
+                    c->no, (unsigned long long)(w.end - pos), (unsigned long long)pos,
+                    cairn_strerror(bad));
+            pos = w.end;
+            break;
         }
         if (next == 0)
             break;

@@ -51,6 +51,12 @@ typedef int (*chunk_scan_fn)(void *ctx, struct chunk *c, uint64_t off, const uin
  * truncated there (so stale bytes can never be mistaken for records later).
  * Sets c->tail. *DROPPED (may be NULL) receives the number of bytes cut. */
 int chunk_recover(struct chunk *c, uint64_t from, chunk_scan_fn fn, void *ctx, uint64_t *dropped);
+/* chunk_recover with a choice. MAY_CUT 0 (a rebuild without an index, which
+ * cannot tell a torn tail from a damaged acknowledged record): only a record
+ * the file ends inside is cut; complete records that fail their checksum at
+ * the end are kept, reported as damaged, and appends go after them. */
+int chunk_scan(struct chunk *c, uint64_t from, chunk_scan_fn fn, void *ctx, int may_cut,
+               uint64_t *dropped);
 
 /* Room left for records. */
 uint64_t chunk_free(const struct chunk *c);
@@ -62,7 +68,7 @@ int chunk_append(struct chunk *c, const void *buf, size_t len, uint64_t *off_out
 /* Reads LEN bytes at OFF. */
 int chunk_read(struct chunk *c, uint64_t off, void *buf, size_t len);
 /* Reads and verifies the record at OFF of length LEN into BUF (LEN bytes).
- * CAIRN_ECHECKSUM / CAIRN_EFORMAT when the bytes on disk are damaged. */
+ * CAIRN_ECHECKSUM when the bytes on disk are damaged in any way. */
 int chunk_read_record(struct chunk *c, uint64_t off, uint32_t len, uint8_t *buf);
 /* Records that failed verification on the read path in this process. */
 uint64_t chunk_read_errors(void);

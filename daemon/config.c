@@ -148,7 +148,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
         why = "unknown section";
     }
     if (why) {
-        snprintf(p->err, p->errlen, "[%s] %s: %s", section, name, why);
+        if (!p->err[0]) /* inih reports the first bad line: name that one */
+            snprintf(p->err, p->errlen, "[%s] %s: %s", section, name, why);
         return 0;
     }
     return 1;

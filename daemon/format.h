@@ -26,21 +26,23 @@
  * The catalog is chunk number 0 with the all-zero id: it holds the node's
  * catalog records (volume created, chunk assigned) and has no capacity limit.
  *
- * ---- record (REC_VERSION 2; version 1 is read too) ---------------------------
+ * ---- record (REC_VERSION 3; versions 1 and 2 are read too) -------------------
  *   0  u32  magic REC_MAGIC
  *   4  u8   format version
  *   5  u8   kind: REC_KIND_VOLUME (file system mutation) | REC_KIND_CATALOG
  *   6  u16  flags (0)
  *   8  u32  total length: header + context + payload
- *  12  u32  CRC-32 (zlib) of bytes [0,12) followed by [16,total)
+ *  12  u32  checksum of bytes [0,12) followed by [16,total): version 3:
+ *           low 32 bits of XXH3_64bits_withSeed([16,total), seed =
+ *           XXH3_64bits([0,12))); versions 1 and 2: zlib CRC-32
  *  16  u32  origin node id          } the record's dot
  *  20  u16  context entry count
  *  22  u16  zero
  *  24  u64  origin seq (1, 2, 3 ... per origin and volume) }
  *  32  u64  HLC stamp: unix ms << 16 | logical counter
  *  40  u32  payload length
- *  44  u32  header CRC-32 of bytes [0,12) and [16,44) (version 1: zero, not a
- *           CRC): a verified header's length can be trusted even when
+ *  44  u32  header checksum: the same function over bytes [0,12) and
+ *           [16,44) (version 1: zero, no header checksum): a verified header's length can be trusted even when
  *           the rest of the record is damaged
  *  48  context: count x { u32 origin, u64 seq } sorted by origin: the version
  *      vector the writer had seen when it wrote this record
@@ -78,7 +80,7 @@
 #define CHUNK_CATALOG_NO 0u
 
 #define REC_MAGIC 0x43455243u /* "CREC" in file byte order */
-#define REC_VERSION 2u
+#define REC_VERSION 3u
 #define REC_HDR_LEN 48u
 #define REC_CTX_ENTRY_LEN 12u
 #define REC_MAX_LEN (8u << 20) /* decoders reject longer records */

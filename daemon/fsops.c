@@ -599,12 +599,12 @@ int fs_rename(struct volume *v, uint64_t parent, const char *name, uint64_t newp
         dst = 0, rv = 0;
     if (rv != 0)
         goto out;
-    if (parent == newparent && strcmp(name, newname) == 0)
-        goto out; /* same entry: nothing to do */
     if (dst && (flags & FS_RENAME_NOREPLACE)) {
-        rv = -EEXIST;
+        rv = -EEXIST; /* even onto itself, as renameat2 does */
         goto out;
     }
+    if (parent == newparent && strcmp(name, newname) == 0)
+        goto out; /* same entry: nothing to do */
     if (!dst && exchange) {
         rv = -ENOENT;
         goto out;
@@ -1080,6 +1080,9 @@ int fs_resolve(struct volume *v, const struct asof *at, const char *path, uint64
             return -ENOTDIR;
         rv = fs_lookup(v, at, cur, name, &cur, out);
     }
+    /* POSIX: a trailing slash names a directory */
+    if (rv == 0 && p > path && p[-1] == '/' && !S_ISDIR(out->mode))
+        rv = -ENOTDIR;
     if (rv == 0)
         *ino = cur;
     return rv;

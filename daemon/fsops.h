@@ -71,7 +71,9 @@ int fs_setattr(struct volume *v, uint64_t ino, const struct setattr *sa, struct 
 /* Reads up to LEN bytes at OFF (short at end of file, holes read as zeros). */
 int fs_read(struct volume *v, const struct asof *at, uint64_t ino, uint64_t off, size_t len,
             void *buf, size_t *got);
-/* Writes LEN bytes at OFF (any size; split into records internally). */
+/* Writes LEN bytes at OFF (any size). Each 1 MiB group (WRITE_GROUP_BYTES)
+ * is atomic; when a later group of a larger write fails, the groups before
+ * it stay written (like a short write(2)) and the error is returned. */
 int fs_write(struct volume *v, uint64_t ino, uint64_t off, const void *buf, size_t len,
              struct attr *out);
 int fs_unlink(struct volume *v, uint64_t parent, const char *name);

@@ -862,13 +862,19 @@ static int h_chunk_create(void *app, const ProtobufCMessage *msg, ProtobufCMessa
     rep->chunks = xcalloc(count, sizeof *rep->chunks);
     int rv = 0;
     for (uint32_t i = 0; i < count && rv == 0; i++) {
-        struct chunk_info ci;
-        memset(&ci, 0, sizeof ci);
-        if ((rv = engine_chunk_create(s->e, size, ci.id)) == 0) {
-            ci.capacity = size;
-            ci.used = CHUNK_HDR_LEN;
-            rep->chunks[rep->n_chunks++] = pb_chunk(&ci);
-        }
+        uint8_t id[16];
+        if ((rv = engine_chunk_create(s->e, size, id)) != 0)
+            break;
+        struct chunk_info *ci;
+        size_t n;
+        if ((rv = engine_chunk_list(s->e, &ci, &n)) != 0)
+            break;
+        for (size_t k = n; k-- > 0;) /* the new chunk has the highest number */
+            if (memcmp(ci[k].id, id, 16) == 0) {
+                rep->chunks[rep->n_chunks++] = pb_chunk(&ci[k]);
+                break;
+            }
+        free(ci);
     }
     if (rv != 0 && rep->n_chunks == 0) {
         protobuf_c_message_free_unpacked(&rep->base, NULL);

@@ -47,6 +47,7 @@ struct volume *volume_new(struct engine *e, struct meta *m, struct hlc *h, uint3
     vv_init(&v->vv);
     v->batch = meta_batch_new();
     apply_init(&v->apply, m, v->batch, v->no);
+    v->apply.fresh = 1; /* volume_commit gives every record a new dot */
     commit_init(&v->commit, flush_cb, v);
     return v;
 }

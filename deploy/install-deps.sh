@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config git
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
-  librocksdb-dev libsodium-dev libcmocka-dev zlib1g-dev
+  librocksdb-dev libsodium-dev libcmocka-dev zlib1g-dev libxxhash-dev
   libfuse3-dev fuse3
   libmicrohttpd-dev libinih-dev libsystemd-dev systemd
   python3 python3-pytest python3-grpcio python3-grpc-tools

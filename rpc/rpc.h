@@ -65,8 +65,12 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o);
 /* The TCP port actually bound (for "HOST:0"). */
 int rpc_server_port(const struct rpc_server *s);
 /* Stops accepting calls, lets running calls finish for up to GRACE_MS,
- * cancels the rest, and frees everything. Blocks. */
+ * cancels the rest, and frees everything. Blocks. Each started server holds
+ * a reference on the gRPC library until rpc_release() is called. */
 void rpc_server_stop(struct rpc_server *s, int grace_ms);
+/* Drops a started server's reference on the gRPC library (grpc_shutdown).
+ * May block for seconds inside gRPC; a process about to exit may skip it. */
+void rpc_release(void);
 
 /* ---- client ---- */
 

@@ -15,7 +15,8 @@
  * context, and the completion queue is shut down only when it is 0 and the
  * shutdown tag was seen (shutting it down earlier aborts inside gRPC);
  * (3) a handler's error becomes the call's status, with the exact cairn error
- * in trailing metadata "cairn-errno".
+ * in trailing metadata "cairn-errno"; (4) a call to a method nobody
+ * registered is answered UNIMPLEMENTED at once.
  */
 #include "rpc.h"
 
@@ -28,6 +29,7 @@
 #include <grpc/support/time.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +75,13 @@ struct call {
     void *state_ptr;
     int state_owned;
     struct timespec t0;
+    grpc_call_details cd; /* GENERIC calls only */
 };
+
+/* m of a call to a method nobody registered: answered UNIMPLEMENTED at once
+ * (gRPC would otherwise hold it until the client's deadline). */
+#define GENERIC SIZE_MAX
+#define POSTED_GENERIC 4
 
 static char shutdown_tag;
 
@@ -107,9 +115,43 @@ static void post_request(struct rpc_server *s, size_t m)
     }
 }
 
+static void post_generic(struct rpc_server *s)
+{
+    struct call *c = calloc(1, sizeof *c);
+    if (!c)
+        abort();
+    c->s = s;
+    c->m = GENERIC;
+    c->state = CS_REQUEST;
+    grpc_metadata_array_init(&c->md);
+    grpc_call_details_init(&c->cd);
+    live_add(s, 1);
+    if (grpc_server_request_call(s->srv, &c->call, &c->cd, &c->md, s->cq, s->cq, c) !=
+        GRPC_CALL_OK) {
+        grpc_call_details_destroy(&c->cd);
+        grpc_metadata_array_destroy(&c->md);
+        free(c);
+        live_add(s, -1);
+    }
+}
+
 static void call_free(struct call *c)
 {
     struct rpc_server *s = c->s;
+    if (c->m == GENERIC) {
+        grpc_call_details_destroy(&c->cd);
+        grpc_metadata_array_destroy(&c->md);
+        if (c->has_status) {
+            grpc_slice_unref(c->details);
+            grpc_slice_unref(c->trailer.key);
+            grpc_slice_unref(c->trailer.value);
+        }
+        if (c->call)
+            grpc_call_unref(c->call);
+        free(c);
+        live_add(s, -1);
+        return;
+    }
     const struct rpc_method *m = &s->methods[c->m];
     if (c->state != CS_REQUEST && s->observe) {
         struct timespec t1;
@@ -228,8 +270,14 @@ static void recv_next(struct call *c)
 static void on_request(struct call *c)
 {
     struct rpc_server *s = c->s;
-    const struct rpc_method *m = &s->methods[c->m];
     clock_gettime(CLOCK_MONOTONIC, &c->t0);
+    if (c->m == GENERIC) {
+        if (!atomic_load(&s->shutting_down))
+            post_generic(s);
+        finish(c, -ENOSYS, NULL); /* UNIMPLEMENTED */
+        return;
+    }
+    const struct rpc_method *m = &s->methods[c->m];
     if (!atomic_load(&s->shutting_down))
         post_request(s, c->m); /* (1) */
     ProtobufCMessage *req = NULL, *reply = NULL;
@@ -409,6 +457,8 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
     for (size_t i = 0; i < s->n_methods; i++)
         for (int k = 0; k < POSTED_PER_METHOD; k++)
             post_request(s, i);
+    for (int k = 0; k < POSTED_GENERIC; k++)
+        post_generic(s);
     s->threads = calloc((size_t)s->n_threads, sizeof *s->threads);
     for (int i = 0; i < s->n_threads; i++)
         pthread_create(&s->threads[i], NULL, worker, s);
@@ -457,5 +507,11 @@ void rpc_server_stop(struct rpc_server *s, int grace_ms)
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     free(s);
+    /* grpc_shutdown is left to rpc_release: in this gRPC (1.51) it can block
+     * for ~10 s joining an executor thread parked in epoll_wait. */
+}
+
+void rpc_release(void)
+{
     grpc_shutdown();
 }

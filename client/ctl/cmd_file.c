@@ -28,12 +28,12 @@ static int walk_parent(cairn_t *c, const char *vol, const char *path, int create
             p++;
         size_t n = strcspn(p, "/");
         if (n == 0)
-            return -EINVAL; /* "/" or a trailing slash: no name */
+            return -EINVAL; /* "/": no name */
         if (n > 255)
             return -ENAMETOOLONG;
         const char *rest = p + n;
         while (*rest == '/')
-            rest++;
+            rest++; /* "a/" names "a" (callers check what a trailing slash implies) */
         memcpy(name, p, n);
         name[n] = '\0';
         if (*rest == '\0') {
@@ -65,6 +65,8 @@ static int put(struct ctl *x, int argc, char **argv)
     int rv = ctl_volpath(argv[0], vol, &path);
     if (rv != 0)
         return rv;
+    if (path[strlen(path) - 1] == '/')
+        return ctl_fail(argv[0], -EISDIR); /* a trailing slash names a directory */
     const char *src = argc == 2 ? argv[1] : "-";
     int fd = strcmp(src, "-") == 0 ? STDIN_FILENO : open(src, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -265,6 +267,8 @@ static int rm(struct ctl *x, int argc, char **argv)
     if ((rv = walk_parent(x->c, vol, path, 0, &parent, name)) != 0 ||
         (rv = cairn_lookup(x->c, vol, parent, name, NULL, &a)) != 0)
         return ctl_fail(argv[0], rv);
+    if (path[strlen(path) - 1] == '/' && !S_ISDIR(a.mode))
+        return ctl_fail(argv[0], -ENOTDIR); /* a trailing slash names a directory */
     rv = S_ISDIR(a.mode) ? cairn_rmdir(x->c, vol, parent, name)
                          : cairn_unlink(x->c, vol, parent, name);
     return rv ? ctl_fail(argv[0], rv) : 0;

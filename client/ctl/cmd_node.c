@@ -5,6 +5,7 @@
 
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static int node_status(struct ctl *x, int argc, char **argv)
 {
@@ -51,7 +52,8 @@ static int node_reindex(struct ctl *x, int argc, char **argv)
     if ((rv = ctl_connect(x)) != 0)
         return rv;
     cairn_set_timeout(x->c, 24 * 3600 * 1000);
-    fprintf(stderr, "reindexing: rebuilding the index from the chunk files...\n");
+    if (isatty(STDERR_FILENO)) /* progress for a person; scripts get one line */
+        fprintf(stderr, "reindexing: rebuilding the index from the chunk files...\n");
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if ((rv = cairn_node_reindex(x->c)) != 0)

@@ -44,6 +44,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 #include <zlib.h>
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -67,23 +68,30 @@ static uint8_t *encode(const struct record *r, size_t *len)
     return buf;
 }
 
-/* The header CRC (format.h, offset 44): zlib CRC-32 of [0,12) then [16,44). */
-static uint32_t header_crc(const uint8_t *buf)
+/* The checksum function of a record's version (format.h): over [0,12) then
+ * [16,len). Version 3: XXH3-64 (low 32 bits) of [16,len) seeded with the
+ * XXH3-64 of [0,12); versions 1 and 2: zlib CRC-32. */
+static uint32_t sum_of(const uint8_t *buf, size_t len)
 {
-    uLong c = crc32(0L, Z_NULL, 0);
-    c = crc32(c, buf, 12);
-    c = crc32(c, buf + 16, 28);
-    return (uint32_t)c;
-}
-
-/* The full CRC (format.h, offset 12) of a LEN-byte record: [0,12) then
- * [16,len), so it covers the header CRC too. */
-static uint32_t full_crc(const uint8_t *buf, size_t len)
-{
+    if (buf[4] >= 3)
+        return (uint32_t)XXH3_64bits_withSeed(buf + 16, len - 16, XXH3_64bits(buf, 12));
     uLong c = crc32(0L, Z_NULL, 0);
     c = crc32(c, buf, 12);
     c = crc32(c, buf + 16, (uInt)(len - 16));
     return (uint32_t)c;
+}
+
+/* The header checksum (format.h, offset 44): [0,12) then [16,44). */
+static uint32_t header_crc(const uint8_t *buf)
+{
+    return sum_of(buf, 44);
+}
+
+/* The full checksum (format.h, offset 12) of a LEN-byte record: [0,12) then
+ * [16,len), so it covers the header checksum too. */
+static uint32_t full_crc(const uint8_t *buf, size_t len)
+{
+    return sum_of(buf, len);
 }
 
 /* Recomputes the full CRC only, leaving bytes 44..47 as they are. */
@@ -534,21 +542,16 @@ static void record_encode_writes_the_documented_header(void **state)
     assert_int_equal(get_le64(buf + 24), r.dot.seq);
     assert_int_equal(get_le64(buf + 32), r.hlc);
     assert_int_equal(get_le32(buf + 40), len - REC_HDR_LEN - 2 * REC_CTX_ENTRY_LEN);
-    /* the header CRC: zlib CRC-32 of [0,12) then [16,44), computed here
-     * without the helpers */
-    uLong h = crc32(0L, Z_NULL, 0);
-    h = crc32(h, buf, 12);
-    h = crc32(h, buf + 16, 28);
+    /* the header checksum: XXH3 of [16,44) seeded with XXH3 of [0,12),
+     * computed here without the helpers */
+    uint64_t h = XXH3_64bits_withSeed(buf + 16, 28, XXH3_64bits(buf, 12));
     assert_int_equal(get_le32(buf + 44), (uint32_t)h);
     assert_int_equal(get_le32(buf + 48), 3); /* context sorted by origin */
     assert_int_equal(get_le64(buf + 52), 6);
     assert_int_equal(get_le32(buf + 60), 9);
     assert_int_equal(get_le64(buf + 64), 100);
-    /* (2) the checksum: zlib CRC-32 of [0,12) then [16,total), header CRC
-     * included */
-    uLong c = crc32(0L, Z_NULL, 0);
-    c = crc32(c, buf, 12);
-    c = crc32(c, buf + 16, (uInt)(len - 16));
+    /* (2) the checksum over [0,12) then [16,total), header checksum included */
+    uint64_t c = XXH3_64bits_withSeed(buf + 16, len - 16, XXH3_64bits(buf, 12));
     assert_int_equal(get_le32(buf + 12), (uint32_t)c);
     /* the test's reseal() writes the very same two fields */
     uint32_t want_hdr = get_le32(buf + 44), want = get_le32(buf + 12);

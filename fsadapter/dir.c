@@ -1,0 +1,197 @@
+/*
+ * dir.c — owns directory handles: a listing fetched from cairnd a page at a
+ * time as the kernel reads on, so a directory of any size costs one pass.
+ *
+ * Invariants: (1) the offset the kernel passes back is an index into the
+ * handle's entries (1 = ".", 2 = "..", 3.. = entries), so resuming is O(1)
+ * and never re-lists; (2) entries are fetched in name order after the last
+ * fetched name, so a listing never repeats or skips an entry that existed
+ * throughout it. Threads: the kernel serialises calls on one handle, but the
+ * handle lock makes that not matter.
+ */
+#include "fs.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct dent {
+    char *name;
+    uint64_t ino;
+    uint32_t type;
+    cairn_attr_t attr;
+    int has_attr;
+};
+
+struct dirh {
+    pthread_mutex_t lock;
+    struct dent *e;
+    size_t n, cap;
+    int eof;
+    uint64_t parent; /* for ".." */
+};
+
+#define DIR_PAGE 1000
+
+struct fetch {
+    struct dirh *d;
+    size_t added;
+};
+
+static int add_entry(void *ctx, const char *name, uint64_t ino, uint32_t type,
+                     const cairn_attr_t *attr)
+{
+    struct fetch *f = ctx;
+    struct dirh *d = f->d;
+    if (f->added == DIR_PAGE)
+        return 1; /* a page is enough for now: stop the listing */
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 256;
+        struct dent *e = realloc(d->e, cap * sizeof *e);
+        if (!e)
+            return -ENOMEM;
+        d->e = e;
+        d->cap = cap;
+    }
+    struct dent *de = &d->e[d->n];
+    de->name = strdup(name);
+    if (!de->name)
+        return -ENOMEM;
+    de->ino = ino;
+    de->type = type;
+    de->has_attr = attr != NULL;
+    if (attr)
+        de->attr = *attr;
+    d->n++;
+    f->added++;
+    return 0;
+}
+
+/* Fetches the next page after the last entry held (2). */
+static int fetch_more(struct fsctx *fs, fuse_ino_t ino, struct dirh *d, int plus)
+{
+    char last[256];
+    const char *after = NULL;
+    if (d->n) {
+        snprintf(last, sizeof last, "%s", d->e[d->n - 1].name);
+        after = last;
+    }
+    struct fetch f = {d, 0};
+    int rv = cairn_readdir(fs->c, fs->volume, ino, &fs->at, after, plus, add_entry, &f);
+    if (rv == 0 && f.added < DIR_PAGE)
+        d->eof = 1;
+    return rv;
+}
+
+void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct fsctx *fs = fuse_req_userdata(req);
+    cairn_attr_t a;
+    int rv = cairn_getattr(fs->c, fs->volume, ino, &fs->at, &a);
+    if (rv == 0 && !S_ISDIR(a.mode))
+        rv = -ENOTDIR;
+    if (rv != 0) {
+        fuse_reply_err(req, fs_errno(rv));
+        return;
+    }
+    struct dirh *d = calloc(1, sizeof *d);
+    if (!d) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    pthread_mutex_init(&d->lock, NULL);
+    d->parent = a.parent ? a.parent : ino;
+    fi->fh = (uint64_t)(uintptr_t)d;
+    fi->cache_readdir = fs->readonly; /* a past view never changes */
+    if (fuse_reply_open(req, fi) != 0) {
+        pthread_mutex_destroy(&d->lock);
+        free(d);
+    }
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi, int plus)
+{
+    struct fsctx *fs = fuse_req_userdata(req);
+    struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+    char *buf = malloc(size);
+    if (!buf) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    pthread_mutex_lock(&d->lock);
+    size_t used = 0;
+    int rv = 0;
+    for (off_t i = off; used < size; i++) {
+        struct stat st;
+        memset(&st, 0, sizeof st);
+        const char *name;
+        size_t n;
+        struct fuse_entry_param e;
+        memset(&e, 0, sizeof e);
+        if (i == 0 || i == 1) { /* "." and ".." (1) */
+            name = i == 0 ? "." : "..";
+            st.st_ino = i == 0 ? ino : d->parent;
+            st.st_mode = S_IFDIR;
+        } else {
+            size_t k = (size_t)(i - 2);
+            if (k >= d->n && !d->eof && (rv = fetch_more(fs, ino, d, plus)) != 0)
+                break;
+            if (k >= d->n)
+                break;
+            struct dent *de = &d->e[k];
+            name = de->name;
+            st.st_ino = de->ino;
+            st.st_mode = de->type;
+            if (plus && de->has_attr) {
+                fs_stat(&e.attr, &de->attr);
+                e.ino = de->ino;
+                e.attr_timeout = fs->attr_timeout;
+                e.entry_timeout = fs->entry_timeout;
+            }
+        }
+        if (plus) {
+            if (e.ino == 0) { /* "." and "..": no entry, just the name */
+                e.attr = st;
+            }
+            n = fuse_add_direntry_plus(req, buf + used, size - used, name, &e, i + 1);
+        } else {
+            n = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
+        }
+        if (n > size - used)
+            break;
+        used += n;
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (rv != 0 && used == 0)
+        fuse_reply_err(req, fs_errno(rv));
+    else
+        fuse_reply_buf(req, buf, used);
+    free(buf);
+}
+
+void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    do_readdir(req, ino, size, off, fi, 0);
+}
+
+void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+    do_readdir(req, ino, size, off, fi, 1);
+}
+
+void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)ino;
+    struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+    for (size_t i = 0; i < d->n; i++)
+        free(d->e[i].name);
+    free(d->e);
+    pthread_mutex_destroy(&d->lock);
+    free(d);
+    fuse_reply_err(req, 0);
+}

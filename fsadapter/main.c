@@ -1,0 +1,260 @@
+/*
+ * main.c — cairn-fuse: mounts a cairn volume with the libfuse low-level API.
+ *
+ *   cairn-fuse [--server ADDR] VOLUME MOUNTPOINT [-o OPTIONS] [-f] [-d]
+ *
+ * cairn options (-o): server=ADDR, snapshot=NAME or asof=TIME (a read-only
+ * past view), timeout=SECONDS (how long a call waits for an absent cairnd
+ * before failing with EIO; default 30), attr_timeout=, entry_timeout=
+ * (kernel caching, default 1 s; a past view caches for an hour). Every
+ * other option goes to FUSE; default_permissions is always on, so the
+ * kernel enforces modes for non-root users (add allow_other to share).
+ * Exit status: 0 after unmount, 1 when mounting fails, 2 for bad usage.
+ *
+ * Start-up order matters: gRPC's threads do not survive fork(), so in the
+ * background case the process forks first, and the child connects, checks
+ * the volume and mounts, then tells the waiting parent how it went (the
+ * parent's exit status is what mount(8) and the user see).
+ */
+#include "fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct opts {
+    char *server, *snapshot, *asof;
+    unsigned timeout;
+    double attr_timeout, entry_timeout;
+    char *volume;
+    int nonopts;
+};
+
+#define OPT(t, f) {t, offsetof(struct opts, f), 1}
+static const struct fuse_opt cairn_opts[] = {
+    OPT("server=%s", server),
+    OPT("--server=%s", server),
+    OPT("--server %s", server),
+    OPT("snapshot=%s", snapshot),
+    OPT("asof=%s", asof),
+    OPT("timeout=%u", timeout),
+    OPT("attr_timeout=%lf", attr_timeout),
+    OPT("entry_timeout=%lf", entry_timeout),
+    FUSE_OPT_END,
+};
+
+/* The first non-option is the volume; the second (the mount point) is left
+ * for fuse_parse_cmdline. */
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+    (void)outargs;
+    struct opts *o = data;
+    if (key == FUSE_OPT_KEY_NONOPT && o->nonopts++ == 0) {
+        o->volume = strdup(arg);
+        return 0;
+    }
+    return 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: cairn-fuse [--server ADDR] VOLUME MOUNTPOINT [-o OPTIONS] [-f] [-d]\n"
+               "cairn options:\n"
+               "  -o server=ADDR         unix:PATH or HOST:PORT (default $CAIRN_SERVER or %s)\n"
+               "  -o snapshot=NAME       mount the volume as of a snapshot (read-only)\n"
+               "  -o asof=TIME           mount it as of a time: @SECONDS, ms, or\n"
+               "                         2026-11-24T18:00:00Z (read-only)\n"
+               "  -o timeout=SECONDS     wait this long for an absent cairnd, then EIO (30)\n"
+               "  -o attr_timeout=S, entry_timeout=S  kernel caching (1)\n",
+            CAIRN_DEFAULT_ADDR);
+}
+
+/* "@SECONDS", milliseconds, or ISO-8601 UTC; 0 on garbage. */
+static int64_t parse_time(const char *s)
+{
+    char *end;
+    if (s[0] == '@') {
+        long long v = strtoll(s + 1, &end, 10);
+        return *end ? 0 : v * 1000;
+    }
+    long long v = strtoll(s, &end, 10);
+    if (*end == '\0' && end != s)
+        return v;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (rest && (*rest == '\0' || strcmp(rest, "Z") == 0))
+        return (int64_t)timegm(&tm) * 1000 + 999; /* the whole second */
+    return 0;
+}
+
+/* Forks; the parent waits for the child's verdict and exits with it. In the
+ * child, returns the write end of the report pipe (or -1 on failure). */
+static int daemon_start(void)
+{
+    int p[2];
+    if (pipe(p) != 0) {
+        perror("cairn-fuse: pipe");
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("cairn-fuse: fork");
+        return -1;
+    }
+    if (pid > 0) {
+        close(p[1]);
+        char ok = 0;
+        ssize_t n;
+        do
+            n = read(p[0], &ok, 1);
+        while (n < 0 && errno == EINTR);
+        _exit(n == 1 && ok == 1 ? 0 : 1);
+    }
+    close(p[0]);
+    if (setsid() < 0)
+        perror("cairn-fuse: setsid");
+    return p[1];
+}
+
+static void daemon_ready(int report)
+{
+    int fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, STDIN_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        if (fd > STDERR_FILENO)
+            close(fd);
+    }
+    if (chdir("/") != 0) {
+        /* nothing depends on the working directory */
+    }
+    char ok = 1;
+    if (write(report, &ok, 1) != 1) {
+        /* the parent is gone; keep serving the mount */
+    }
+    close(report);
+}
+
+int main(int argc, char **argv)
+{
+    struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+    struct opts o;
+    memset(&o, 0, sizeof o);
+    o.timeout = 30;
+    o.attr_timeout = o.entry_timeout = -1;
+    if (fuse_opt_parse(&args, &o, cairn_opts, opt_proc) != 0)
+        return 2;
+    struct fuse_cmdline_opts co;
+    if (fuse_parse_cmdline(&args, &co) != 0)
+        return 2;
+    int status = 2;
+    struct fsctx fs;
+    memset(&fs, 0, sizeof fs);
+    struct fuse_session *se = NULL;
+    int report = -1; /* background: the pipe to the waiting parent */
+    if (co.show_help) {
+        usage(stdout);
+        fuse_cmdline_help();
+        fuse_lowlevel_help();
+        status = 0;
+        goto out;
+    }
+    if (co.show_version) {
+        printf("cairn-fuse, FUSE %s\n", fuse_pkgversion());
+        status = 0;
+        goto out;
+    }
+    if (!o.volume || !co.mountpoint) {
+        usage(stderr);
+        goto out;
+    }
+    if (o.snapshot && o.asof) {
+        fprintf(stderr, "cairn-fuse: snapshot= and asof= exclude each other\n");
+        goto out;
+    }
+    fs.volume = o.volume;
+    if (o.snapshot)
+        fs.at.snapshot = o.snapshot;
+    if (o.asof && (fs.at.time_ms = parse_time(o.asof)) <= 0) {
+        fprintf(stderr, "cairn-fuse: asof=%s is not a time (@SECONDS, ms or ISO-8601 UTC)\n",
+                o.asof);
+        goto out;
+    }
+    fs.readonly = o.snapshot || o.asof;
+    fs.attr_timeout = o.attr_timeout >= 0 ? o.attr_timeout : fs.readonly ? 3600 : 1;
+    fs.entry_timeout = o.entry_timeout >= 0 ? o.entry_timeout : fs.readonly ? 3600 : 1;
+    status = 1;
+    if (!co.foreground && (report = daemon_start()) < 0)
+        goto out;
+    int rv = cairn_connect(&fs.c, o.server);
+    if (rv != 0) {
+        fprintf(stderr, "cairn-fuse: %s\n", cairn_strerror(rv));
+        goto out;
+    }
+    /* Check the volume (and the view) before mounting: a clear error now is
+     * better than EIO on every call later. */
+    cairn_set_timeout(fs.c, 10000);
+    cairn_attr_t root;
+    if ((rv = cairn_getattr(fs.c, fs.volume, CAIRN_ROOT_INO, &fs.at, &root)) != 0) {
+        const char *why = cairn_last_error();
+        if (strcmp(why, cairn_strerror(rv)) == 0)
+            why = "";
+        fprintf(stderr, "cairn-fuse: volume %s%s%s: %s%s%s\n", fs.volume,
+                o.snapshot ? " snapshot " : "", o.snapshot ? o.snapshot : "", cairn_strerror(rv),
+                why[0] ? ": " : "", why);
+        goto out;
+    }
+    cairn_set_timeout(fs.c, (int)(o.timeout ? o.timeout : 1) * 1000);
+    cairn_set_wait_for_ready(fs.c, o.timeout > 0);
+
+    char extra[512];
+    snprintf(extra, sizeof extra, "-odefault_permissions,fsname=cairn:%s,subtype=cairn%s",
+             fs.volume, fs.readonly ? ",ro" : "");
+    fuse_opt_add_arg(&args, extra);
+    se = fuse_session_new(&args, &fs_ops, sizeof fs_ops, &fs);
+    if (!se)
+        goto out;
+    if (fuse_set_signal_handlers(se) != 0)
+        goto out;
+    if (fuse_session_mount(se, co.mountpoint) != 0) {
+        fuse_remove_signal_handlers(se);
+        goto out;
+    }
+    if (report >= 0) { /* mounted: release the parent, detach from the terminal */
+        daemon_ready(report);
+        report = -1;
+    }
+    if (co.singlethread) {
+        rv = fuse_session_loop(se);
+    } else {
+        struct fuse_loop_config *lc = fuse_loop_cfg_create();
+        fuse_loop_cfg_set_clone_fd(lc, co.clone_fd);
+        fuse_loop_cfg_set_max_threads(lc, co.max_threads ? co.max_threads : 16);
+        fuse_loop_cfg_set_idle_threads(lc, co.max_idle_threads);
+        rv = fuse_session_loop_mt(se, lc);
+        fuse_loop_cfg_destroy(lc);
+    }
+    fuse_session_unmount(se);
+    fuse_remove_signal_handlers(se);
+    status = rv == 0 ? 0 : 1;
+out:
+    if (report >= 0) /* the child failed before mounting: the parent exits 1 */
+        close(report);
+    if (se)
+        fuse_session_destroy(se);
+    cairn_disconnect(fs.c);
+    free(co.mountpoint);
+    free(o.server);
+    free(o.snapshot);
+    free(o.asof);
+    free(o.volume);
+    fuse_opt_free_args(&args);
+    return status;
+}

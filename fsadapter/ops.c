@@ -1,0 +1,479 @@
+/*
+ * ops.c — owns the mapping from FUSE low-level requests to libcairn calls;
+ * the operation table (fs_ops) is at the bottom, as in libfuse's
+ * example/passthrough_ll.c.
+ *
+ * Invariants: (1) each request is answered exactly once; (2) a request that
+ * changes anything is refused with EROFS on a past view before any call;
+ * (3) entry and attribute replies carry the attributes the server returned
+ * with the change, so the kernel needs no GETATTR after it; (4) cairn error
+ * codes become errno values here and only here.
+ * Threads: any session thread; no shared mutable state.
+ */
+#include "fs.h"
+
+#include <errno.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#define XATTR_MAX 65536
+
+int fs_errno(int rv)
+{
+    if (rv >= 0)
+        return 0;
+    if (rv > CAIRN_ERR_BASE)
+        return -rv;
+    switch (rv) {
+    case CAIRN_EUNAVAIL: /* the daemon is away (after waiting for it) */
+    case CAIRN_ECHECKSUM:
+    case CAIRN_EFORMAT:
+    case CAIRN_ETORN:
+    case CAIRN_EINDEX:
+    case CAIRN_EFAILED:
+    case CAIRN_EPROTO:
+    default:
+        return EIO;
+    }
+}
+
+void fs_stat(struct stat *st, const cairn_attr_t *a)
+{
+    memset(st, 0, sizeof *st);
+    st->st_ino = a->ino;
+    st->st_mode = a->mode;
+    st->st_nlink = a->nlink;
+    st->st_uid = a->uid;
+    st->st_gid = a->gid;
+    st->st_rdev = a->rdev;
+    st->st_size = (off_t)a->size;
+    st->st_blksize = 65536;
+    st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+    st->st_atim.tv_sec = a->atime_ns / 1000000000;
+    st->st_atim.tv_nsec = a->atime_ns % 1000000000;
+    st->st_mtim.tv_sec = a->mtime_ns / 1000000000;
+    st->st_mtim.tv_nsec = a->mtime_ns % 1000000000;
+    st->st_ctim.tv_sec = a->ctime_ns / 1000000000;
+    st->st_ctim.tv_nsec = a->ctime_ns % 1000000000;
+}
+
+#define FS(req) ((struct fsctx *)fuse_req_userdata(req))
+
+/* (2) */
+#define READ_ONLY_GUARD(req)                                                                       \
+    do {                                                                                           \
+        if (FS(req)->readonly) {                                                                   \
+            fuse_reply_err(req, EROFS);                                                            \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+
+static void reply_entry(fuse_req_t req, int rv, const cairn_attr_t *a)
+{
+    if (rv != 0) {
+        fuse_reply_err(req, fs_errno(rv));
+        return;
+    }
+    struct fuse_entry_param e;
+    memset(&e, 0, sizeof e);
+    e.ino = a->ino;
+    e.attr_timeout = FS(req)->attr_timeout;
+    e.entry_timeout = FS(req)->entry_timeout;
+    fs_stat(&e.attr, a);
+    fuse_reply_entry(req, &e);
+}
+
+static void reply_attr(fuse_req_t req, int rv, const cairn_attr_t *a)
+{
+    if (rv != 0) {
+        fuse_reply_err(req, fs_errno(rv));
+        return;
+    }
+    struct stat st;
+    fs_stat(&st, a);
+    fuse_reply_attr(req, &st, FS(req)->attr_timeout);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+    struct fsctx *fs = userdata;
+    conn->max_write = 1u << 20; /* one 1 MiB piece per write request */
+    conn->max_readahead = 1u << 20;
+    conn->time_gran = 1;
+    if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+        conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+    if (conn->capable & FUSE_CAP_READDIRPLUS)
+        conn->want |= FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;
+    if (!fs->readonly && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+        conn->want |= FUSE_CAP_WRITEBACK_CACHE; /* the kernel gathers small writes */
+    if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+        conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+    if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+        conn->want |= FUSE_CAP_SPLICE_WRITE;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct fsctx *fs = FS(req);
+    cairn_attr_t a;
+    int rv = cairn_lookup(fs->c, fs->volume, parent, name, &fs->at, &a);
+    if (rv == -ENOENT) { /* a negative entry the kernel may cache */
+        struct fuse_entry_param e;
+        memset(&e, 0, sizeof e);
+        e.entry_timeout = fs->entry_timeout;
+        fuse_reply_entry(req, &e);
+        return;
+    }
+    reply_entry(req, rv, &a);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+    (void)ino;
+    (void)nlookup;
+    fuse_reply_none(req); /* node ids are cairn inode numbers: nothing to free */
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)fi;
+    struct fsctx *fs = FS(req);
+    cairn_attr_t a;
+    int rv = cairn_getattr(fs->c, fs->volume, ino, &fs->at, &a);
+    reply_attr(req, rv, &a);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                       struct fuse_file_info *fi)
+{
+    (void)fi;
+    READ_ONLY_GUARD(req);
+    struct fsctx *fs = FS(req);
+    cairn_setattr_t sa;
+    memset(&sa, 0, sizeof sa);
+    if (to_set & FUSE_SET_ATTR_MODE)
+        sa.mask |= CAIRN_SET_MODE, sa.mode = attr->st_mode;
+    if (to_set & FUSE_SET_ATTR_UID)
+        sa.mask |= CAIRN_SET_UID, sa.uid = attr->st_uid;
+    if (to_set & FUSE_SET_ATTR_GID)
+        sa.mask |= CAIRN_SET_GID, sa.gid = attr->st_gid;
+    if (to_set & FUSE_SET_ATTR_SIZE)
+        sa.mask |= CAIRN_SET_SIZE, sa.size = (uint64_t)attr->st_size;
+    if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+        sa.mask |= CAIRN_SET_ATIME_NOW;
+    else if (to_set & FUSE_SET_ATTR_ATIME)
+        sa.mask |= CAIRN_SET_ATIME,
+            sa.atime_ns = attr->st_atim.tv_sec * 1000000000LL + attr->st_atim.tv_nsec;
+    if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+        sa.mask |= CAIRN_SET_MTIME_NOW;
+    else if (to_set & FUSE_SET_ATTR_MTIME)
+        sa.mask |= CAIRN_SET_MTIME,
+            sa.mtime_ns = attr->st_mtim.tv_sec * 1000000000LL + attr->st_mtim.tv_nsec;
+    if (to_set & FUSE_SET_ATTR_CTIME)
+        sa.mask |= CAIRN_SET_CTIME,
+            sa.ctime_ns = attr->st_ctim.tv_sec * 1000000000LL + attr->st_ctim.tv_nsec;
+    cairn_attr_t a;
+    int rv = cairn_setattr(fs->c, fs->volume, ino, &sa, &a);
+    reply_attr(req, rv, &a);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+    struct fsctx *fs = FS(req);
+    char buf[4096];
+    int rv = cairn_readlink(fs->c, fs->volume, ino, &fs->at, buf, sizeof buf);
+    if (rv != 0)
+        fuse_reply_err(req, fs_errno(rv));
+    else
+        fuse_reply_readlink(req, buf);
+}
+
+static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                      dev_t rdev)
+{
+    READ_ONLY_GUARD(req);
+    struct fsctx *fs = FS(req);
+    const struct fuse_ctx *ctx = fuse_req_ctx(req);
+    cairn_attr_t a;
+    int rv = cairn_mknod(fs->c, fs->volume, parent, name, mode, rdev, ctx->uid, ctx->gid, &a);
+    reply_entry(req, rv, &a);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+    make_node(req, parent, name, mode, rdev);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+    make_node(req, parent, name, S_IFDIR | (mode & 07777), 0);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+    READ_ONLY_GUARD(req);
+    struct fsctx *fs = FS(req);
+    const struct fuse_ctx *ctx = fuse_req_ctx(req);
+    cairn_attr_t a;
+    int rv = cairn_symlink(fs->c, fs->volume, parent, name, link, ctx->uid, ctx->gid, &a);
+    reply_entry(req, rv, &a);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    READ_ONLY_GUARD(req);
+    struct fsctx *fs = FS(req);
+    fuse_reply_err(req, fs_errno(cairn_unlink(fs->c, fs->volume, parent, name)));
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    READ_ONLY_GUARD(req);
+    struct fsctx *fs = FS(req);
+    fuse_reply_err(req, fs_errno(cairn_rmdir(fs->c, fs->volume, parent, name)));
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+                      const char *newname, unsigned int flags)
+{
+    READ_ONLY_GUARD(req);
+    struct fsctx *fs = FS(req);
+    unsigned cf = 0;
+    if (flags & RENAME_NOREPLACE)
+        cf |= CAIRN_RENAME_NOREPLACE;
+    if (flags & RENAME_EXCHANGE)
+        cf |= CAIRN_RENAME_EXCHANGE;
+    if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+        fuse_reply_err(req, EINVAL); /* RENAME_WHITEOUT is for overlay file systems */
+        return;
+    }
+    fuse_reply_err(req,
+                   fs_errno(cairn_rename(fs->c, fs->volume, parent, name, newparent, newname, cf)));
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+    READ_ONLY_GUARD(req);
+    struct fsctx *fs = FS(req);
+    cairn_attr_t a;
+    int rv = cairn_link(fs->c, fs->volume, ino, newparent, newname, &a);
+    reply_entry(req, rv, &a);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)ino;
+    if (FS(req)->readonly && (fi->flags & O_ACCMODE) != O_RDONLY) {
+        fuse_reply_err(req, EROFS);
+        return;
+    }
+    fi->keep_cache = FS(req)->readonly; /* a past view never changes */
+    fuse_reply_open(req, fi);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                      struct fuse_file_info *fi)
+{
+    READ_ONLY_GUARD(req);
+    struct fsctx *fs = FS(req);
+    const struct fuse_ctx *ctx = fuse_req_ctx(req);
+    cairn_attr_t a;
+    int rv = cairn_mknod(fs->c, fs->volume, parent, name, S_IFREG | (mode & 07777), 0, ctx->uid,
+                         ctx->gid, &a);
+    if (rv != 0) {
+        fuse_reply_err(req, fs_errno(rv));
+        return;
+    }
+    struct fuse_entry_param e;
+    memset(&e, 0, sizeof e);
+    e.ino = a.ino;
+    e.attr_timeout = fs->attr_timeout;
+    e.entry_timeout = fs->entry_timeout;
+    fs_stat(&e.attr, &a);
+    fuse_reply_create(req, &e, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+    (void)fi;
+    struct fsctx *fs = FS(req);
+    char *buf = malloc(size ? size : 1);
+    if (!buf) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    size_t got = 0;
+    int rv = cairn_read(fs->c, fs->volume, ino, (uint64_t)off, size, buf, &fs->at, &got);
+    if (rv != 0)
+        fuse_reply_err(req, fs_errno(rv));
+    else
+        fuse_reply_buf(req, buf, got);
+    free(buf);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+                     struct fuse_file_info *fi)
+{
+    (void)fi;
+    READ_ONLY_GUARD(req);
+    struct fsctx *fs = FS(req);
+    int rv = cairn_write(fs->c, fs->volume, ino, (uint64_t)off, buf, size, NULL);
+    if (rv != 0)
+        fuse_reply_err(req, fs_errno(rv));
+    else
+        fuse_reply_write(req, size);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)ino;
+    (void)fi;
+    fuse_reply_err(req, 0); /* writes reach cairnd before they are answered */
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)ino;
+    (void)fi;
+    fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+    (void)ino;
+    (void)datasync;
+    (void)fi;
+    struct fsctx *fs = FS(req);
+    if (fs->readonly) {
+        fuse_reply_err(req, 0);
+        return;
+    }
+    fuse_reply_err(req, fs_errno(cairn_fsync(fs->c, fs->volume)));
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+    (void)ino;
+    struct fsctx *fs = FS(req);
+    cairn_statfs_t s;
+    int rv = cairn_statfs(fs->c, fs->volume, &s);
+    if (rv != 0) {
+        fuse_reply_err(req, fs_errno(rv));
+        return;
+    }
+    struct statvfs st;
+    memset(&st, 0, sizeof st);
+    st.f_bsize = st.f_frsize = 4096;
+    st.f_blocks = s.capacity / 4096;
+    st.f_bfree = st.f_bavail = s.capacity > s.used ? (s.capacity - s.used) / 4096 : 0;
+    st.f_files = s.files + st.f_bfree; /* inodes are not a fixed resource */
+    st.f_ffree = st.f_favail = st.f_bfree;
+    st.f_namemax = s.name_max;
+    fuse_reply_statfs(req, &st);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+                        size_t size, int flags)
+{
+    READ_ONLY_GUARD(req);
+    struct fsctx *fs = FS(req);
+    fuse_reply_err(req,
+                   fs_errno(cairn_setxattr(fs->c, fs->volume, ino, name, value, size, flags)));
+}
+
+static void reply_xattr_value(fuse_req_t req, int rv, const char *buf, size_t len, size_t size)
+{
+    if (rv == -ENODATA || (rv == -ENOENT && buf == NULL)) {
+        fuse_reply_err(req, ENODATA);
+    } else if (rv != 0 && rv != -ERANGE) {
+        fuse_reply_err(req, fs_errno(rv));
+    } else if (size == 0) {
+        fuse_reply_xattr(req, len);
+    } else if (len > size) {
+        fuse_reply_err(req, ERANGE);
+    } else {
+        fuse_reply_buf(req, buf, len);
+    }
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+    struct fsctx *fs = FS(req);
+    char *buf = malloc(XATTR_MAX);
+    if (!buf) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    size_t len = 0;
+    int rv = cairn_getxattr(fs->c, fs->volume, ino, name, &fs->at, buf, XATTR_MAX, &len);
+    reply_xattr_value(req, rv, buf, len, size);
+    free(buf);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+    struct fsctx *fs = FS(req);
+    size_t len = 0;
+    int rv = cairn_listxattr(fs->c, fs->volume, ino, &fs->at, NULL, 0, &len);
+    if (rv != 0 || size == 0) {
+        reply_xattr_value(req, rv, NULL, len, 0);
+        return;
+    }
+    char *buf = malloc(len ? len : 1);
+    if (!buf) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    rv = cairn_listxattr(fs->c, fs->volume, ino, &fs->at, buf, len, &len);
+    reply_xattr_value(req, rv, buf, len, size);
+    free(buf);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+    READ_ONLY_GUARD(req);
+    struct fsctx *fs = FS(req);
+    fuse_reply_err(req, fs_errno(cairn_removexattr(fs->c, fs->volume, ino, name)));
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+    op_fsync(req, ino, datasync, fi);
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+    .init = op_init,
+    .lookup = op_lookup,
+    .forget = op_forget,
+    .getattr = op_getattr,
+    .setattr = op_setattr,
+    .readlink = op_readlink,
+    .mknod = op_mknod,
+    .mkdir = op_mkdir,
+    .symlink = op_symlink,
+    .unlink = op_unlink,
+    .rmdir = op_rmdir,
+    .rename = op_rename,
+    .link = op_link,
+    .open = op_open,
+    .create = op_create,
+    .read = op_read,
+    .write = op_write,
+    .flush = op_flush,
+    .release = op_release,
+    .fsync = op_fsync,
+    .opendir = fs_opendir,
+    .readdir = fs_readdir,
+    .readdirplus = fs_readdirplus,
+    .releasedir = fs_releasedir,
+    .fsyncdir = op_fsyncdir,
+    .statfs = op_statfs,
+    .setxattr = op_setxattr,
+    .getxattr = op_getxattr,
+    .listxattr = op_listxattr,
+    .removexattr = op_removexattr,
+};

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# test_libcairn.sh — runs tests/system/tour.c, which calls every libcairn
+# function (cairn.h) against one real cairnd and checks results and errno
+# values; one "ok - ..." line per check group, and the first failure stops it.
+# Then restarts the node and runs the tour a second time on the same volume
+# (the tour works under /tour.PID, so runs do not collide), which also checks
+# that the node serves the first tour's data after a restart.
+#
+# Checks of known product defects print "not ok - ..." and let the tour go on
+# to its end ("not ok - tour complete, ..."); this script then goes on too,
+# and fails at the end.
+source "$(dirname "$0")/lib.sh"
+
+TOUR=$T_BUILD/tests/tour
+[[ -x $TOUR ]] || fail "$TOUR is not built (cmake --build \$CAIRN_BUILD --target tour)"
+
+node_start n1
+make_volume n1 v1 2 512M
+DEFECTS=0
+
+# run_tour LABEL
+run_tour() {
+  local rc=0 n
+  timeout 600 "$TOUR" "unix:$N1_SOCK" v1 >"$T_TMP/tour.out" 2>&1 || rc=$?
+  cat "$T_TMP/tour.out"
+  n=$(grep -Ec '^(not )?ok - ' "$T_TMP/tour.out" || true)
+  if [[ $rc != 0 ]]; then
+    tail -1 "$T_TMP/tour.out" | grep -q '^not ok - tour complete' ||
+      fail "tour exited $rc (see the FAIL line above)"
+    DEFECTS=$((DEFECTS + 1)) # it ran to the end: go on, fail at the end
+  else
+    tail -1 "$T_TMP/tour.out" | grep -q '^ok - tour complete$' || fail "tour did not complete"
+  fi
+  (( n >= 17 )) || fail "tour printed $n group lines, want >= 17"
+  if [[ $rc == 0 ]]; then pass "$1"; else echo "not ok - $1"; fi
+}
+
+run_tour "libcairn tour 1"
+
+# the daemon must not have logged errors while being toured
+! grep -E '^[0-9T:.-]+Z E ' "$N1_DIR/cairnd.log" || fail "errors in the daemon log"
+
+node_kill n1 TERM
+grep -q 'stopped cleanly' "$N1_DIR/cairnd.log" || fail "no clean stop"
+node_start n1
+ctl n1 --json volume list >"$T_TMP/vols"
+/usr/bin/python3 - "$T_TMP/vols" <<'PY' || fail "volumes after restart: $(cat "$T_TMP/vols")"
+import json, sys
+d = {v["name"]: v for v in json.load(open(sys.argv[1]))}
+assert d["v1"]["chunks"] == 2, d
+assert [n for n in d if n.startswith("tour-aux-")], d
+PY
+run_tour "libcairn tour 2 (after a restart, on the same volume)"
+(( DEFECTS == 0 )) || fail "the tour reported failed checks (not ok lines above)"
