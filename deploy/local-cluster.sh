@@ -2,7 +2,8 @@
 # A local cairn for a first look, everything under ./run in the working tree.
 #
 #   deploy/local-cluster.sh [start]   install packages, build, start the node,
-#                                     create volume "demo", store and list a file
+#                                     create volume "demo", store and list a file,
+#                                     mount the volume at ./run/mnt
 #   deploy/local-cluster.sh status    node status and volumes
 #   deploy/local-cluster.sh stop      stop the node (data stays in ./run)
 #   deploy/local-cluster.sh clean     stop and delete ./run
@@ -50,7 +51,21 @@ CONF
   exit 1
 }
 
+unmount() {
+  if mountpoint -q "$run/mnt" 2>/dev/null; then
+    fusermount3 -u "$run/mnt" 2>/dev/null || umount "$run/mnt" 2>/dev/null || umount -l "$run/mnt"
+    echo "unmounted $run/mnt"
+  fi
+}
+
+mount_demo() {
+  mkdir -p "$run/mnt"
+  mountpoint -q "$run/mnt" && return 0
+  "$build/fsadapter/cairn-fuse" --server "unix:$run/node1/cairnd.sock" demo "$run/mnt"
+}
+
 stop() {
+  unmount
   local n pid i
   for n in "${nodes[@]}"; do
     [[ -f $run/$n/pid ]] || continue
@@ -66,7 +81,7 @@ stop() {
 start() {
   deploy/install-deps.sh
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$build" -j "$(nproc)" --target cairnd cairnctl >/dev/null
+  cmake --build "$build" -j "$(nproc)" --target cairnd cairnctl cairn-fuse mount.cairn >/dev/null
   local n
   for n in "${nodes[@]}"; do node_up "$n"; done
   if ! ctl volume list --json | grep -q '"name":"demo"'; then
@@ -80,15 +95,22 @@ start() {
   echo
   echo "== cairnctl ls demo:/hello"
   ctl ls demo:/hello
+  mount_demo
+  echo
+  echo "== ls -l $run/mnt/hello (the volume, mounted with cairn-fuse)"
+  ls -l "$run/mnt/hello"
   cat <<MSG
 
-cairn is running; its data is in $run.
+cairn is running; its data is in $run. The volume "demo" is mounted:
+  cd $run/mnt
   export CAIRN_SERVER=unix:$run/node1/cairnd.sock
   $build/client/cairnctl volume list
   $build/client/cairnctl cat demo:/hello/README.md
   $build/client/cairnctl history demo:/hello/README.md
+  $build/client/cairnctl snapshot create demo before-edit   # then mount it read-only:
+  $build/fsadapter/cairn-fuse -o snapshot=before-edit demo /some/dir
 Metrics: curl http://127.0.0.1:${mport[node1]}/metrics
-Stop it with: deploy/local-cluster.sh stop
+Stop it (unmounts first) with: deploy/local-cluster.sh stop
 MSG
 }
 
