@@ -180,8 +180,8 @@ int cairn_readdir(cairn_t *c, const char *vol, uint64_t dir, const cairn_at_t *a
                   const char *after, int with_attrs, cairn_dirent_fn fn, void *ctx)
 {
     char last[256];
-    cl_copy(last, sizeof last, &(ProtobufCBinaryData){after ? strlen(after) : 0,
-                                                      (uint8_t *)(uintptr_t)after});
+    ProtobufCBinaryData start = cl_bytes(after);
+    cl_copy(last, sizeof last, &start);
     for (int page = 0;; page++) {
         Cairn__V1__ReadDirRequest r = CAIRN__V1__READ_DIR_REQUEST__INIT;
         Cairn__V1__At a;

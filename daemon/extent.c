@@ -136,8 +136,8 @@ int extent_read(struct meta *m, uint32_t vol, extent_chunk_fn chunkfn, void *cct
                     rv = CAIRN_EINDEX;
                     goto out;
                 }
-                if (p->rec_len > rcap) {
-                    rcap = p->rec_len;
+                if (p->rec_len > rcap || !rbuf) {
+                    rcap = p->rec_len ? p->rec_len : 1;
                     free(rbuf);
                     rbuf = xmalloc(rcap);
                 }

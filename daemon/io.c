@@ -94,7 +94,7 @@ int io_fsync(int fd)
 
 int io_fsync_dir(const char *path)
 {
-    int fd, rv;
+    int fd = -1, rv;
     if ((rv = io_open(path, O_RDONLY | O_DIRECTORY, 0, &fd)) != 0)
         return rv;
     rv = io_fsync(fd);
@@ -126,7 +126,7 @@ int io_write_file_atomic(const char *path, const void *buf, size_t n)
         *slash = '\0';
     else
         snprintf(dir, sizeof dir, ".");
-    int fd, rv;
+    int fd = -1, rv;
     if ((rv = io_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600, &fd)) != 0)
         return rv;
     if ((rv = io_pwrite(fd, buf, n, 0)) == 0)
