@@ -44,6 +44,11 @@ void cairn_set_wait_for_ready(cairn_t *c, int on)
     rpc_channel_set_wait_for_ready(c->ch, on);
 }
 
+void cairn_set_relatime(cairn_t *c, int on)
+{
+    c->relatime = on;
+}
+
 const char *cairn_last_error(void)
 {
     return rpc_last_error();

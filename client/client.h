@@ -15,6 +15,7 @@
 
 struct cairn {
     struct rpc_channel *ch;
+    int relatime;
 };
 
 /* A C string as a protobuf bytes field (borrowed, not copied). */

@@ -244,6 +244,7 @@ int cairn_read(cairn_t *c, const char *vol, uint64_t ino, uint64_t off, size_t l
     r.offset = off;
     r.length = len;
     r.at = cl_at(&a, at);
+    r.relatime = c->relatime && !r.at;
     *got = 0;
     if (len == 0)
         return 0;

@@ -268,6 +268,15 @@ int fs_lookup(struct volume *v, const struct asof *at, uint64_t parent, const ch
     return rv;
 }
 
+/* Linux "relatime": a read of the present updates atime when atime is not
+ * newer than mtime or ctime, or is a day old; so a read after a change is
+ * seen (mail readers, tmp cleaners) without a record per read. */
+static int relatime_due(const struct attr *a)
+{
+    return a->atime <= a->mtime || a->atime <= a->ctime ||
+           now_ns() - a->atime > 24LL * 3600 * 1000000000;
+}
+
 int fs_read(struct volume *v, const struct asof *at, uint64_t ino, uint64_t off, size_t len,
             void *buf, size_t *got)
 {
@@ -287,6 +296,16 @@ int fs_read(struct volume *v, const struct asof *at, uint64_t ino, uint64_t off,
     }
     engine_leave(v->eng);
     return rv;
+}
+
+int fs_read_atime(struct volume *v, uint64_t ino)
+{
+    struct attr a;
+    int rv = fs_getattr(v, &ASOF_NOW, ino, &a);
+    if (rv != 0 || !relatime_due(&a))
+        return rv;
+    struct setattr sa = {.mask = SET_ATIME_NOW | SET_CTIME, .ctime = a.ctime};
+    return fs_setattr(v, ino, &sa, NULL); /* atime alone leaves ctime as it was */
 }
 
 int fs_readlink(struct volume *v, const struct asof *at, uint64_t ino, char *buf, size_t cap,

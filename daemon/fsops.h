@@ -71,6 +71,10 @@ int fs_setattr(struct volume *v, uint64_t ino, const struct setattr *sa, struct 
 /* Reads up to LEN bytes at OFF (short at end of file, holes read as zeros). */
 int fs_read(struct volume *v, const struct asof *at, uint64_t ino, uint64_t off, size_t len,
             void *buf, size_t *got);
+/* Marks INO read now, as Linux "relatime" does: atime is updated (one small
+ * record) only when it is not newer than mtime or ctime, or is a day old.
+ * Readers that want POSIX atime (the FUSE mount) call it after fs_read. */
+int fs_read_atime(struct volume *v, uint64_t ino);
 /* Writes LEN bytes at OFF (any size). Each 1 MiB group (WRITE_GROUP_BYTES)
  * is atomic; when a later group of a larger write fails, the groups before
  * it stay written (like a short write(2)) and the error is returned. */

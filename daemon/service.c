@@ -411,6 +411,8 @@ static int h_read(void *app, const ProtobufCMessage *msg, ProtobufCMessage **res
                 free(buf);
             *resp = &rep->base;
             metrics_bytes_read(s->m, got);
+            if (r->relatime && !at.vv && at.hlc == UINT64_MAX)
+                (void)fs_read_atime(v, r->ino); /* best effort: the read succeeded */
         } else {
             free(buf);
         }
@@ -422,6 +424,7 @@ static int h_read(void *app, const ProtobufCMessage *msg, ProtobufCMessage **res
 struct rstream {
     struct service *s;
     struct volume *v;
+    int relatime;
     uint64_t ino, off, end;
     struct asof at;
     struct vv vv;
@@ -444,6 +447,7 @@ static int rs_start(void *app, const ProtobufCMessage *msg, void **state)
         st->at.vv = &st->vv;
     st->ino = r->ino;
     st->off = r->offset;
+    st->relatime = r->relatime && !st->at.vv && st->at.hlc == UINT64_MAX;
     st->end = r->length && r->length <= UINT64_MAX - r->offset ? r->offset + r->length : UINT64_MAX;
     struct attr a; /* fail at once for a missing inode or a directory */
     if ((rv = fs_getattr(st->v, &st->at, st->ino, &a)) == 0 && !S_ISREG(a.mode))
@@ -484,6 +488,8 @@ static int rs_next(void *state, ProtobufCMessage **msg)
 static void rs_free(void *state)
 {
     struct rstream *st = state;
+    if (st->relatime)
+        (void)fs_read_atime(st->v, st->ino);
     vv_fini(&st->vv);
     free(st);
 }

@@ -213,6 +213,7 @@ int main(int argc, char **argv)
     }
     cairn_set_timeout(fs.c, (int)(o.timeout ? o.timeout : 1) * 1000);
     cairn_set_wait_for_ready(fs.c, o.timeout > 0);
+    cairn_set_relatime(fs.c, !fs.readonly); /* POSIX atime, the relatime way */
 
     char extra[512];
     snprintf(extra, sizeof extra, "-odefault_permissions,fsname=cairn:%s,subtype=cairn%s",

@@ -52,6 +52,9 @@ void cairn_set_timeout(cairn_t *c, int timeout_ms);
 /* 1: a call to an unreachable server waits (up to the deadline) for it to
  * come back instead of failing at once. */
 void cairn_set_wait_for_ready(cairn_t *c, int on);
+/* 1: reads of the present through C mark files read (atime), as Linux
+ * "relatime" does (the FUSE mount turns it on); default 0. */
+void cairn_set_relatime(cairn_t *c, int on);
 /* The server's message for this thread's last failed call ("" if none). */
 const char *cairn_last_error(void);
 
