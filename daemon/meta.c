@@ -14,6 +14,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <rocksdb/c.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ struct meta {
     rocksdb_column_family_handle_t *cf[CF_COUNT];
     rocksdb_readoptions_t *ropts;
     rocksdb_writeoptions_t *wopts, *wopts_sync;
+    _Atomic int write_failed; /* (4) */
 };
 
 struct meta_batch {
@@ -178,13 +180,19 @@ void meta_batch_delete(struct meta *m, struct meta_batch *b, enum meta_cf cf, co
 
 int meta_batch_commit(struct meta *m, struct meta_batch *b, int sync)
 {
+    if (atomic_load(&m->write_failed))
+        return -EIO;
     char *err = NULL;
     rocksdb_write(m->db, sync ? m->wopts_sync : m->wopts, b->wb, &err);
+    if (err)
+        atomic_store(&m->write_failed, 1);
     return err ? fail("write batch", err) : 0;
 }
 
 int meta_sync(struct meta *m)
 {
+    if (atomic_load(&m->write_failed))
+        return -EIO; /* (4) */
     char *err = NULL;
     rocksdb_flush_wal(m->db, 1, &err);
     return err ? fail("sync wal", err) : 0;
