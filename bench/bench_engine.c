@@ -27,7 +27,7 @@
  * (1) a benchmark never fails on speed: the exit status is non-zero only when
  *     an operation fails (must()), never because of a figure;
  * (2) every workload runs once untimed first (warm-up), and right before each
- *     timed region prefault() puts as many bytes in the page cache as the
+ *     timed region prefault() (bench_prefault) puts as many bytes in the page cache as the
  *     region will and drops them: this VM reports free memory back to its
  *     host (free page reporting, ~2 s after it is freed), and a reported page
  *     costs ~10x more on its next first touch (1 GiB into the page cache:
@@ -39,11 +39,11 @@
  * (5) each workload owns its sub-directory of DIR and removes it when done,
  *     so no run sees the files of another ("drop both files between runs").
  * Threads: one (the engine runs its own RocksDB threads).
- * Errors: a failed call prints what failed and exits 1 at once (must()):
- * the simpler thing for a one-shot program, instead of the project's
- * unwind-through-"out:" convention, since nothing outlives the process.
+ * Errors: a failed call prints what failed and exits 1 at once (must(),
+ * bench_util.h).
  */
 #include "attr.h"
+#include "bench_util.h"
 #include "cairn_err.h"
 #include "engine.h"
 #include "fsops.h"
@@ -51,9 +51,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,9 +60,6 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
-
-#define MIB (UINT64_C(1) << 20)
-#define GIB (UINT64_C(1) << 30)
 
 #define SEQ_IO MIB /* bytes per sequential write call */
 #define SEQ_RUNS 3 /* timed seq_write runs per side */
@@ -79,119 +74,9 @@
 #define SMALL_WARM 1000u           /* files in the untimed small_files warm-up */
 #define PREFAULT_SLACK (128 * MIB) /* index, metadata, allocator slack */
 #define VOLUME "bench"
-#define SEED 0x9e3779b97f4a7c15ull
+#define SEED BENCH_SEED
 
 /* ---- helpers ---- */
-
-/* (1): exits 1 when RV is an error, naming the failed operation. */
-static void must(int rv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void must(int rv, const char *fmt, ...)
-{
-    if (rv == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "bench_engine: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, ": %s\n", cairn_strerror(rv));
-    va_end(ap);
-    exit(1);
-}
-
-/* must() for system calls that return -1 and set errno. */
-static void must_sys(int ret, const char *what, const char *path)
-{
-    if (ret < 0)
-        must(-errno, "%s %s", what, path);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts); /* (4) */
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
-static char *path_join(const char *dir, const char *name)
-{
-    char *p = NULL;
-    if (asprintf(&p, "%s/%s", dir, name) < 0) {
-        fprintf(stderr, "bench_engine: out of memory\n");
-        exit(1);
-    }
-    return p;
-}
-
-static void *alloc_or_die(size_t n)
-{
-    void *p = malloc(n);
-    if (!p) {
-        fprintf(stderr, "bench_engine: out of memory (%zu bytes)\n", n);
-        exit(1);
-    }
-    return p;
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(p) ? -errno : 0;
-}
-
-/* rm -rf PATH; a missing PATH is fine. */
-static void rmrf(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0 && errno == ENOENT)
-        return;
-    int rv = nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    must(rv == -1 ? -errno : rv, "remove %s", path);
-}
-
-static void mkdir_or_die(const char *path)
-{
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
-        must(-errno, "mkdir %s", path);
-}
-
-static double median3(double a, double b, double c)
-{
-    if (a > b) {
-        double t = a;
-        a = b;
-        b = t;
-    }
-    return c < a ? a : c > b ? b : c;
-}
-
-/* VmRSS of this process in MiB, from /proc/self/status. */
-static double rss_mib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        must(-errno, "open /proc/self/status");
-    char line[256];
-    long kib = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    fclose(f);
-    if (kib < 0)
-        must(-EIO, "no VmRSS in /proc/self/status");
-    return (double)kib / 1024.0;
-}
 
 /* Bytes a chunk needs to hold DATA bytes of file data written in big calls,
  * with room for record headers and the index-driven inode effects. */
@@ -261,53 +146,10 @@ static uint64_t appended(struct beng *b)
     return st.bytes_appended;
 }
 
-/* ---- plain files ---- */
-
-static int plain_create(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    must_sys(fd, "open", path);
-    return fd;
-}
-
-static void plain_pwrite(int fd, const void *buf, size_t n, uint64_t off)
-{
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t w = pwrite(fd, p, n, (off_t)off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            must(-errno, "pwrite");
-        p += w;
-        n -= (size_t)w;
-        off += (uint64_t)w;
-    }
-}
-
-static void plain_fill(int fd, uint64_t size, const uint8_t *buf)
-{
-    for (uint64_t done = 0; done < size;) {
-        size_t n = size - done < SEQ_IO ? (size_t)(size - done) : SEQ_IO;
-        plain_pwrite(fd, buf, n, done);
-        done += n;
-    }
-}
-
-/* (2): writes BYTES to a scratch file in DIR and unlinks it unsynced (no disk
- * I/O), so the page cache allocations that follow reuse pages the host still
- * backs. (Touching anonymous memory instead does not help: those pages come
- * back zeroed through a different path and are reported again.) */
+/* (2) */
 static void prefault(const char *dir, uint64_t bytes, const uint8_t *buf)
 {
-    char *path = path_join(dir, "prefault");
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    must_sys(fd, "open", path);
-    for (uint64_t done = 0; done < bytes; done += SEQ_IO)
-        plain_pwrite(fd, buf, SEQ_IO, done);
-    must_sys(close(fd), "close", path);
-    must_sys(unlink(path), "unlink", path);
-    free(path);
+    bench_prefault(dir, bytes, buf, SEQ_IO);
 }
 
 /* ---- 1. seq_write ---- */
@@ -343,7 +185,7 @@ static struct seq_run seq_plain(const char *dir, uint64_t size, const uint8_t *b
     int fd = plain_create(path);
     prefault(dir, size + PREFAULT_SLACK, buf);
     double t0 = now_s();
-    plain_fill(fd, size, buf);
+    plain_fill(fd, size, buf, SEQ_IO);
     double t1 = now_s();
     must_sys(fsync(fd), "fsync", path);
     double t2 = now_s();
@@ -443,7 +285,7 @@ static void bench_rand(const char *dir, const uint8_t *buf)
     /* baseline: the same file size, offsets and sync points on a plain file. */
     char *path = path_join(dir, "rand-plain");
     int fd = plain_create(path);
-    plain_fill(fd, RAND_FILE, buf);
+    plain_fill(fd, RAND_FILE, buf, SEQ_IO);
     must_sys(fsync(fd), "fsync", path);
     s = SEED;
     rand_plain_run(fd, &s, RAND_WARM, buf); /* (2) */
@@ -581,10 +423,10 @@ static void bench_rss(const char *dir, uint64_t size, const uint8_t *buf)
     /* (2): the first SMALL bytes are the warm-up; RSS is compared after it. */
     beng_fill(&b, ino, 0, small, buf);
     must(fs_fsync(b.v), "fs_fsync");
-    double r_small = rss_mib();
+    double r_small = proc_status_mib(0, "VmRSS");
     beng_fill(&b, ino, small, big - small, buf);
     must(fs_fsync(b.v), "fs_fsync");
-    double r_big = rss_mib();
+    double r_big = proc_status_mib(0, "VmRSS");
     beng_close(&b);
     free(edir);
     printf("# rss_growth: VmRSS of this process after writing %" PRIu64 " MiB (cairn=) vs after "
@@ -600,28 +442,6 @@ static void bench_rss(const char *dir, uint64_t size, const uint8_t *buf)
 
 /* ---- main ---- */
 
-static int parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s)
-        return -EINVAL;
-    uint64_t mul = 1;
-    if (*end == 'K' || *end == 'k')
-        mul = 1ull << 10;
-    else if (*end == 'M' || *end == 'm')
-        mul = MIB;
-    else if (*end == 'G' || *end == 'g')
-        mul = GIB;
-    if (mul != 1)
-        end++;
-    if (*end || v > (UINT64_MAX >> 2) / mul)
-        return -EINVAL;
-    *out = v * mul;
-    return 0;
-}
-
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_engine DIR [--size BYTES] [--only WORKLOAD]\n"
@@ -635,6 +455,7 @@ int main(int argc, char **argv)
     const char *dir = NULL;
     const char *only = NULL;
     uint64_t size = GIB;
+    bench_name = "bench_engine";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
             if (parse_size(argv[++i], &size) != 0 || size < MIB)
@@ -666,11 +487,7 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     uint8_t *buf = alloc_or_die(SEQ_IO);
-    uint64_t s = SEED;
-    for (size_t i = 0; i < SEQ_IO; i += 8) {
-        uint64_t x = xorshift(&s);
-        memcpy(buf + i, &x, 8);
-    }
+    fill_random(buf, SEQ_IO);
 
     if (!only || strcmp(only, "seq_write") == 0)
         bench_seq(dir, size, buf);
