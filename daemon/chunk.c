@@ -281,21 +281,24 @@ static int valid_at(struct win *w, uint64_t off, uint32_t *total)
     return record_verify(r, *total);
 }
 
-/* 1 when valid records run from OFF to the end of the file, the last one
- * possibly torn: the mark of a real record boundary rather than record-like
- * bytes inside some record's data. */
+/* 1 when at least one valid record starts at OFF and valid records run from
+ * there to the end of the file, the last one possibly torn: the mark of a
+ * real record boundary rather than record-like bytes inside some record's
+ * data (or a few stray bytes). */
 static int chain_to_end(struct win *w, uint64_t off)
 {
+    int valid = 0;
     while (off < w->end) {
         uint32_t total;
         int rv = valid_at(w, off, &total);
         if (rv == CAIRN_ETORN)
-            return 1;
+            return valid;
         if (rv != 0)
             return 0;
+        valid = 1;
         off += total;
     }
-    return 1;
+    return valid;
 }
 
 /* The first offset in (FROM, end) where a chain of valid records to the end

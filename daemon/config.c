@@ -21,17 +21,44 @@
 
 struct parse {
     struct config *c;
-    const char *path;
-    char *err; /* "[section] key: why", prefixed with file:line by config_load */
-    size_t errlen;
+    FILE *f;
+    int line;       /* lines read so far (the handler runs for the last one) */
+    int err_line;   /* line of the first error found by us, 0 = none */
+    char err[400];  /* "[section] key: why" */
+    char seen[32][80]; /* "section\nkey" of every key given: no key twice */
+    int n_seen;
 };
+
+/* inih's line reader, counting lines so errors name the right one, and
+ * refusing lines longer than inih's buffer (it would split them, and the
+ * rest could pass for a continuation line: a value silently cut). */
+static char *read_line(char *str, int num, void *stream)
+{
+    struct parse *p = stream;
+    if (!fgets(str, num, p->f))
+        return NULL;
+    p->line++;
+    size_t n = strlen(str);
+    if (n == (size_t)num - 1 && str[n - 1] != '\n' && !feof(p->f)) {
+        if (!p->err_line) {
+            p->err_line = p->line;
+            snprintf(p->err, sizeof p->err, "line longer than %d bytes", num - 2);
+        }
+        int ch;
+        while ((ch = fgetc(p->f)) != EOF && ch != '\n')
+            ; /* drop the rest of the line */
+    }
+    return str;
+}
 
 int config_parse_size(const char *s, uint64_t *out)
 {
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || s[0] == '-')
+    if (s[0] < '0' || s[0] > '9') /* no sign, no space: strtoull takes both */
+        return -EINVAL;
+    if (errno || end == s)
         return -EINVAL;
     unsigned shift = 0;
     switch (*end) {
@@ -51,6 +78,8 @@ int config_parse_size(const char *s, uint64_t *out)
     case 'T':
         shift = 40;
         break;
+    case 'b':
+    case 'B':
     case '\0':
         break;
     default:
@@ -61,7 +90,7 @@ int config_parse_size(const char *s, uint64_t *out)
         if (strcasecmp(end, "ib") == 0 || strcasecmp(end, "b") == 0)
             end += strlen(end);
     } else if (strcasecmp(end, "b") == 0) {
-        end++;
+        end++; /* plain bytes: "4096B" */
     }
     if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
         return -EINVAL;
@@ -93,15 +122,18 @@ static void set_str(char **field, const char *v)
     *field = *v && strcmp(v, "none") != 0 ? xstrdup(v) : NULL;
 }
 
-static int on_key(void *user, const char *section, const char *name, const char *value)
+/* Sets one key; NULL, or why its section, name or value is refused. */
+static const char *apply_key(struct config *c, const char *section, const char *name,
+                             const char *value)
 {
-    struct parse *p = user;
-    struct config *c = p->c;
     const char *why = NULL;
     int rv = 0;
     if (strcmp(section, "node") == 0) {
-        if (strcmp(name, "name") == 0)
+        if (strcmp(name, "name") == 0) {
             set_str(&c->name, value);
+            if (!c->name)
+                why = "must not be empty";
+        }
         else if (strcmp(name, "data_dir") == 0) {
             set_str(&c->data_dir, value);
             if (!c->data_dir)
@@ -147,9 +179,27 @@ static int on_key(void *user, const char *section, const char *name, const char 
     } else {
         why = "unknown section";
     }
+    return why;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse *p = user;
+    const char *why = NULL;
+    char key[80];
+    snprintf(key, sizeof key, "%s\n%s", section, name);
+    for (int i = 0; i < p->n_seen; i++)
+        if (strcmp(p->seen[i], key) == 0)
+            why = "given twice (or continued on an indented line)";
+    if (!why && p->n_seen < 32)
+        snprintf(p->seen[p->n_seen++], sizeof p->seen[0], "%s", key);
+    if (!why)
+        why = apply_key(p->c, section, name, value);
     if (why) {
-        if (!p->err[0]) /* inih reports the first bad line: name that one */
-            snprintf(p->err, p->errlen, "[%s] %s: %s", section, name, why);
+        if (!p->err_line) { /* report the first problem */
+            p->err_line = p->line;
+            snprintf(p->err, sizeof p->err, "[%s] %s: %s", section, name, why);
+        }
         return 0;
     }
     return 1;
@@ -184,13 +234,24 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", path, strerror(e));
         return -e;
     }
-    char why[400] = "";
-    struct parse p = {c, path, why, sizeof why};
-    int rv = ini_parse_file(f, on_key, &p);
+    struct parse *p = xcalloc(1, sizeof *p);
+    p->c = c;
+    p->f = f;
+    int rv = ini_parse_stream(read_line, p, on_key, p);
     fclose(f);
-    if (rv == 0)
+    if (rv == 0 && !p->err_line) {
+        free(p);
         return 0;
-    snprintf(err, errlen, "%s:%d: %s", path, rv, why[0] ? why : "syntax error");
+    }
+    /* inih's rv is its first bad line (a syntax error if we saw nothing
+     * there); ours is the first key we refused: name whichever came first */
+    if (rv > 0 && (!p->err_line || rv < p->err_line))
+        snprintf(err, errlen, "%s:%d: syntax error", path, rv);
+    else if (rv < 0 && !p->err_line)
+        snprintf(err, errlen, "%s: cannot read", path);
+    else
+        snprintf(err, errlen, "%s:%d: %s", path, p->err_line, p->err);
+    free(p);
     return -EINVAL;
 }
 

@@ -28,18 +28,31 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* mkdir of one path; an existing directory is fine, anything else is not. */
+static int mkdir_one(const char *p)
+{
+    if (mkdir(p, 0700) == 0)
+        return 0;
+    if (errno != EEXIST)
+        return -errno;
+    struct stat st;
+    if (stat(p, &st) != 0)
+        return -errno;
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
 int node_mkdirs(const char *path)
 {
+    if (!path[0])
+        return -ENOENT; /* as mkdir("") */
     char *p = xstrdup(path);
     int rv = 0;
     for (char *s = p + 1;; s++) {
         if (*s == '/' || *s == '\0') {
             char c = *s;
             *s = '\0';
-            if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-                rv = -errno;
+            if ((rv = mkdir_one(p)) != 0)
                 break;
-            }
             *s = c;
             if (c == '\0')
                 break;
