@@ -9,17 +9,21 @@
 # Environment:
 #   CAIRN_BENCH_DIR   where the scratch directory is made (default ./bench-data,
 #                     on the repository's filesystem); removed after the run
-#   CAIRN_BENCH_ARGS  extra arguments for every group's binary (e.g. --size 256M)
+#   CAIRN_BENCH_ARGS  extra arguments for every group's program (e.g. --size 256M)
 #   CAIRN_BENCH_JOBS  parallel build jobs (default 1)
 #
 # A benchmark never fails on speed: the exit status is non-zero only when the
 # build or an operation fails.
 set -euo pipefail
 
-# The groups: NAME and the bench/ target that runs it as TARGET DIR [ARGS].
-# Adding a group is one line here.
+# The groups: NAME, the bench/ target to build, and optionally the script
+# (relative to the repository) that runs the group; without one the target
+# itself runs it. Either is run as PROGRAM DIR [ARGS] with CAIRN_BUILD set to
+# the build directory. Adding a group is one line here.
 GROUPS_TABLE=(
   "engine bench_engine"
+  "rpc bench_rpc"
+  "fs bench_fs_tools bench/bench_fs.sh"
 )
 
 usage() {
@@ -29,6 +33,7 @@ usage() {
   exit 2
 }
 
+# Prints the row of group $1 without its name: "TARGET [SCRIPT]".
 target_of() {
   for row in "${GROUPS_TABLE[@]}"; do
     if [[ "${row%% *}" == "$1" ]]; then
@@ -77,11 +82,14 @@ build_target() {
     { cat "$buildlog" >&2; exit 1; }
 }
 
+export CAIRN_BUILD=$build
 for g in "${selected[@]}"; do
-  target=$(target_of "$g")
+  read -r target script <<<"$(target_of "$g")"
   build_target "$target"
+  prog=$build/bench/$target
+  [[ -n $script ]] && prog=$root/$script
   mkdir "$scratch/$g"
   # shellcheck disable=SC2086
-  "$build/bench/$target" "$scratch/$g" ${CAIRN_BENCH_ARGS:-}
+  "$prog" "$scratch/$g" ${CAIRN_BENCH_ARGS:-}
   rm -rf "${scratch:?}/$g"
 done
