@@ -190,6 +190,7 @@ int cairn_readdir(cairn_t *c, const char *vol, uint64_t dir, const cairn_at_t *a
         r.after = cl_bytes(last);
         r.with_attrs = with_attrs;
         r.at = cl_at(&a, at);
+        r.relatime = c->relatime && !r.at && page == 0 && !after;
         Cairn__V1__ReadDirReply *rep = NULL;
         int rv = cl_call(c, M_FS_READDIR, &r, &cairn__v1__read_dir_reply__descriptor, &rep);
         if (rv != 0)

@@ -218,7 +218,7 @@ static void defaults(struct config *c)
     c->socket = xstrdup("/run/cairn/cairnd.sock");
     c->metrics_listen = xstrdup("127.0.0.1:9420");
     c->chunk_size = 8ull << 30;
-    c->rpc_threads = 4;
+    c->rpc_threads = 2;
     c->log_level = LOG_INFO;
 }
 

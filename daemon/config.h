@@ -26,7 +26,7 @@ struct config {
     char *seeds;          /* comma-separated HOST:PORT list (later stages) */
     char *key_file;       /* cluster key (later stages) */
     uint64_t chunk_size;  /* default size of new chunks, default 8 GiB */
-    int rpc_threads;      /* default 4 */
+    int rpc_threads;      /* default 2 */
     enum log_level log_level;
 };
 

@@ -59,6 +59,14 @@ void meta_close(struct meta *m)
 {
     if (!m)
         return;
+    if (m->db && atomic_load(&m->write_failed)) {
+        /* (4): closing flushes the WAL writer, which aborts after a failed
+         * append. Leave it to process exit; the next open recovers the WAL,
+         * and the engine replays whatever the index lacks from the chunks. */
+        log_warn("meta", "index not closed after a failed write; the next start recovers it");
+        free(m);
+        return;
+    }
     for (int i = 0; i < CF_COUNT; i++)
         if (m->cf[i])
             rocksdb_column_family_handle_destroy(m->cf[i]);

@@ -379,6 +379,8 @@ static int h_readdir(void *app, const ProtobufCMessage *msg, ProtobufCMessage **
         d.limit = READDIR_MAX;
     rv = fs_readdir(v, &at, r->dir, r->after.len ? after : NULL, r->after.len, dir_one, &d);
     vv_fini(&vv);
+    if (rv == 0 && r->relatime && !r->after.len && !at.vv && at.hlc == UINT64_MAX)
+        (void)fs_read_atime(v, r->dir); /* best effort: the listing succeeded */
     if (rv != 0) {
         protobuf_c_message_free_unpacked(&rep->base, NULL);
         return rv;

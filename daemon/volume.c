@@ -12,7 +12,9 @@
  *     replay at the next start may assign further seqs;
  * (4) a volume fills its chunks in assignment order and never goes back to a
  *     chunk it left (replay order = fill order);
- * (5) a failed flush makes the volume read-only until restart (commit.c 3).
+ * (5) a failed flush makes the volume read-only until restart (commit.c 3);
+ * (6) an append that would leave less than a reserve (2% of the file
+ *     system, 8 MiB to 1 GiB) free fails with ENOSPC before it starts.
  * Threads: see volume.h.
  */
 #include "volume.h"
@@ -28,8 +30,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #define GROUP_MAX 64
+#define DISK_RESERVE_MIN (8ull << 20)
+#define DISK_RESERVE_MAX (1ull << 30)
 
 static int flush_cb(void *ctx, uint64_t *upto);
 
@@ -90,6 +95,38 @@ int volume_alloc_ino(struct volume *v, uint64_t *ino)
     return 0;
 }
 
+/* Keeps a reserve of free space on the data directory's file system for the
+ * index (6): RocksDB must never be the one to find the disk full (its
+ * Debian build aborts on a failed WAL write). The free space is read again
+ * once half of what was left has been appended, so checks are rare while
+ * the disk is empty and frequent when it fills. */
+static int disk_room(struct volume *v, struct chunk *c, size_t total)
+{
+    if (v->room_left > total) {
+        v->room_left -= total;
+        return 0;
+    }
+    struct statvfs st;
+    if (fstatvfs(c->fd, &st) != 0)
+        return 0; /* unknown: the write itself will tell */
+    uint64_t avail = (uint64_t)st.f_bavail * st.f_frsize;
+    uint64_t reserve = (uint64_t)st.f_blocks * st.f_frsize / 50;
+    if (reserve < DISK_RESERVE_MIN)
+        reserve = DISK_RESERVE_MIN;
+    if (reserve > DISK_RESERVE_MAX)
+        reserve = DISK_RESERVE_MAX;
+    if (avail < reserve + total) {
+        atomic_fetch_add(&v->enospc, 1);
+        log_warn("volume", "volume %s: the disk holding chunk %u is full (%llu bytes free, %llu kept"
+                 " for the index)",
+                 v->info.name, c->no, (unsigned long long)avail, (unsigned long long)reserve);
+        v->room_left = 0;
+        return -ENOSPC;
+    }
+    v->room_left = (avail - reserve - total) / 2;
+    return 0;
+}
+
 /* The chunk index that can take TOTAL more bytes, or -ENOSPC (4). */
 static int pick_chunk(struct volume *v, size_t total, uint32_t *idx)
 {
@@ -131,6 +168,8 @@ int volume_commit(struct volume *v, struct record *recs, uint32_t n)
     if ((rv = pick_chunk(v, total, &idx)) != 0)
         return rv;
     struct chunk *c = v->chunks[idx];
+    if ((rv = disk_room(v, c, total)) != 0)
+        return rv;
     if (total > v->wcap) {
         free(v->wbuf);
         v->wcap = total;

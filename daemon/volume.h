@@ -47,6 +47,7 @@ struct volume {
     struct meta_batch *batch;  /* (w) */
     struct apply_ctx apply;    /* (w) */
     uint8_t *wbuf;             /* (w) encode buffer */
+    uint64_t room_left;        /* (w) bytes to append before free space is read again */
     size_t wcap;               /* (w) */
 
     _Atomic uint64_t gen;    /* mutations committed to the index so far */

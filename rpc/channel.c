@@ -213,9 +213,14 @@ static int ccall_result(struct ccall *cc)
     return rpc_err_from_status(cc->status, errno_md);
 }
 
-/* (1): receive the status, whatever state the call is in. */
-static int ccall_finish(struct ccall *cc)
+/* (1): receive the status, whatever state the call is in. After a failed
+ * batch the call is cancelled first: its status then arrives at once (the
+ * server's, if it sent one) instead of waiting for a stream that will not
+ * go on. */
+static int ccall_finish(struct ccall *cc, int failed)
 {
+    if (failed)
+        grpc_call_cancel(cc->call, NULL);
     grpc_op op;
     memset(&op, 0, sizeof op);
     op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
@@ -298,26 +303,30 @@ int rpc_server_stream(struct rpc_channel *c, size_t method, const ProtobufCMessa
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
     ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
     ops[3].data.recv_initial_metadata.recv_initial_metadata = &cc.init_md;
-    int ok = batch(&cc, ops, 4), cb_err = 0;
+    int ok = batch(&cc, ops, 4), cb_err = 0, broken = !ok;
     grpc_byte_buffer_destroy(send);
     while (ok) {
         grpc_byte_buffer *recv = NULL;
         memset(ops, 0, sizeof ops);
         ops[0].op = GRPC_OP_RECV_MESSAGE;
         ops[0].data.recv_message.recv_message = &recv;
-        if (!batch(&cc, ops, 1) || !recv)
-            break; /* NULL: end of stream; the status tells how it ended */
+        if (!batch(&cc, ops, 1)) {
+            broken = 1;
+            break;
+        }
+        if (!recv)
+            break; /* end of stream; the status tells how it ended */
         ProtobufCMessage *m = codec_decode(recv, msg_desc, RPC_MAX_MESSAGE);
         grpc_byte_buffer_destroy(recv);
         cb_err = m ? on_msg(ctx, m) : CAIRN_EPROTO;
         if (m)
             protobuf_c_message_free_unpacked(m, NULL);
         if (cb_err) {
-            grpc_call_cancel(cc.call, NULL);
+            broken = 1;
             break;
         }
     }
-    rv = ccall_finish(&cc);
+    rv = ccall_finish(&cc, broken);
     ccall_end(&cc);
     return cb_err ? cb_err : rv;
 }
@@ -342,7 +351,6 @@ int rpc_client_stream(struct rpc_channel *c, size_t method,
         int r = next(ctx, &m);
         if (r < 0) {
             gen_err = r;
-            grpc_call_cancel(cc.call, NULL);
             ok = 0;
             break;
         }
@@ -371,7 +379,7 @@ int rpc_client_stream(struct rpc_channel *c, size_t method,
             cc.status = GRPC_STATUS_UNAVAILABLE;
         rv = ccall_result(&cc);
     } else {
-        rv = ccall_finish(&cc);
+        rv = ccall_finish(&cc, 1);
     }
     if (rv == 0 && !gen_err) {
         *resp = codec_decode(recv, resp_desc, RPC_MAX_MESSAGE);

@@ -63,6 +63,9 @@ grep -qE "No space left on device|read-only after a failed flush" "$T_TMP/err" |
   fail "full-disk error was: $(cat "$T_TMP/err")"
 [[ $(wc -l < "$T_TMP/err") -eq 1 ]] || fail "the error is not one line"
 pass "a full disk answers with a clear one-line error"
+grep -q "the disk holding chunk .* is full" "$T_TMP/n2_disk/cairnd.log" ||
+  fail "no log line for the full disk (space kept for the index)"
+pass "the daemon logs the full disk before the index runs out of room"
 ctl n2_disk node status > /dev/null || fail "the node stopped serving on a full disk"
 cmp <(ctl n2_disk cat v:/keep) "$T_TMP/keep" || fail "acknowledged data unreadable on a full disk"
 pass "the node keeps serving reads"

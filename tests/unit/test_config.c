@@ -103,7 +103,7 @@ static void expect_defaults(const struct config *c)
     assert_null(c->seeds);
     assert_null(c->key_file);
     assert_int_equal(c->chunk_size, 8ull << 30);
-    assert_int_equal(c->rpc_threads, 4);
+    assert_int_equal(c->rpc_threads, 2);
     assert_int_equal(c->log_level, LOG_INFO);
 }
 
