@@ -228,7 +228,8 @@ static int read_piece(void *ctx, const ProtobufCMessage *m)
     if (d->offset < r->off || d->offset - r->off > r->len ||
         d->data.len > r->len - (d->offset - r->off))
         return CAIRN_EPROTO; /* the server sent bytes we did not ask for */
-    memcpy(r->buf + (d->offset - r->off), d->data.data, d->data.len);
+    if (d->data.len) /* an empty piece (end of file) has no data pointer */
+        memcpy(r->buf + (d->offset - r->off), d->data.data, d->data.len);
     size_t end = (size_t)(d->offset - r->off) + d->data.len;
     if (end > r->got)
         r->got = end;
