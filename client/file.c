@@ -84,9 +84,9 @@ int cairn_setattr(cairn_t *c, const char *vol, uint64_t ino, const cairn_setattr
     return attr_call(c, M_FS_SETATTR, &r, out);
 }
 
-static int mknod_call(cairn_t *c, const char *vol, uint64_t parent, const char *name,
-                      uint32_t mode, uint64_t rdev, uint32_t uid, uint32_t gid,
-                      const char *target, cairn_attr_t *out)
+static int mknod_call(cairn_t *c, const char *vol, uint64_t parent, const char *name, uint32_t mode,
+                      uint64_t rdev, uint32_t uid, uint32_t gid, const char *target,
+                      cairn_attr_t *out)
 {
     Cairn__V1__MknodRequest r = CAIRN__V1__MKNOD_REQUEST__INIT;
     r.volume = cl_bytes(vol);
@@ -134,8 +134,8 @@ int cairn_rmdir(cairn_t *c, const char *vol, uint64_t parent, const char *name)
     return entry_call(c, M_FS_RMDIR, vol, parent, name);
 }
 
-int cairn_rename(cairn_t *c, const char *vol, uint64_t parent, const char *name,
-                 uint64_t newparent, const char *newname, unsigned flags)
+int cairn_rename(cairn_t *c, const char *vol, uint64_t parent, const char *name, uint64_t newparent,
+                 const char *newname, unsigned flags)
 {
     Cairn__V1__RenameRequest r = CAIRN__V1__RENAME_REQUEST__INIT;
     r.volume = cl_bytes(vol);
@@ -147,8 +147,8 @@ int cairn_rename(cairn_t *c, const char *vol, uint64_t parent, const char *name,
     return empty_call(c, M_FS_RENAME, &r);
 }
 
-int cairn_link(cairn_t *c, const char *vol, uint64_t ino, uint64_t newparent,
-               const char *newname, cairn_attr_t *out)
+int cairn_link(cairn_t *c, const char *vol, uint64_t ino, uint64_t newparent, const char *newname,
+               cairn_attr_t *out)
 {
     Cairn__V1__LinkRequest r = CAIRN__V1__LINK_REQUEST__INIT;
     r.volume = cl_bytes(vol);
@@ -228,7 +228,7 @@ static int read_piece(void *ctx, const ProtobufCMessage *m)
     if (d->offset < r->off || d->offset - r->off > r->len ||
         d->data.len > r->len - (d->offset - r->off))
         return CAIRN_EPROTO; /* the server sent bytes we did not ask for */
-    if (d->data.len) /* an empty piece (end of file) has no data pointer */
+    if (d->data.len)         /* an empty piece (end of file) has no data pointer */
         memcpy(r->buf + (d->offset - r->off), d->data.data, d->data.len);
     size_t end = (size_t)(d->offset - r->off) + d->data.len;
     if (end > r->got)

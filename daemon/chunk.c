@@ -149,8 +149,8 @@ int chunk_open(struct chunk **out, const char *path)
     }
     if ((rv = io_pread(c->fd, h, sizeof h, 0)) != 0)
         goto out;
-    if (memcmp(h, CHUNK_MAGIC, 8) != 0 || get_le32(h + 8) == 0 ||
-        get_le32(h + 8) > CHUNK_VERSION || get_le32(h + 12) != CHUNK_HDR_LEN) {
+    if (memcmp(h, CHUNK_MAGIC, 8) != 0 || get_le32(h + 8) == 0 || get_le32(h + 8) > CHUNK_VERSION ||
+        get_le32(h + 12) != CHUNK_HDR_LEN) {
         rv = CAIRN_EFORMAT;
         goto out;
     }
@@ -230,7 +230,7 @@ int chunk_sync(struct chunk *c)
  * N bytes at OFF (refilling the window), or NULL when the file ends first. */
 struct win {
     struct chunk *c;
-    uint64_t end;  /* file size */
+    uint64_t end; /* file size */
     uint8_t *buf;
     size_t cap;
     uint64_t off; /* chunk offset of buf[0] */
@@ -380,7 +380,8 @@ int chunk_scan(struct chunk *c, uint64_t from, chunk_scan_fn fn, void *ctx, int 
             /* nothing valid follows, but whether these bytes were ever
              * acknowledged is unknown here: keep them, report them */
             damaged_bytes += w.end - pos;
-            log_err("chunk", "chunk %u: the last %llu bytes (from offset %llu) do not verify (%s);"
+            log_err("chunk",
+                    "chunk %u: the last %llu bytes (from offset %llu) do not verify (%s);"
                     " kept, not cut",
                     c->no, (unsigned long long)(w.end - pos), (unsigned long long)pos,
                     cairn_strerror(bad));

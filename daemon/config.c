@@ -22,9 +22,9 @@
 struct parse {
     struct config *c;
     FILE *f;
-    int line;       /* lines read so far (the handler runs for the last one) */
-    int err_line;   /* line of the first error found by us, 0 = none */
-    char err[400];  /* "[section] key: why" */
+    int line;          /* lines read so far (the handler runs for the last one) */
+    int err_line;      /* line of the first error found by us, 0 = none */
+    char err[400];     /* "[section] key: why" */
     char seen[32][80]; /* "section\nkey" of every key given: no key twice */
     int n_seen;
 };
@@ -133,8 +133,7 @@ static const char *apply_key(struct config *c, const char *section, const char *
             set_str(&c->name, value);
             if (!c->name)
                 why = "must not be empty";
-        }
-        else if (strcmp(name, "data_dir") == 0) {
+        } else if (strcmp(name, "data_dir") == 0) {
             set_str(&c->data_dir, value);
             if (!c->data_dir)
                 why = "must be a path";

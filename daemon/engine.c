@@ -60,7 +60,7 @@ struct engine {
     uint32_t n_vols;
     _Atomic uint64_t torn_dropped;
     uint64_t replayed, replayed_bytes; /* by the last load, for its log line */
-    int rebuilding; /* the index was thrown away: scans must not cut bytes */
+    int rebuilding;                    /* the index was thrown away: scans must not cut bytes */
 };
 
 struct chunk *engine_chunk_by_no(struct engine *e, uint32_t no)
@@ -578,8 +578,8 @@ static int open_chunks(struct engine *e)
         }
         static const uint8_t zero[16];
         struct chunk *c;
-        if ((rv = chunk_create(&c, e->chunk_dir, zero, CHUNK_CATALOG_NO, e->node.id,
-                               UINT64_MAX)) != 0)
+        if ((rv = chunk_create(&c, e->chunk_dir, zero, CHUNK_CATALOG_NO, e->node.id, UINT64_MAX)) !=
+            0)
             return rv;
         atomic_store_explicit(&e->chunks[CHUNK_CATALOG_NO], c, memory_order_release);
     }

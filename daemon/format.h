@@ -42,11 +42,10 @@
  *  32  u64  HLC stamp: unix ms << 16 | logical counter
  *  40  u32  payload length
  *  44  u32  header checksum: the same function over bytes [0,12) and
- *           [16,44) (version 1: zero, no header checksum): a verified header's length can be trusted even when
- *           the rest of the record is damaged
- *  48  context: count x { u32 origin, u64 seq } sorted by origin: the version
- *      vector the writer had seen when it wrote this record
- *      payload: effects back to back, each { u8 type, u32 body length, body }
+ *           [16,44) (version 1: zero, no header checksum): a verified header's length can be
+ * trusted even when the rest of the record is damaged 48  context: count x { u32 origin, u64 seq }
+ * sorted by origin: the version vector the writer had seen when it wrote this record payload:
+ * effects back to back, each { u8 type, u32 body length, body }
  *
  * Effects (bodies; strings are u16 length + bytes, never NUL-terminated):
  *   EFF_INODE    u64 ino, attr (ATTR_LEN bytes, below), str symlink target

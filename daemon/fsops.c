@@ -970,7 +970,7 @@ static int set_xattr(struct volume *v, uint64_t ino, const char *name, const voi
     rv = load_xattr(v, &ASOF_NOW, ino, name, NULL, 0, &cur);
     if (rv != 0 && rv != -ENODATA)
         goto out;
-    if ((rv == 0 && (flags & XATTR_CREATE)) ) {
+    if ((rv == 0 && (flags & XATTR_CREATE))) {
         rv = -EEXIST;
         goto out;
     }
@@ -1003,8 +1003,8 @@ int fs_removexattr(struct volume *v, uint64_t ino, const char *name)
     return set_xattr(v, ino, name, NULL, XATTR_REMOVED, 0);
 }
 
-int fs_getxattr(struct volume *v, const struct asof *at, uint64_t ino, const char *name,
-                void *buf, size_t cap, size_t *len)
+int fs_getxattr(struct volume *v, const struct asof *at, uint64_t ino, const char *name, void *buf,
+                size_t cap, size_t *len)
 {
     int rv = check_xattr_name(name);
     if (rv != 0)

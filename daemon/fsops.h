@@ -114,8 +114,8 @@ int fs_fsync(struct volume *v);
  * -ENODATA when absent. fs_setxattr FLAGS: XATTR_CREATE / XATTR_REPLACE. */
 int fs_setxattr(struct volume *v, uint64_t ino, const char *name, const void *val, size_t len,
                 int flags);
-int fs_getxattr(struct volume *v, const struct asof *at, uint64_t ino, const char *name,
-                void *buf, size_t cap, size_t *len);
+int fs_getxattr(struct volume *v, const struct asof *at, uint64_t ino, const char *name, void *buf,
+                size_t cap, size_t *len);
 int fs_removexattr(struct volume *v, uint64_t ino, const char *name);
 /* Names as NUL-separated list (like listxattr(2)); *LEN = full size. */
 int fs_listxattr(struct volume *v, const struct asof *at, uint64_t ino, char *buf, size_t cap,

@@ -167,8 +167,8 @@ int main(int argc, char **argv)
                 rv == -EADDRINUSE ? "another cairnd is listening there" : strerror(-rv));
         goto out;
     }
-    struct rpc_server_opts so = {cfg.socket, cfg.listen, cfg.rpc_threads, methods, M_COUNT,
-                                 &svc, observe};
+    struct rpc_server_opts so = {cfg.socket, cfg.listen, cfg.rpc_threads, methods,
+                                 M_COUNT,    &svc,       observe};
     mode_t old = umask(0117); /* the socket: owner and group only */
     rv = rpc_server_start(&srv, &so);
     umask(old);

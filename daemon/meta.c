@@ -14,8 +14,8 @@
 #include "log.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <rocksdb/c.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +23,7 @@
 #define META_MEMTABLE_BYTES (64u << 20)
 
 static const char *const cf_names[CF_COUNT] = {
-    "default", "inodes", "dirents", "extents", "xattrs",
+    "default", "inodes", "dirents", "extents",   "xattrs",
     "records", "chunks", "volumes", "snapshots", "peers",
 };
 
@@ -104,8 +104,7 @@ int meta_open(struct meta **out, const char *path)
     m->table = rocksdb_block_based_options_create();
     rocksdb_block_based_options_set_block_cache(m->table, m->cache);
     rocksdb_block_based_options_set_cache_index_and_filter_blocks(m->table, 1);
-    rocksdb_block_based_options_set_filter_policy(m->table,
-                                                  rocksdb_filterpolicy_create_bloom(10));
+    rocksdb_block_based_options_set_filter_policy(m->table, rocksdb_filterpolicy_create_bloom(10));
     rocksdb_options_set_block_based_table_factory(m->opts, m->table);
 
     const rocksdb_options_t *cf_opts[CF_COUNT];

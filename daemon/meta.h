@@ -57,8 +57,7 @@ int meta_sync(struct meta *m);
 int meta_flush(struct meta *m);
 
 /* An iterator over CF; UPPER (may be NULL, copied) is an exclusive bound. */
-struct meta_iter *meta_iter_new(struct meta *m, enum meta_cf cf, const void *upper,
-                                size_t ulen);
+struct meta_iter *meta_iter_new(struct meta *m, enum meta_cf cf, const void *upper, size_t ulen);
 void meta_iter_free(struct meta_iter *it);
 void meta_iter_seek(struct meta_iter *it, const void *key, size_t klen);
 void meta_iter_seek_first(struct meta_iter *it);

@@ -172,8 +172,7 @@ void iv_dirent_encode(uint8_t *v, uint64_t seq, uint64_t child, uint8_t dtype)
     v[17] = dtype;
 }
 
-int iv_dirent_decode(const uint8_t *v, size_t vlen, uint64_t *seq, uint64_t *child,
-                     uint8_t *dtype)
+int iv_dirent_decode(const uint8_t *v, size_t vlen, uint64_t *seq, uint64_t *child, uint8_t *dtype)
 {
     if (!ver_ok(v, vlen, IV_DIRENT_LEN) || vlen != IV_DIRENT_LEN)
         return CAIRN_EFORMAT;

@@ -69,8 +69,7 @@ int iv_inode_decode(struct iv_inode *o, const uint8_t *v, size_t vlen);
 /* dirents: u8 ver, u64 seq, u64 child (0 = tombstone), u8 dtype */
 #define IV_DIRENT_LEN 18
 void iv_dirent_encode(uint8_t *v, uint64_t seq, uint64_t child, uint8_t dtype);
-int iv_dirent_decode(const uint8_t *v, size_t vlen, uint64_t *seq, uint64_t *child,
-                     uint8_t *dtype);
+int iv_dirent_decode(const uint8_t *v, size_t vlen, uint64_t *seq, uint64_t *child, uint8_t *dtype);
 
 /* extents: u8 ver, u64 seq, u16 count, count x piece (28 bytes) */
 struct piece {

@@ -27,10 +27,10 @@
 static const double bucket_le[N_BUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                             0.01,   0.025,   0.05,   0.1,   0.5,    1.0};
 static const char *const code_names[N_CODES] = {
-    "OK",        "CANCELLED",         "UNKNOWN",       "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-    "NOT_FOUND", "ALREADY_EXISTS",    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
-    "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+    "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+    "DATA_LOSS", "UNAUTHENTICATED"};
 
 struct hist {
     _Atomic uint64_t b[N_BUCKETS + 1]; /* last: +Inf */
@@ -174,7 +174,8 @@ char *metrics_render(struct metrics *m)
         snprintf(labels, sizeof labels, "method=\"%s\"", m->names[i]);
         hist_render(&o, "cairn_rpc_duration_seconds", labels, &m->lat[i]);
     }
-    head(&o, "cairn_fsync_duration_seconds", "histogram", "Time for a volume fsync (group commit).");
+    head(&o, "cairn_fsync_duration_seconds", "histogram",
+         "Time for a volume fsync (group commit).");
     hist_render(&o, "cairn_fsync_duration_seconds", "", &m->fsync);
     head(&o, "cairn_read_bytes_total", "counter", "File bytes read by clients.");
     put(&o, "cairn_read_bytes_total %llu\n",
@@ -189,7 +190,8 @@ char *metrics_render(struct metrics *m)
     put(&o, "cairn_appended_bytes_total %llu\n", (unsigned long long)st.bytes_appended);
     head(&o, "cairn_flushes_total", "counter", "Group-commit flushes (fdatasync + index sync).");
     put(&o, "cairn_flushes_total %llu\n", (unsigned long long)st.flushes);
-    head(&o, "cairn_checksum_errors_total", "counter", "Records that failed checksum verification.");
+    head(&o, "cairn_checksum_errors_total", "counter",
+         "Records that failed checksum verification.");
     put(&o, "cairn_checksum_errors_total %llu\n", (unsigned long long)st.checksum_errors);
     head(&o, "cairn_torn_bytes_dropped_total", "counter", "Torn tail bytes dropped at recovery.");
     put(&o, "cairn_torn_bytes_dropped_total %llu\n", (unsigned long long)st.torn_bytes_dropped);
@@ -207,7 +209,8 @@ char *metrics_render(struct metrics *m)
             put(&o, "cairn_volume_chunk_bytes{volume=\"%s\",kind=\"used\"} %llu\n", vi[i].name,
                 (unsigned long long)vi[i].used);
         }
-        head(&o, "cairn_volume_read_only", "gauge", "1 when a volume stopped writing after a failed flush.");
+        head(&o, "cairn_volume_read_only", "gauge",
+             "1 when a volume stopped writing after a failed flush.");
         for (size_t i = 0; i < nv; i++)
             put(&o, "cairn_volume_read_only{volume=\"%s\"} %d\n", vi[i].name, vi[i].failed);
         free(vi);

@@ -16,22 +16,22 @@
 #include <stdint.h>
 
 struct effect {
-    uint8_t type;          /* enum eff_type */
-    uint64_t ino;          /* INODE DATA TRUNC XATTR */
-    struct attr attr;      /* INODE */
-    const char *str;       /* INODE symlink target; DIRENT, XATTR, SNAPSHOT, VOLUME name */
+    uint8_t type;     /* enum eff_type */
+    uint64_t ino;     /* INODE DATA TRUNC XATTR */
+    struct attr attr; /* INODE */
+    const char *str;  /* INODE symlink target; DIRENT, XATTR, SNAPSHOT, VOLUME name */
     uint16_t str_len;
-    uint64_t parent;       /* DIRENT */
-    uint64_t child;        /* DIRENT (0 = tombstone) */
-    uint8_t dtype;         /* DIRENT: S_IFMT >> 12 of the child */
-    uint64_t off;          /* DATA file offset */
-    uint64_t size;         /* TRUNC new size */
-    const uint8_t *data;   /* DATA bytes, XATTR value */
-    uint32_t len;          /* DATA length; XATTR value length or XATTR_REMOVED */
-    uint32_t vol_no;       /* VOLUME, ASSIGN */
-    uint8_t id[16];        /* VOLUME id, ASSIGN chunk id */
-    uint8_t durability;    /* VOLUME */
-    uint8_t replicas;      /* VOLUME */
+    uint64_t parent;     /* DIRENT */
+    uint64_t child;      /* DIRENT (0 = tombstone) */
+    uint8_t dtype;       /* DIRENT: S_IFMT >> 12 of the child */
+    uint64_t off;        /* DATA file offset */
+    uint64_t size;       /* TRUNC new size */
+    const uint8_t *data; /* DATA bytes, XATTR value */
+    uint32_t len;        /* DATA length; XATTR value length or XATTR_REMOVED */
+    uint32_t vol_no;     /* VOLUME, ASSIGN */
+    uint8_t id[16];      /* VOLUME id, ASSIGN chunk id */
+    uint8_t durability;  /* VOLUME */
+    uint8_t replicas;    /* VOLUME */
 };
 
 struct record {

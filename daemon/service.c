@@ -228,8 +228,8 @@ static int h_setattr(void *app, const ProtobufCMessage *msg, ProtobufCMessage **
         return rv;
     if (r->mask & ~0x1ffu)
         return -EINVAL;
-    struct setattr sa = {r->mask, r->mode, r->uid, r->gid, r->size, r->atime_ns, r->mtime_ns,
-                         r->ctime_ns};
+    struct setattr sa = {r->mask, r->mode,     r->uid,      r->gid,
+                         r->size, r->atime_ns, r->mtime_ns, r->ctime_ns};
     struct attr a;
     if ((rv = fs_setattr(v, r->ino, &sa, &a)) == 0)
         *resp = attr_reply(r->ino, &a);
@@ -939,8 +939,7 @@ static int h_volume_create(void *app, const ProtobufCMessage *msg, ProtobufCMess
     unsigned replicas = 0;
     if (dur[0] && strcmp(dur, "local") != 0) {
         char extra;
-        if (sscanf(dur, "replicas=%u%c", &replicas, &extra) != 1 || replicas < 1 ||
-            replicas > 16)
+        if (sscanf(dur, "replicas=%u%c", &replicas, &extra) != 1 || replicas < 1 || replicas > 16)
             return -EINVAL;
         d = DURABILITY_REPLICAS;
     }

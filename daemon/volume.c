@@ -117,7 +117,8 @@ static int disk_room(struct volume *v, struct chunk *c, size_t total)
         reserve = DISK_RESERVE_MAX;
     if (avail < reserve + total) {
         atomic_fetch_add(&v->enospc, 1);
-        log_warn("volume", "volume %s: the disk holding chunk %u is full (%llu bytes free, %llu kept"
+        log_warn("volume",
+                 "volume %s: the disk holding chunk %u is full (%llu bytes free, %llu kept"
                  " for the index)",
                  v->info.name, c->no, (unsigned long long)avail, (unsigned long long)reserve);
         v->room_left = 0;

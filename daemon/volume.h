@@ -30,28 +30,28 @@ struct chunk;
 struct engine;
 
 struct volume {
-    struct engine *eng; /* (i) */
-    struct meta *meta;  /* (i) */
-    struct hlc *hlc;    /* (i) node-wide clock */
-    uint32_t node;      /* (i) this node's id: origin of local records */
-    uint32_t no;        /* (i) */
+    struct engine *eng;  /* (i) */
+    struct meta *meta;   /* (i) */
+    struct hlc *hlc;     /* (i) node-wide clock */
+    uint32_t node;       /* (i) this node's id: origin of local records */
+    uint32_t no;         /* (i) */
     struct volinfo info; /* (i) */
 
     pthread_mutex_t wlock;
-    struct vv vv;              /* (w) records this node holds, per origin */
-    uint64_t ino_ctr;          /* (w) last inode counter used by this node */
-    struct chunk **chunks;     /* (w) assigned chunks in fill order */
+    struct vv vv;                  /* (w) records this node holds, per origin */
+    uint64_t ino_ctr;              /* (w) last inode counter used by this node */
+    struct chunk **chunks;         /* (w) assigned chunks in fill order */
     uint32_t n_chunks, cap_chunks; /* (w) */
-    uint32_t cur;              /* (w) index of the open chunk */
-    uint32_t sync_from;        /* (w) oldest chunk index that may hold unsynced bytes */
-    struct meta_batch *batch;  /* (w) */
-    struct apply_ctx apply;    /* (w) */
-    uint8_t *wbuf;             /* (w) encode buffer */
-    uint64_t room_left;        /* (w) bytes to append before free space is read again */
-    size_t wcap;               /* (w) */
+    uint32_t cur;                  /* (w) index of the open chunk */
+    uint32_t sync_from;            /* (w) oldest chunk index that may hold unsynced bytes */
+    struct meta_batch *batch;      /* (w) */
+    struct apply_ctx apply;        /* (w) */
+    uint8_t *wbuf;                 /* (w) encode buffer */
+    uint64_t room_left;            /* (w) bytes to append before free space is read again */
+    size_t wcap;                   /* (w) */
 
-    _Atomic uint64_t gen;    /* mutations committed to the index so far */
-    _Atomic int failed;      /* 0, or the error that made the volume read-only */
+    _Atomic uint64_t gen; /* mutations committed to the index so far */
+    _Atomic int failed;   /* 0, or the error that made the volume read-only */
     _Atomic uint64_t bytes_appended;
     _Atomic uint64_t enospc;
     struct commit commit;

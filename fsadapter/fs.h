@@ -20,8 +20,8 @@
 struct fsctx {
     cairn_t *c;
     char *volume;
-    cairn_at_t at;      /* a past view (snapshot= or asof=), or now */
-    int readonly;       /* 1 for past views: every change is EROFS */
+    cairn_at_t at; /* a past view (snapshot= or asof=), or now */
+    int readonly;  /* 1 for past views: every change is EROFS */
     double attr_timeout, entry_timeout;
 };
 

@@ -35,7 +35,10 @@ struct opts {
     int nonopts;
 };
 
-#define OPT(t, f) {t, offsetof(struct opts, f), 1}
+#define OPT(t, f)                                                                                  \
+    {                                                                                              \
+        t, offsetof(struct opts, f), 1                                                             \
+    }
 static const struct fuse_opt cairn_opts[] = {
     OPT("server=%s", server),
     OPT("--server=%s", server),
@@ -63,14 +66,15 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: cairn-fuse [--server ADDR] VOLUME MOUNTPOINT [-o OPTIONS] [-f] [-d]\n"
-               "cairn options:\n"
-               "  -o server=ADDR         unix:PATH or HOST:PORT (default $CAIRN_SERVER or %s)\n"
-               "  -o snapshot=NAME       mount the volume as of a snapshot (read-only)\n"
-               "  -o asof=TIME           mount it as of a time: @SECONDS, ms, or\n"
-               "                         2026-11-24T18:00:00Z (read-only)\n"
-               "  -o timeout=SECONDS     wait this long for an absent cairnd, then EIO (30)\n"
-               "  -o attr_timeout=S, entry_timeout=S  kernel caching (1)\n",
+    fprintf(f,
+            "usage: cairn-fuse [--server ADDR] VOLUME MOUNTPOINT [-o OPTIONS] [-f] [-d]\n"
+            "cairn options:\n"
+            "  -o server=ADDR         unix:PATH or HOST:PORT (default $CAIRN_SERVER or %s)\n"
+            "  -o snapshot=NAME       mount the volume as of a snapshot (read-only)\n"
+            "  -o asof=TIME           mount it as of a time: @SECONDS, ms, or\n"
+            "                         2026-11-24T18:00:00Z (read-only)\n"
+            "  -o timeout=SECONDS     wait this long for an absent cairnd, then EIO (30)\n"
+            "  -o attr_timeout=S, entry_timeout=S  kernel caching (1)\n",
             CAIRN_DEFAULT_ADDR);
 }
 

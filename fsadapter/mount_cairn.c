@@ -19,8 +19,8 @@
 /* Options mount(8) understands and FUSE must not see. */
 static int dropped(const char *o, size_t n)
 {
-    static const char *const drop[] = {"_netdev", "auto", "noauto", "user", "users", "nofail",
-                                       "defaults", "owner", "group", "comment"};
+    static const char *const drop[] = {"_netdev", "auto",     "noauto", "user",  "users",
+                                       "nofail",  "defaults", "owner",  "group", "comment"};
     for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
         if (strlen(drop[i]) == n && strncmp(o, drop[i], n) == 0)
             return 1;
@@ -47,8 +47,7 @@ int main(int argc, char **argv)
                         fprintf(stderr, "mount.cairn: options too long\n");
                         return 1;
                     }
-                    snprintf(opts + used, sizeof opts - used, "%s%.*s", used ? "," : "", (int)n,
-                             p);
+                    snprintf(opts + used, sizeof opts - used, "%s%.*s", used ? "," : "", (int)n, p);
                 }
                 p += n + (p[n] == ',');
             }

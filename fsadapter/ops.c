@@ -194,8 +194,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
         fuse_reply_readlink(req, buf);
 }
 
-static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-                      dev_t rdev)
+static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
     READ_ONLY_GUARD(req);
     struct fsctx *fs = FS(req);
@@ -404,8 +403,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
         return;
     }
     struct fsctx *fs = FS(req);
-    fuse_reply_err(req,
-                   fs_errno(cairn_setxattr(fs->c, fs->volume, ino, name, value, size, flags)));
+    fuse_reply_err(req, fs_errno(cairn_setxattr(fs->c, fs->volume, ino, name, value, size, flags)));
 }
 
 static void reply_xattr_value(fuse_req_t req, int rv, const char *buf, size_t len, size_t size)

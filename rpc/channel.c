@@ -158,11 +158,10 @@ static int ccall_start(struct ccall *cc, struct rpc_channel *c, size_t method, i
         return -EINVAL;
     cc->ch = c;
     cc->cq = cq_get(c);
-    gpr_timespec dl =
-        stream ? gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
-                              gpr_time_from_seconds(STREAM_TIMEOUT_S, GPR_TIMESPAN))
-               : gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
-                              gpr_time_from_millis(c->timeout_ms, GPR_TIMESPAN));
+    gpr_timespec dl = stream ? gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+                                            gpr_time_from_seconds(STREAM_TIMEOUT_S, GPR_TIMESPAN))
+                             : gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+                                            gpr_time_from_millis(c->timeout_ms, GPR_TIMESPAN));
     cc->call = grpc_channel_create_registered_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cc->cq,
                                                    c->handles[method], dl, NULL);
     grpc_metadata_array_init(&cc->init_md);

@@ -104,7 +104,7 @@ int rpc_client_stream(struct rpc_channel *ch, size_t method,
                       const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
 
 /* ---- status mapping (status.c) ---- */
-int rpc_status_from_err(int err);               /* -> grpc_status_code */
+int rpc_status_from_err(int err);                /* -> grpc_status_code */
 int rpc_err_from_status(int code, int errno_md); /* ERRNO_MD: from "cairn-errno", or 0 */
 
 #endif

@@ -105,9 +105,9 @@ static void post_request(struct rpc_server *s, size_t m)
     grpc_metadata_array_init(&c->md);
     live_add(s, 1);
     int want_payload = s->methods[m].shape != RPC_CLIENT_STREAM;
-    grpc_call_error e = grpc_server_request_registered_call(
-        s->srv, s->handles[m], &c->call, &c->deadline, &c->md, want_payload ? &c->payload : NULL,
-        s->cq, s->cq, c);
+    grpc_call_error e =
+        grpc_server_request_registered_call(s->srv, s->handles[m], &c->call, &c->deadline, &c->md,
+                                            want_payload ? &c->payload : NULL, s->cq, s->cq, c);
     if (e != GRPC_CALL_OK) {
         grpc_metadata_array_destroy(&c->md);
         free(c);
@@ -418,11 +418,11 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
     grpc_server_register_completion_queue(s->srv, s->cq, NULL);
     s->handles = calloc(s->n_methods ? s->n_methods : 1, sizeof *s->handles);
     for (size_t i = 0; i < s->n_methods; i++)
-        s->handles[i] = grpc_server_register_method(
-            s->srv, s->methods[i].path, NULL,
-            s->methods[i].shape == RPC_CLIENT_STREAM ? GRPC_SRM_PAYLOAD_NONE
-                                                     : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
-            0);
+        s->handles[i] = grpc_server_register_method(s->srv, s->methods[i].path, NULL,
+                                                    s->methods[i].shape == RPC_CLIENT_STREAM
+                                                        ? GRPC_SRM_PAYLOAD_NONE
+                                                        : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
+                                                    0);
     grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
     int rv = 0;
     if (o->unix_path) {

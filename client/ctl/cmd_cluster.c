@@ -41,7 +41,6 @@ static int cluster_init(struct ctl *x, int argc, char **argv)
 }
 
 const struct cmd cmd_cluster[] = {
-    {"cluster", "init", "--out FILE", "create a new cluster key in FILE (mode 0600)",
-     cluster_init},
+    {"cluster", "init", "--out FILE", "create a new cluster key in FILE (mode 0600)", cluster_init},
     {NULL, NULL, NULL, NULL, NULL},
 };

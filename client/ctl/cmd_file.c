@@ -18,8 +18,8 @@
 
 /* Splits PATH into its parent directory inode (creating missing directories
  * when CREATE) and the last name. */
-static int walk_parent(cairn_t *c, const char *vol, const char *path, int create,
-                       uint64_t *parent, char name[256])
+static int walk_parent(cairn_t *c, const char *vol, const char *path, int create, uint64_t *parent,
+                       char name[256])
 {
     uint64_t cur = CAIRN_ROOT_INO;
     const char *p = path;
@@ -281,17 +281,16 @@ static int version_row(void *ctx, const cairn_version_t *v)
         printf("%s{\"time_ms\":%lld,\"hlc\":%llu,\"origin\":%u,\"seq\":%llu,\"size\":%llu,"
                "\"mode\":\"%04o\",\"nlink\":%u,\"mtime_ns\":%lld}",
                l->n ? "," : "[", (long long)v->time_ms, (unsigned long long)v->hlc, v->origin,
-               (unsigned long long)v->seq, (unsigned long long)v->attr.size,
-               v->attr.mode & 07777, v->attr.nlink, (long long)v->attr.mtime_ns);
+               (unsigned long long)v->seq, (unsigned long long)v->attr.size, v->attr.mode & 07777,
+               v->attr.nlink, (long long)v->attr.mtime_ns);
     } else {
         char tb[32], dot[48];
         if (l->n == 0)
-            printf("%-23s %-22s %12s %5s %s\n", "TIME (UTC)", "VERSION", "SIZE", "LINKS",
-                   "MODE");
+            printf("%-23s %-22s %12s %5s %s\n", "TIME (UTC)", "VERSION", "SIZE", "LINKS", "MODE");
         snprintf(dot, sizeof dot, "%u:%llu", v->origin, (unsigned long long)v->seq);
         printf("%s.%03lld %-22s %12llu %5u %04o\n", ctl_time(v->time_ms * 1000000, tb),
-               (long long)(v->time_ms % 1000), dot, (unsigned long long)v->attr.size,
-               v->attr.nlink, v->attr.mode & 07777);
+               (long long)(v->time_ms % 1000), dot, (unsigned long long)v->attr.size, v->attr.nlink,
+               v->attr.mode & 07777);
     }
     l->n++;
     return 0;

@@ -37,8 +37,8 @@ static int node_status(struct ctl *x, int argc, char **argv)
            "data dir         %s\nuptime           %llus\nchunks           %u\n"
            "volumes          %u\nindex size       %s\nbytes appended   %s\n"
            "flushes          %llu\nchecksum errors  %llu\n",
-           st.node_id, st.name, st.version, st.data_dir, (unsigned long long)st.uptime_s,
-           st.chunks, st.volumes, ctl_size(st.index_bytes, b1), ctl_size(st.bytes_appended, b2),
+           st.node_id, st.name, st.version, st.data_dir, (unsigned long long)st.uptime_s, st.chunks,
+           st.volumes, ctl_size(st.index_bytes, b1), ctl_size(st.bytes_appended, b2),
            (unsigned long long)st.flushes, (unsigned long long)st.checksum_errors);
     return 0;
 }

@@ -102,11 +102,9 @@ static int repl_status(struct ctl *x, int argc, char **argv)
 }
 
 const struct cmd cmd_volume[] = {
-    {"volume", "create", "NAME [--durability local|replicas=N]", "create a volume",
-     volume_create},
+    {"volume", "create", "NAME [--durability local|replicas=N]", "create a volume", volume_create},
     {"volume", "list", "", "list volumes with their chunks and usage", volume_list},
-    {"conflicts", "list", "VOLUME", "concurrent writes kept as .conflict siblings",
-     conflicts_list},
+    {"conflicts", "list", "VOLUME", "concurrent writes kept as .conflict siblings", conflicts_list},
     {"repl", "status", "", "replication lag per peer", repl_status},
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -17,9 +17,9 @@ struct ctl {
 };
 
 struct cmd {
-    const char *noun, *verb; /* verb NULL: the noun is the whole command */
-    const char *args;        /* usage after "NOUN VERB" */
-    const char *help;        /* one line */
+    const char *noun, *verb;                         /* verb NULL: the noun is the whole command */
+    const char *args;                                /* usage after "NOUN VERB" */
+    const char *help;                                /* one line */
     int (*fn)(struct ctl *x, int argc, char **argv); /* argv[0] is the first argument */
 };
 

@@ -14,9 +14,10 @@ static const struct cmd *const tables[] = {cmd_cluster, cmd_node,     cmd_chunk,
 
 static void help(FILE *f)
 {
-    fprintf(f, "usage: cairnctl [--server ADDR] [--json] NOUN VERB [ARGS]\n\n"
-               "  --server ADDR  unix:PATH or HOST:PORT (default $CAIRN_SERVER or %s)\n"
-               "  --json         machine-readable output for listings\n\ncommands:\n",
+    fprintf(f,
+            "usage: cairnctl [--server ADDR] [--json] NOUN VERB [ARGS]\n\n"
+            "  --server ADDR  unix:PATH or HOST:PORT (default $CAIRN_SERVER or %s)\n"
+            "  --json         machine-readable output for listings\n\ncommands:\n",
             CAIRN_DEFAULT_ADDR);
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const struct cmd *c = tables[t]; c->noun; c++) {

@@ -95,10 +95,10 @@ int cairn_unlink(cairn_t *c, const char *vol, uint64_t parent, const char *name)
 int cairn_rmdir(cairn_t *c, const char *vol, uint64_t parent, const char *name);
 #define CAIRN_RENAME_NOREPLACE 1u
 #define CAIRN_RENAME_EXCHANGE 2u
-int cairn_rename(cairn_t *c, const char *vol, uint64_t parent, const char *name,
-                 uint64_t newparent, const char *newname, unsigned flags);
-int cairn_link(cairn_t *c, const char *vol, uint64_t ino, uint64_t newparent,
-               const char *newname, cairn_attr_t *out);
+int cairn_rename(cairn_t *c, const char *vol, uint64_t parent, const char *name, uint64_t newparent,
+                 const char *newname, unsigned flags);
+int cairn_link(cairn_t *c, const char *vol, uint64_t ino, uint64_t newparent, const char *newname,
+               cairn_attr_t *out);
 /* Copies the target into BUF (NUL-terminated, truncated to CAP). */
 int cairn_readlink(cairn_t *c, const char *vol, uint64_t ino, const cairn_at_t *at, char *buf,
                    size_t cap);
