@@ -212,6 +212,26 @@ static int ccall_result(struct ccall *cc)
     return rpc_err_from_status(cc->status, errno_md);
 }
 
+static void recv_status_op(struct ccall *cc, grpc_op *op)
+{
+    op->op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    op->data.recv_status_on_client.trailing_metadata = &cc->trail_md;
+    op->data.recv_status_on_client.status = &cc->status;
+    op->data.recv_status_on_client.status_details = &cc->details;
+}
+
+/* The four ops that end a call that has sent its messages: half-close, then
+ * the reply's metadata, message (into *RECV) and status. OPS is zeroed. */
+static void closing_ops(struct ccall *cc, grpc_op *ops, grpc_byte_buffer **recv)
+{
+    ops[0].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[1].data.recv_initial_metadata.recv_initial_metadata = &cc->init_md;
+    ops[2].op = GRPC_OP_RECV_MESSAGE;
+    ops[2].data.recv_message.recv_message = recv;
+    recv_status_op(cc, &ops[3]);
+}
+
 /* (1): receive the status, whatever state the call is in. After a failed
  * batch the call is cancelled first: its status then arrives at once (the
  * server's, if it sent one) instead of waiting for a stream that will not
@@ -222,10 +242,7 @@ static int ccall_finish(struct ccall *cc, int failed)
         grpc_call_cancel(cc->call, NULL);
     grpc_op op;
     memset(&op, 0, sizeof op);
-    op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    op.data.recv_status_on_client.trailing_metadata = &cc->trail_md;
-    op.data.recv_status_on_client.status = &cc->status;
-    op.data.recv_status_on_client.status_details = &cc->details;
+    recv_status_op(cc, &op);
     if (!batch(cc, &op, 1))
         cc->status = GRPC_STATUS_UNAVAILABLE;
     return ccall_result(cc);
@@ -258,15 +275,7 @@ int rpc_unary(struct rpc_channel *c, size_t method, const ProtobufCMessage *req,
     ops[0].flags = initial_flags(&cc);
     ops[1].op = GRPC_OP_SEND_MESSAGE;
     ops[1].data.send_message.send_message = send;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &cc.init_md;
-    ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &recv;
-    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &cc.trail_md;
-    ops[5].data.recv_status_on_client.status = &cc.status;
-    ops[5].data.recv_status_on_client.status_details = &cc.details;
+    closing_ops(&cc, &ops[2], &recv);
     if (!batch(&cc, ops, 6))
         cc.status = GRPC_STATUS_UNAVAILABLE;
     rv = ccall_result(&cc);
@@ -365,15 +374,7 @@ int rpc_client_stream(struct rpc_channel *c, size_t method,
     grpc_byte_buffer *recv = NULL;
     if (ok) {
         memset(ops, 0, sizeof ops);
-        ops[0].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-        ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
-        ops[1].data.recv_initial_metadata.recv_initial_metadata = &cc.init_md;
-        ops[2].op = GRPC_OP_RECV_MESSAGE;
-        ops[2].data.recv_message.recv_message = &recv;
-        ops[3].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-        ops[3].data.recv_status_on_client.trailing_metadata = &cc.trail_md;
-        ops[3].data.recv_status_on_client.status = &cc.status;
-        ops[3].data.recv_status_on_client.status_details = &cc.details;
+        closing_ops(&cc, ops, &recv);
         if (!batch(&cc, ops, 4))
             cc.status = GRPC_STATUS_UNAVAILABLE;
         rv = ccall_result(&cc);

@@ -145,23 +145,32 @@ static int at_option(int *argc, char **argv, cairn_at_t *at, const struct cmd *c
     return 0;
 }
 
+/* The common start of cat and ls: "VOL:/PATH [--at X]" resolved. Returns 0
+ * or the exit status to return. */
+static int resolve_arg(struct ctl *x, int argc, char **argv, const struct cmd *c, char vol[256],
+                       const char **path, cairn_at_t *at, cairn_attr_t *a)
+{
+    int rv;
+    if ((rv = at_option(&argc, argv, at, c)) != 0)
+        return rv;
+    if (argc != 1)
+        return ctl_usage(c);
+    if ((rv = ctl_volpath(argv[0], vol, path)) != 0 || (rv = ctl_connect(x)) != 0)
+        return rv;
+    if ((rv = cairn_resolve(x->c, vol, *path, at, a)) != 0)
+        return ctl_fail(argv[0], rv);
+    return 0;
+}
+
 static int cat(struct ctl *x, int argc, char **argv)
 {
     cairn_at_t at;
-    int rv;
-    if ((rv = at_option(&argc, argv, &at, &cmd_file[1])) != 0)
-        return rv;
-    if (argc != 1)
-        return ctl_usage(&cmd_file[1]);
     char vol[256];
     const char *path;
-    if ((rv = ctl_volpath(argv[0], vol, &path)) != 0)
-        return rv;
-    if ((rv = ctl_connect(x)) != 0)
-        return rv;
     cairn_attr_t a;
-    if ((rv = cairn_resolve(x->c, vol, path, &at, &a)) != 0)
-        return ctl_fail(argv[0], rv);
+    int rv;
+    if ((rv = resolve_arg(x, argc, argv, &cmd_file[1], vol, &path, &at, &a)) != 0)
+        return rv;
     if (!S_ISREG(a.mode))
         return ctl_fail(argv[0], S_ISDIR(a.mode) ? -EISDIR : -EINVAL);
     uint8_t *buf = malloc(IO_PIECE);
@@ -225,20 +234,12 @@ static int ls_entry(void *ctx, const char *name, uint64_t ino, uint32_t type,
 static int ls(struct ctl *x, int argc, char **argv)
 {
     cairn_at_t at;
-    int rv;
-    if ((rv = at_option(&argc, argv, &at, &cmd_file[2])) != 0)
-        return rv;
-    if (argc != 1)
-        return ctl_usage(&cmd_file[2]);
     char vol[256];
     const char *path;
-    if ((rv = ctl_volpath(argv[0], vol, &path)) != 0)
-        return rv;
-    if ((rv = ctl_connect(x)) != 0)
-        return rv;
     cairn_attr_t a;
-    if ((rv = cairn_resolve(x->c, vol, path, &at, &a)) != 0)
-        return ctl_fail(argv[0], rv);
+    int rv;
+    if ((rv = resolve_arg(x, argc, argv, &cmd_file[2], vol, &path, &at, &a)) != 0)
+        return rv;
     struct listing l = {x, 0};
     if (S_ISDIR(a.mode)) {
         rv = cairn_readdir(x->c, vol, a.ino, &at, NULL, 1, ls_entry, &l);
