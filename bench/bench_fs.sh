@@ -2,9 +2,10 @@
 # bench/bench_fs.sh — the file-system benchmark: the same workloads, in one
 # run, on (a) a local directory, (b) libfuse's passthrough_ll example (the
 # FUSE floor: compiled here from Debian's libfuse3-dev examples, mounted with
-# its defaults and -o source=DIR) and (c) a cairn mount (a cairnd started
-# here, a volume, cairn-fuse with its defaults). All three live on the
-# filesystem of DIR, so they share the disk and the page cache.
+# its defaults and -o source=DIR), (c) a cairn mount (a cairnd started here,
+# a volume, cairn-fuse with its defaults) and (d) a second mount of the same
+# volume with -o writeback_cache, working in its own directory. All live on
+# the filesystem of DIR, so they share the disk and the page cache.
 #
 #   bench/bench_fs.sh DIR [--size BYTES] [--only seq|rand|small]
 #
@@ -15,9 +16,10 @@
 # sequential read and before each metadata read phase.
 #
 # Output: one line per figure and baseline, "NAME cairn=X baseline=Y unit=U
-# ratio=R" (R = cairn/baseline, higher is better), twice per workload: NAME
-# against passthrough_ll and NAME_local against the local directory, plus
-# '#' comment lines with every run. Workloads (bench_fsio does the timing):
+# ratio=R" (R = cairn/baseline, higher is better), three times per workload:
+# NAME against passthrough_ll, NAME_local against the local directory, and
+# NAME_wb (the writeback_cache mount) against passthrough_ll, plus '#'
+# comment lines with every run. Workloads (bench_fsio does the timing):
 #   fs_seq_write   SIZE bytes in 1 MiB writes + fsync (file creation included)
 #   fs_seq_read    that file read back in 1 MiB reads, after dropping caches
 #   fs_rand_write  20,000 aligned 4 KiB pwrites at random offsets of a
@@ -100,7 +102,8 @@ pt_mnt=$work/pt-mnt
 cn_dir=$work/cairnd
 cn_sock=$cn_dir/cairnd.sock
 cn_mnt=$work/cairn-mnt
-mkdir -p "$local_dir" "$pt_src" "$pt_mnt" "$cn_dir" "$cn_mnt"
+wb_mnt=$work/cairn-wb-mnt
+mkdir -p "$local_dir" "$pt_src" "$pt_mnt" "$cn_dir" "$cn_mnt" "$wb_mnt"
 
 # ---- start and stop (5) ----
 
@@ -186,22 +189,29 @@ EOF
   done
   [[ $ok -eq 1 ]] || { cat "$cn_dir/cairnd.log" >&2; echo "bench_fs: cairnd did not start" >&2; exit 1; }
   # Room for every byte the run writes: cairn has no reclaim yet, so deleted
-  # files keep their chunk space (about 3.5 * SIZE + 0.5 GiB in all).
+  # files keep their chunk space (about 3.5 * SIZE + 0.5 GiB per cairn target).
   local chunk=$((2 * bytes + RAND_FILE)) id ids
   cctl volume create bench >/dev/null
-  ids=$(cctl --json chunk create --count 3 --size "$chunk" |
+  ids=$(cctl --json chunk create --count 5 --size "$chunk" |
     /usr/bin/python3 -c 'import json,sys; print(" ".join(c["id"] for c in json.load(sys.stdin)))')
   for id in $ids; do cctl chunk assign "$id" bench >/dev/null; done
   "$cfuse" --server "unix:$cn_sock" bench "$cn_mnt" -f >"$work/cairn-fuse.log" 2>&1 &
   FUSE_PIDS+=("$!")
   MOUNTS+=("$cn_mnt")
   wait_mounted "$cn_mnt" "$!" "$work/cairn-fuse.log"
+  "$cfuse" --server "unix:$cn_sock" bench "$wb_mnt" -f -o writeback_cache \
+    >"$work/cairn-wb.log" 2>&1 &
+  FUSE_PIDS+=("$!")
+  MOUNTS+=("$wb_mnt")
+  wait_mounted "$wb_mnt" "$!" "$work/cairn-wb.log"
+  mkdir "$cn_mnt/default" "$wb_mnt/wb"
 }
 
 # ---- steps ----
 
-TARGETS=(local passthrough cairn)
-declare -A ROOT=([local]=$local_dir [passthrough]=$pt_mnt [cairn]=$cn_mnt)
+TARGETS=(local passthrough cairn cairn_wb)
+declare -A ROOT=([local]=$local_dir [passthrough]=$pt_mnt [cairn]=$cn_mnt/default
+  [cairn_wb]=$wb_mnt/wb)
 
 drop_caches() {
   sync
@@ -211,7 +221,8 @@ drop_caches() {
 # The targets in the rotating order of run $1 (2).
 order() {
   local r=$1 i
-  for ((i = 0; i < 3; i++)); do echo "${TARGETS[(i + r) % 3]}"; done
+  local n=${#TARGETS[@]}
+  for ((i = 0; i < n; i++)); do echo "${TARGETS[(i + r) % n]}"; done
 }
 
 # step TARGET PREFAULT_BYTES STEP ARGS...: runs bench_fsio; prints the rate.
@@ -231,7 +242,7 @@ add() { RES[$1,$2]="${RES[$1,$2]:-}${RES[$1,$2]:+ }$3"; }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
-# report NAME UNIT WHAT: the '#' line with every run and the two figure lines.
+# report NAME UNIT WHAT: the '#' line with every run and the three figure lines.
 report() {
   local name=$1 unit=$2 what=$3 t
   declare -A m=()
@@ -243,10 +254,12 @@ report() {
   done
   echo "# $name: $what; runs ($unit) $runs (rotating order); medians"
   awk -v n="$name" -v u="$unit" -v c="${m[cairn]}" -v p="${m[passthrough]}" -v l="${m[local]}" \
+    -v w="${m[cairn_wb]}" \
     'BEGIN {
        f = (u == "MB/s") ? "%.1f" : "%.0f"
        printf "%s cairn=" f " baseline=" f " unit=%s ratio=%.2f\n", n, c, p, u, c / p
        printf "%s_local cairn=" f " baseline=" f " unit=%s ratio=%.2f\n", n, c, l, u, c / l
+       printf "%s_wb cairn=" f " baseline=" f " unit=%s ratio=%.2f\n", n, w, p, u, w / p
      }'
 }
 
@@ -343,7 +356,8 @@ start_cairn
 echo "# targets: local = $local_dir; passthrough = passthrough_ll -f -o source=$pt_src (libfuse" \
   "$(pkg-config --modversion fuse3), gcc -O2, its defaults: multi-threaded, timeout=1, no" \
   "writeback cache); cairn = cairn-fuse --server unix:SOCK VOLUME MNT -f (its defaults) on a" \
-  "cairnd started here (config: data_dir, socket, listen 127.0.0.1:0, metrics_listen none)"
+  "cairnd started here (config: data_dir, socket, listen 127.0.0.1:0, metrics_listen none);" \
+  "cairn_wb = the same with -o writeback_cache, a second mount of the same volume"
 echo "# baseline= is passthrough_ll for NAME and the local directory for NAME_local; ratio =" \
   "cairn/baseline, higher is better; caches dropped with echo 3 > /proc/sys/vm/drop_caches"
 

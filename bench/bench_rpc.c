@@ -10,7 +10,7 @@
  * By default it starts its own cairnd (PATH, default ../daemon/cairnd next
  * to this binary) with a config in DIR/cairnd (data_dir there, the socket
  * there, listen 127.0.0.1:0, metrics_listen none, every other key at its
- * default: [rpc] threads = 4) and stops it (SIGTERM) at the end. With
+ * default: [rpc] threads = 2) and stops it (SIGTERM) at the end. With
  * --socket it uses a running cairnd instead, creating volumes named
  * "bench-rpc-<pid>-..." there (left behind: cairn has no volume delete);
  * rpc_rss then needs --pid. WORKLOAD: write (rpc_write and rpc_read), calls
@@ -686,6 +686,8 @@ int main(int argc, char **argv)
     }
     char addr[PATH_MAX + 8];
     snprintf(addr, sizeof addr, "unix:%s", sock);
+    /* As cairnctl and cairn-fuse do (and any program that streams may) */
+    must(cairn_tune_malloc(), "cairn_tune_malloc");
     cairn_t *c;
     must(cairn_connect(&c, addr), "cairn_connect %s", addr);
 
@@ -697,7 +699,8 @@ int main(int argc, char **argv)
     uname(&u);
     printf("# bench_rpc: dir=%s size=%" PRIu64 " date=%s kernel=%s cairnd=%s%s (pid %ld%s)\n", dir,
            size, date, u.release, socket ? "running at " : "started, ", sock, (long)pid,
-           socket ? "" : "; config keys at their defaults, [rpc] threads = 4");
+           socket ? "" : "; config keys at their defaults, [rpc] threads = 2");
+    printf("# client: cairn_tune_malloc() called, as cairnctl and cairn-fuse do\n");
     fflush(stdout);
 
     uint8_t *pat = alloc_or_die(RPC_IO);

@@ -34,6 +34,11 @@ void cairn_disconnect(cairn_t *c)
     free(c);
 }
 
+int cairn_tune_malloc(void)
+{
+    return rpc_tune_malloc();
+}
+
 void cairn_set_timeout(cairn_t *c, int timeout_ms)
 {
     rpc_channel_set_timeout(c->ch, timeout_ms);

@@ -136,6 +136,8 @@ int main(int argc, char **argv)
         return 0;
     }
     log_set_level(cfg.log_level);
+    if (rpc_tune_malloc() != 0)
+        log_warn("main", "malloc refused the piece-buffer settings: streams will be slower");
 
     sigset_t sigs;
     sigemptyset(&sigs);

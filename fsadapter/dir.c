@@ -80,7 +80,7 @@ static int fetch_more(struct fsctx *fs, fuse_ino_t ino, struct dirh *d, int plus
         after = last;
     }
     struct fetch f = {d, 0};
-    int rv = cairn_readdir(fs->c, fs->volume, ino, &fs->at, after, plus, add_entry, &f);
+    int rv = cairn_readdir(fs_cairn(fs), fs->volume, ino, &fs->at, after, plus, add_entry, &f);
     if (rv == 0 && f.added < DIR_PAGE)
         d->eof = 1;
     return rv;
@@ -90,7 +90,7 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct fsctx *fs = fuse_req_userdata(req);
     cairn_attr_t a;
-    int rv = cairn_getattr(fs->c, fs->volume, ino, &fs->at, &a);
+    int rv = cairn_getattr(fs_cairn(fs), fs->volume, ino, &fs->at, &a);
     if (rv == 0 && !S_ISDIR(a.mode))
         rv = -ENOTDIR;
     if (rv != 0) {

@@ -6,7 +6,8 @@
  * FUSE node ids are cairn inode numbers (root: 1 on both sides), so no table
  * maps them and forget has nothing to do. Every operation is one libcairn
  * call (one round trip); replies carry attributes so the kernel needs no
- * extra GETATTR. Threads: the multi-threaded session loop calls operations
+ * extra GETATTR. Writes are answered when queued (wbehind.c); every other
+ * call waits for the queue first (fs_cairn). Threads: the multi-threaded session loop calls operations
  * concurrently; struct fsctx is read-only after start-up.
  */
 #ifndef CAIRN_FS_H
@@ -22,9 +23,26 @@ struct fsctx {
     char *volume;
     cairn_at_t at; /* a past view (snapshot= or asof=), or now */
     int readonly;  /* 1 for past views: every change is EROFS */
+    int writeback; /* -o writeback_cache: the kernel caches writes */
+    unsigned readahead_kb; /* -o readahead_kb: offered at FUSE init */
     double attr_timeout, entry_timeout;
 };
 
+/* The connection, for an operation other than WRITE: returns once every
+ * write answered before has reached cairnd (wbehind.c (2)). */
+cairn_t *fs_cairn(struct fsctx *fs);
+/* wbehind.c: the write-behind queue. wb_init before the session, wb_start
+ * (the sender; -1 if it cannot run: writes then go through at once) once
+ * mounted, wb_stop after the loop (sends what is left). wb_write copies and
+ * queues a write (0, or a positive errno: the inode's deferred error or
+ * ENOMEM); wb_drain waits for every write queued before it; wb_settle
+ * drains and returns (clearing) the inode's deferred error. */
+void wb_init(struct fsctx *fs);
+int wb_start(void);
+void wb_stop(void);
+int wb_write(fuse_ino_t ino, const char *buf, size_t size, uint64_t off);
+void wb_drain(void);
+int wb_settle(fuse_ino_t ino);
 /* A libcairn result as a positive errno for fuse_reply_err. */
 int fs_errno(int rv);
 /* struct stat from a cairn attribute. */

@@ -21,6 +21,12 @@
 
 #define XATTR_MAX 65536
 
+cairn_t *fs_cairn(struct fsctx *fs)
+{
+    wb_drain();
+    return fs->c;
+}
+
 int fs_errno(int rv)
 {
     if (rv >= 0)
@@ -101,9 +107,11 @@ static void reply_attr(fuse_req_t req, int rv, const cairn_attr_t *a)
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-    (void)userdata;
+    const struct fsctx *fs = userdata;
     conn->max_write = 1u << 20; /* one 1 MiB piece per write request */
-    conn->max_readahead = 1u << 20;
+    /* The kernel takes the smaller of this and the mount's sysfs setting,
+     * which main.c raised from 128 KiB to the same value. */
+    conn->max_readahead = fs->readahead_kb ? fs->readahead_kb * 1024u : 1u << 20;
     conn->time_gran = 1;
     if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
         conn->want |= FUSE_CAP_PARALLEL_DIROPS;
@@ -112,6 +120,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
     /* No writeback cache by default: with it the kernel owns mtime and sends
      * a SETATTR at every close and eviction (a round trip per small file);
      * -o writeback_cache turns it on for workloads of many tiny writes. */
+    if (fs->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+        conn->want |= FUSE_CAP_WRITEBACK_CACHE;
     if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
         conn->want |= FUSE_CAP_CACHE_SYMLINKS;
     if (conn->capable & FUSE_CAP_SPLICE_WRITE)
@@ -122,7 +132,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     struct fsctx *fs = FS(req);
     cairn_attr_t a;
-    int rv = cairn_lookup(fs->c, fs->volume, parent, name, &fs->at, &a);
+    int rv = cairn_lookup(fs_cairn(fs), fs->volume, parent, name, &fs->at, &a);
     if (rv == -ENOENT) { /* a negative entry the kernel may cache */
         struct fuse_entry_param e;
         memset(&e, 0, sizeof e);
@@ -145,7 +155,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     (void)fi;
     struct fsctx *fs = FS(req);
     cairn_attr_t a;
-    int rv = cairn_getattr(fs->c, fs->volume, ino, &fs->at, &a);
+    int rv = cairn_getattr(fs_cairn(fs), fs->volume, ino, &fs->at, &a);
     reply_attr(req, rv, &a);
 }
 
@@ -179,7 +189,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
         sa.mask |= CAIRN_SET_CTIME,
             sa.ctime_ns = attr->st_ctim.tv_sec * 1000000000LL + attr->st_ctim.tv_nsec;
     cairn_attr_t a;
-    int rv = cairn_setattr(fs->c, fs->volume, ino, &sa, &a);
+    int rv = cairn_setattr(fs_cairn(fs), fs->volume, ino, &sa, &a);
     reply_attr(req, rv, &a);
 }
 
@@ -187,7 +197,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
     struct fsctx *fs = FS(req);
     char buf[4096];
-    int rv = cairn_readlink(fs->c, fs->volume, ino, &fs->at, buf, sizeof buf);
+    int rv = cairn_readlink(fs_cairn(fs), fs->volume, ino, &fs->at, buf, sizeof buf);
     if (rv != 0)
         fuse_reply_err(req, fs_errno(rv));
     else
@@ -200,7 +210,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     struct fsctx *fs = FS(req);
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
-    int rv = cairn_mknod(fs->c, fs->volume, parent, name, mode, rdev, ctx->uid, ctx->gid, &a);
+    int rv = cairn_mknod(fs_cairn(fs), fs->volume, parent, name, mode, rdev, ctx->uid, ctx->gid, &a);
     reply_entry(req, rv, &a);
 }
 
@@ -220,7 +230,7 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
     struct fsctx *fs = FS(req);
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
-    int rv = cairn_symlink(fs->c, fs->volume, parent, name, link, ctx->uid, ctx->gid, &a);
+    int rv = cairn_symlink(fs_cairn(fs), fs->volume, parent, name, link, ctx->uid, ctx->gid, &a);
     reply_entry(req, rv, &a);
 }
 
@@ -228,14 +238,14 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     READ_ONLY_GUARD(req);
     struct fsctx *fs = FS(req);
-    fuse_reply_err(req, fs_errno(cairn_unlink(fs->c, fs->volume, parent, name)));
+    fuse_reply_err(req, fs_errno(cairn_unlink(fs_cairn(fs), fs->volume, parent, name)));
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     READ_ONLY_GUARD(req);
     struct fsctx *fs = FS(req);
-    fuse_reply_err(req, fs_errno(cairn_rmdir(fs->c, fs->volume, parent, name)));
+    fuse_reply_err(req, fs_errno(cairn_rmdir(fs_cairn(fs), fs->volume, parent, name)));
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
@@ -253,7 +263,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
         return;
     }
     fuse_reply_err(req,
-                   fs_errno(cairn_rename(fs->c, fs->volume, parent, name, newparent, newname, cf)));
+                   fs_errno(cairn_rename(fs_cairn(fs), fs->volume, parent, name, newparent, newname, cf)));
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
@@ -261,7 +271,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
     READ_ONLY_GUARD(req);
     struct fsctx *fs = FS(req);
     cairn_attr_t a;
-    int rv = cairn_link(fs->c, fs->volume, ino, newparent, newname, &a);
+    int rv = cairn_link(fs_cairn(fs), fs->volume, ino, newparent, newname, &a);
     reply_entry(req, rv, &a);
 }
 
@@ -274,7 +284,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     }
     if (fi->flags & O_TRUNC) { /* atomic O_TRUNC: the kernel sends no SETATTR */
         cairn_setattr_t sa = {CAIRN_SET_SIZE, 0, 0, 0, 0, 0, 0, 0};
-        int rv = cairn_setattr(fs->c, fs->volume, ino, &sa, NULL);
+        int rv = cairn_setattr(fs_cairn(fs), fs->volume, ino, &sa, NULL);
         if (rv != 0) {
             fuse_reply_err(req, fs_errno(rv));
             return;
@@ -291,7 +301,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     struct fsctx *fs = FS(req);
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
-    int rv = cairn_mknod(fs->c, fs->volume, parent, name, S_IFREG | (mode & 07777), 0, ctx->uid,
+    int rv = cairn_mknod(fs_cairn(fs), fs->volume, parent, name, S_IFREG | (mode & 07777), 0, ctx->uid,
                          ctx->gid, &a);
     if (rv != 0) {
         fuse_reply_err(req, fs_errno(rv));
@@ -317,7 +327,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         return;
     }
     size_t got = 0;
-    int rv = cairn_read(fs->c, fs->volume, ino, (uint64_t)off, size, buf, &fs->at, &got);
+    int rv = cairn_read(fs_cairn(fs), fs->volume, ino, (uint64_t)off, size, buf, &fs->at, &got);
     if (rv != 0)
         fuse_reply_err(req, fs_errno(rv));
     else
@@ -330,19 +340,17 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
     (void)fi;
     READ_ONLY_GUARD(req);
-    struct fsctx *fs = FS(req);
-    int rv = cairn_write(fs->c, fs->volume, ino, (uint64_t)off, buf, size, NULL);
-    if (rv != 0)
-        fuse_reply_err(req, fs_errno(rv));
+    int err = wb_write(ino, buf, size, (uint64_t)off);
+    if (err)
+        fuse_reply_err(req, err);
     else
         fuse_reply_write(req, size);
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    (void)ino;
     (void)fi;
-    fuse_reply_err(req, 0); /* writes reach cairnd before they are answered */
+    fuse_reply_err(req, wb_settle(ino)); /* close(2) reports late write errors */
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -354,12 +362,12 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-    (void)ino;
     (void)datasync;
     (void)fi;
     struct fsctx *fs = FS(req);
-    if (fs->readonly) {
-        fuse_reply_err(req, 0);
+    int err = wb_settle(ino);
+    if (fs->readonly || err) {
+        fuse_reply_err(req, err);
         return;
     }
     fuse_reply_err(req, fs_errno(cairn_fsync(fs->c, fs->volume)));
@@ -370,7 +378,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
     (void)ino;
     struct fsctx *fs = FS(req);
     cairn_statfs_t s;
-    int rv = cairn_statfs(fs->c, fs->volume, &s);
+    int rv = cairn_statfs(fs_cairn(fs), fs->volume, &s);
     if (rv != 0) {
         fuse_reply_err(req, fs_errno(rv));
         return;
@@ -403,7 +411,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
         return;
     }
     struct fsctx *fs = FS(req);
-    fuse_reply_err(req, fs_errno(cairn_setxattr(fs->c, fs->volume, ino, name, value, size, flags)));
+    fuse_reply_err(req, fs_errno(cairn_setxattr(fs_cairn(fs), fs->volume, ino, name, value, size, flags)));
 }
 
 static void reply_xattr_value(fuse_req_t req, int rv, const char *buf, size_t len, size_t size)
@@ -434,7 +442,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
         return;
     }
     size_t len = 0;
-    int rv = cairn_getxattr(fs->c, fs->volume, ino, name, &fs->at, buf, XATTR_MAX, &len);
+    int rv = cairn_getxattr(fs_cairn(fs), fs->volume, ino, name, &fs->at, buf, XATTR_MAX, &len);
     reply_xattr_value(req, rv, buf, len, size);
     free(buf);
 }
@@ -443,7 +451,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
     struct fsctx *fs = FS(req);
     size_t len = 0;
-    int rv = cairn_listxattr(fs->c, fs->volume, ino, &fs->at, NULL, 0, &len);
+    int rv = cairn_listxattr(fs_cairn(fs), fs->volume, ino, &fs->at, NULL, 0, &len);
     if (rv != 0 || size == 0) {
         reply_xattr_value(req, rv, NULL, len, 0);
         return;
@@ -453,7 +461,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
         fuse_reply_err(req, ENOMEM);
         return;
     }
-    rv = cairn_listxattr(fs->c, fs->volume, ino, &fs->at, buf, len, &len);
+    rv = cairn_listxattr(fs_cairn(fs), fs->volume, ino, &fs->at, buf, len, &len);
     reply_xattr_value(req, rv, buf, len, size);
     free(buf);
 }
@@ -462,7 +470,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
     READ_ONLY_GUARD(req);
     struct fsctx *fs = FS(req);
-    fuse_reply_err(req, fs_errno(cairn_removexattr(fs->c, fs->volume, ino, name)));
+    fuse_reply_err(req, fs_errno(cairn_removexattr(fs_cairn(fs), fs->volume, ino, name)));
 }
 
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)

@@ -54,11 +54,9 @@ int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *con
     struct rpc_channel *c = calloc(1, sizeof *c);
     if (!c)
         return -ENOMEM;
-    grpc_arg args[1];
-    args[0].type = GRPC_ARG_INTEGER;
-    args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    args[0].value.integer = RPC_MAX_MESSAGE;
-    grpc_channel_args cargs = {1, args};
+    grpc_arg args[CODEC_N_ARGS];
+    codec_channel_args(args);
+    grpc_channel_args cargs = {CODEC_N_ARGS, args};
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
     c->ch = grpc_channel_create(addr, creds, &cargs);
     grpc_channel_credentials_release(creds);
@@ -379,7 +377,11 @@ int rpc_client_stream(struct rpc_channel *c, size_t method,
             cc.status = GRPC_STATUS_UNAVAILABLE;
         rv = ccall_result(&cc);
     } else {
-        rv = ccall_finish(&cc, 1);
+        /* A send fails when the call is over on the wire (the server
+         * answered early, e.g. ENOSPC at some piece, or the connection
+         * broke): its status is there to take, and cancelling would replace
+         * it with CANCELLED. Only our own generator's error cancels. */
+        rv = ccall_finish(&cc, gen_err != 0);
     }
     if (rv == 0 && !gen_err) {
         *resp = codec_decode(recv, resp_desc, RPC_MAX_MESSAGE);

@@ -6,7 +6,11 @@
 #include "codec.h"
 
 #include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
 #include <grpc/slice.h>
+#include <stdint.h>
+
+#include "rpc.h"
 
 ProtobufCMessage *codec_decode(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *d,
                                size_t max)
@@ -22,6 +26,13 @@ ProtobufCMessage *codec_decode(grpc_byte_buffer *bb, const ProtobufCMessageDescr
         protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
     grpc_slice_unref(s);
     return m;
+}
+
+void codec_channel_args(grpc_arg *args)
+{
+    args[0].type = GRPC_ARG_INTEGER;
+    args[0].key = (char *)(uintptr_t)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[0].value.integer = (int)RPC_MAX_MESSAGE;
 }
 
 grpc_byte_buffer *codec_encode(const ProtobufCMessage *m)

@@ -72,6 +72,11 @@ void rpc_server_stop(struct rpc_server *s, int grace_ms);
  * May block for seconds inside gRPC; a process about to exit may skip it. */
 void rpc_release(void);
 
+/* Process-wide: keeps the buffers of streamed pieces on the heap for reuse
+ * instead of mapping and unmapping them for every piece (memory.c). For
+ * executables to call once at start; 0, or -1 if glibc refused. */
+int rpc_tune_malloc(void);
+
 /* ---- client ---- */
 
 struct rpc_channel;

@@ -408,11 +408,9 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
     s->n_threads = o->threads > 0 ? o->threads : 1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
-    grpc_arg args[1];
-    args[0].type = GRPC_ARG_INTEGER;
-    args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    args[0].value.integer = RPC_MAX_MESSAGE;
-    grpc_channel_args cargs = {1, args};
+    grpc_arg args[CODEC_N_ARGS];
+    codec_channel_args(args);
+    grpc_channel_args cargs = {CODEC_N_ARGS, args};
     s->srv = grpc_server_create(&cargs, NULL);
     s->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(s->srv, s->cq, NULL);

@@ -51,6 +51,9 @@ static int is_help(const char *s)
 int main(int argc, char **argv)
 {
     struct ctl x = {NULL, NULL, 0};
+    if (cairn_tune_malloc() != 0) {
+        /* only put and cat of big files are slower */
+    }
     static const struct option opts[] = {{"server", required_argument, NULL, 's'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},

@@ -57,6 +57,11 @@ void cairn_set_wait_for_ready(cairn_t *c, int on);
 void cairn_set_relatime(cairn_t *c, int on);
 /* The server's message for this thread's last failed call ("" if none). */
 const char *cairn_last_error(void);
+/* Optional, process-wide, once at program start: tunes glibc's malloc so
+ * the 1 MiB buffers of large reads and writes are reused instead of being
+ * mapped and faulted in for every piece (about twice the streaming speed).
+ * cairnctl and cairn-fuse call it. 0, or -1 if malloc refused. */
+int cairn_tune_malloc(void);
 
 /* ---- files ---- */
 int cairn_lookup(cairn_t *c, const char *vol, uint64_t parent, const char *name,

@@ -1,0 +1,217 @@
+/*
+ * wbehind.c — owns the mount's write-behind queue: WRITE requests are
+ * answered once their bytes are copied here, and one sender thread passes
+ * them on to cairnd in order, so the program, the kernel and the RPC to
+ * cairnd work at the same time instead of one after another.
+ *
+ * Invariants:
+ * (1) order: the queue is FIFO and has one sender, so cairnd sees writes in
+ *     the order the kernel sent them; a write that continues the newest
+ *     queued write of the same inode is appended to it (one larger RPC);
+ * (2) barrier: every other operation that talks to cairnd first waits until
+ *     every write answered before it started has reached cairnd (fs_cairn in
+ *     ops.c), so no reply ever carries a size or bytes older than a write
+ *     the kernel was told was done;
+ * (3) errors are never lost: a write that fails in the sender leaves its
+ *     error on the inode, returned by the inode's next write, flush (close)
+ *     or fsync, as NFS reports late write errors;
+ * (4) memory: at most WB_MAX_BYTES of buffers are held; a writer waits for
+ *     room.
+ * Durability is unchanged: fsync drains the queue, then asks cairnd to sync.
+ * Threads: any FUSE thread enqueues and drains; one sender; all state under
+ * wb.lock.
+ */
+#include "fs.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WB_MAX_BYTES (32u << 20)
+#define WB_BIG (8u << 20)     /* buffer of a large write: room to append */
+#define WB_SMALL (256u << 10) /* buffer of a small write */
+#define WB_BIG_FROM (64u << 10)
+
+struct item {
+    struct item *next;
+    fuse_ino_t ino;
+    uint64_t off;
+    size_t len, cap;
+    uint64_t ticket; /* the newest write in it */
+    char *data;
+};
+
+struct failed {
+    struct failed *next;
+    fuse_ino_t ino;
+    int err; /* positive errno */
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* any change: item queued or sent, stop */
+    struct fsctx *fs;
+    struct item *head, *tail; /* tail may be appended to; head is next out */
+    size_t held;              /* buffer bytes, queued and in the sender (4) */
+    uint64_t queued, sent;    /* tickets (2) */
+    struct failed *failed;
+    int stop, started;
+    pthread_t thread;
+} wb = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+/* Under lock: the inode's deferred error (positive), cleared; 0 if none. */
+static int take_error(fuse_ino_t ino)
+{
+    for (struct failed **p = &wb.failed; *p; p = &(*p)->next) {
+        if ((*p)->ino == ino) {
+            struct failed *f = *p;
+            int err = f->err;
+            *p = f->next;
+            free(f);
+            return err;
+        }
+    }
+    return 0;
+}
+
+static void note_error(fuse_ino_t ino, int err)
+{
+    for (struct failed *f = wb.failed; f; f = f->next)
+        if (f->ino == ino)
+            return; /* the first error is the one reported */
+    struct failed *f = malloc(sizeof *f);
+    if (!f) { /* out of memory: the log is all that is left */
+        fuse_log(FUSE_LOG_ERR, "cairn-fuse: write to inode %lu failed: %s\n",
+                 (unsigned long)ino, strerror(err));
+        return;
+    }
+    f->ino = ino;
+    f->err = err;
+    f->next = wb.failed;
+    wb.failed = f;
+}
+
+static void *sender(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&wb.lock);
+    for (;;) {
+        while (!wb.head && !wb.stop)
+            pthread_cond_wait(&wb.cond, &wb.lock);
+        if (!wb.head)
+            break; /* stopping, and everything is sent */
+        struct item *it = wb.head;
+        wb.head = it->next; /* out of the queue: nothing appends to it now */
+        if (!wb.head)
+            wb.tail = NULL;
+        pthread_mutex_unlock(&wb.lock);
+        int rv = cairn_write(wb.fs->c, wb.fs->volume, it->ino, it->off, it->data, it->len, NULL);
+        pthread_mutex_lock(&wb.lock);
+        if (rv != 0)
+            note_error(it->ino, fs_errno(rv));
+        wb.sent = it->ticket;
+        wb.held -= it->cap;
+        free(it->data);
+        free(it);
+        pthread_cond_broadcast(&wb.cond);
+    }
+    pthread_mutex_unlock(&wb.lock);
+    return NULL;
+}
+
+void wb_init(struct fsctx *fs)
+{
+    wb.fs = fs;
+}
+
+int wb_start(void)
+{
+    wb.stop = 0;
+    if (pthread_create(&wb.thread, NULL, sender, NULL) != 0)
+        return -1;
+    wb.started = 1;
+    return 0;
+}
+
+void wb_stop(void)
+{
+    if (!wb.started)
+        return;
+    pthread_mutex_lock(&wb.lock);
+    wb.stop = 1;
+    pthread_cond_broadcast(&wb.cond);
+    pthread_mutex_unlock(&wb.lock);
+    pthread_join(wb.thread, NULL);
+    wb.started = 0;
+    while (wb.failed) {
+        struct failed *f = wb.failed;
+        fuse_log(FUSE_LOG_ERR, "cairn-fuse: write to inode %lu failed and was never reported: %s\n",
+                 (unsigned long)f->ino, strerror(f->err));
+        wb.failed = f->next;
+        free(f);
+    }
+}
+
+int wb_write(fuse_ino_t ino, const char *buf, size_t size, uint64_t off)
+{
+    if (!wb.started) { /* no sender: write through */
+        int rv = cairn_write(wb.fs->c, wb.fs->volume, ino, off, buf, size, NULL);
+        return rv ? fs_errno(rv) : 0;
+    }
+    pthread_mutex_lock(&wb.lock);
+    int err = take_error(ino);
+    if (err) {
+        pthread_mutex_unlock(&wb.lock);
+        return err;
+    }
+    struct item *t = wb.tail;
+    if (t && t->ino == ino && t->off + t->len == off && t->cap - t->len >= size) {
+        memcpy(t->data + t->len, buf, size); /* (1) appended, still queued */
+        t->len += size;
+        t->ticket = ++wb.queued;
+        pthread_mutex_unlock(&wb.lock);
+        return 0;
+    }
+    size_t cap = size >= WB_BIG_FROM ? WB_BIG : WB_SMALL;
+    if (cap < size)
+        cap = size;
+    while (wb.held && wb.held + cap > WB_MAX_BYTES) /* (4) */
+        pthread_cond_wait(&wb.cond, &wb.lock);
+    struct item *it = calloc(1, sizeof *it);
+    char *data = it ? malloc(cap) : NULL;
+    if (!data) {
+        free(it);
+        pthread_mutex_unlock(&wb.lock);
+        return ENOMEM;
+    }
+    memcpy(data, buf, size);
+    *it = (struct item){NULL, ino, off, size, cap, ++wb.queued, data};
+    wb.held += cap;
+    if (wb.tail)
+        wb.tail->next = it;
+    else
+        wb.head = it;
+    wb.tail = it;
+    pthread_cond_broadcast(&wb.cond);
+    pthread_mutex_unlock(&wb.lock);
+    return 0;
+}
+
+void wb_drain(void)
+{
+    pthread_mutex_lock(&wb.lock);
+    uint64_t mine = wb.queued;
+    while (wb.sent < mine)
+        pthread_cond_wait(&wb.cond, &wb.lock);
+    pthread_mutex_unlock(&wb.lock);
+}
+
+int wb_settle(fuse_ino_t ino)
+{
+    wb_drain();
+    pthread_mutex_lock(&wb.lock);
+    int err = take_error(ino);
+    pthread_mutex_unlock(&wb.lock);
+    return err;
+}
