@@ -84,6 +84,35 @@ int cairn_setattr(cairn_t *c, const char *vol, uint64_t ino, const cairn_setattr
     return attr_call(c, M_FS_SETATTR, &r, out);
 }
 
+/* The parent's attributes from this thread's last mknod, symlink or link. */
+static __thread cairn_attr_t last_parent;
+static __thread int has_last_parent;
+
+int cairn_last_parent(cairn_attr_t *out)
+{
+    if (has_last_parent)
+        *out = last_parent;
+    return has_last_parent;
+}
+
+/* attr_call for replies that may carry the parent's attributes. */
+static int parent_call(cairn_t *c, enum rpc_method_id m, const void *req, cairn_attr_t *out)
+{
+    Cairn__V1__AttrReply *rep = NULL;
+    has_last_parent = 0;
+    int rv = cl_call(c, m, req, &cairn__v1__attr_reply__descriptor, &rep);
+    if (rv == 0) {
+        if (out)
+            cl_attr(out, rep->attr);
+        if (rep->parent) {
+            cl_attr(&last_parent, rep->parent);
+            has_last_parent = 1;
+        }
+        FREE(rep);
+    }
+    return rv;
+}
+
 static int mknod_call(cairn_t *c, const char *vol, uint64_t parent, const char *name, uint32_t mode,
                       uint64_t rdev, uint32_t uid, uint32_t gid, const char *target,
                       cairn_attr_t *out)
@@ -97,7 +126,7 @@ static int mknod_call(cairn_t *c, const char *vol, uint64_t parent, const char *
     r.uid = uid;
     r.gid = gid;
     r.symlink_target = cl_bytes(target);
-    return attr_call(c, M_FS_MKNOD, &r, out);
+    return parent_call(c, M_FS_MKNOD, &r, out);
 }
 
 int cairn_mknod(cairn_t *c, const char *vol, uint64_t parent, const char *name, uint32_t mode,
@@ -155,7 +184,7 @@ int cairn_link(cairn_t *c, const char *vol, uint64_t ino, uint64_t newparent, co
     r.ino = ino;
     r.new_parent = newparent;
     r.new_name = cl_bytes(newname);
-    return attr_call(c, M_FS_LINK, &r, out);
+    return parent_call(c, M_FS_LINK, &r, out);
 }
 
 int cairn_readlink(cairn_t *c, const char *vol, uint64_t ino, const cairn_at_t *at, char *buf,

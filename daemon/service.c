@@ -138,6 +138,19 @@ static ProtobufCMessage *attr_reply(uint64_t ino, const struct attr *a)
     return &r->base;
 }
 
+/* attr_reply plus the parent directory's attributes as they are now (left
+ * out if they cannot be read: the client then asks for them). */
+static ProtobufCMessage *attr_reply_parent(uint64_t ino, const struct attr *a, struct volume *v,
+                                           uint64_t parent)
+{
+    Cairn__V1__AttrReply *r = (Cairn__V1__AttrReply *)attr_reply(ino, a);
+    struct attr pa;
+    struct asof now = ASOF_NOW;
+    if (fs_getattr(v, &now, parent, &pa) == 0)
+        r->parent = pb_attr(parent, &pa);
+    return &r->base;
+}
+
 static ProtobufCMessage *empty_reply(void)
 {
     Cairn__V1__Empty *r = xmalloc(sizeof *r);
@@ -250,7 +263,7 @@ static int h_mknod(void *app, const ProtobufCMessage *msg, ProtobufCMessage **re
     rv = fs_mknod(v, r->parent, name, r->mode, r->rdev, r->uid, r->gid,
                   r->symlink_target.len ? target : NULL, &ino, &a);
     if (rv == 0)
-        *resp = attr_reply(ino, &a);
+        *resp = attr_reply_parent(ino, &a, v, r->parent);
     return rv;
 }
 
@@ -299,7 +312,7 @@ static int h_link(void *app, const ProtobufCMessage *msg, ProtobufCMessage **res
     int rv;
     if ((rv = arg_volume(app, &r->volume, &v)) == 0 && (rv = arg_name(&r->new_name, name)) == 0 &&
         (rv = fs_link(v, r->ino, r->new_parent, name, &a)) == 0)
-        *resp = attr_reply(r->ino, &a);
+        *resp = attr_reply_parent(r->ino, &a, v, r->new_parent);
     return rv;
 }
 

@@ -71,13 +71,33 @@ void fs_stat(struct stat *st, const cairn_attr_t *a)
 #define FS(req) ((struct fsctx *)fuse_req_userdata(req))
 
 /* (2) */
+/* Every operation that changes the volume starts with this: EROFS on a
+ * past view, and the directory cache is emptied (dircache.c (2)). */
 #define READ_ONLY_GUARD(req)                                                                       \
     do {                                                                                           \
         if (FS(req)->readonly) {                                                                   \
             fuse_reply_err(req, EROFS);                                                            \
             return;                                                                                \
         }                                                                                          \
+        dc_forget_all();                                                                           \
     } while (0)
+
+/* After a create or link: keeps the parent's new attributes for the GETATTR
+ * the kernel sends next (dircache.c). Before the reply, so it is there. */
+static void keep_parent(int rv, uint64_t gen)
+{
+    cairn_attr_t pa;
+    if (rv == 0 && cairn_last_parent(&pa))
+        dc_put(&pa, gen);
+}
+
+/* The answer to a change that returns no entry: the directory cache is
+ * emptied again now that cairnd has answered (dircache.c (2)). */
+static void reply_change(fuse_req_t req, int rv)
+{
+    dc_forget_all();
+    fuse_reply_err(req, fs_errno(rv));
+}
 
 static void reply_entry(fuse_req_t req, int rv, const cairn_attr_t *a)
 {
@@ -155,6 +175,10 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     (void)fi;
     struct fsctx *fs = FS(req);
     cairn_attr_t a;
+    if (!fs->readonly && dc_take(ino, fs->attr_timeout, &a)) {
+        reply_attr(req, 0, &a);
+        return;
+    }
     int rv = cairn_getattr(fs_cairn(fs), fs->volume, ino, &fs->at, &a);
     reply_attr(req, rv, &a);
 }
@@ -190,6 +214,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
             sa.ctime_ns = attr->st_ctim.tv_sec * 1000000000LL + attr->st_ctim.tv_nsec;
     cairn_attr_t a;
     int rv = cairn_setattr(fs_cairn(fs), fs->volume, ino, &sa, &a);
+    dc_forget_all();
     reply_attr(req, rv, &a);
 }
 
@@ -210,7 +235,9 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     struct fsctx *fs = FS(req);
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
+    uint64_t gen = dc_gen();
     int rv = cairn_mknod(fs_cairn(fs), fs->volume, parent, name, mode, rdev, ctx->uid, ctx->gid, &a);
+    keep_parent(rv, gen);
     reply_entry(req, rv, &a);
 }
 
@@ -230,7 +257,9 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
     struct fsctx *fs = FS(req);
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
+    uint64_t gen = dc_gen();
     int rv = cairn_symlink(fs_cairn(fs), fs->volume, parent, name, link, ctx->uid, ctx->gid, &a);
+    keep_parent(rv, gen);
     reply_entry(req, rv, &a);
 }
 
@@ -238,14 +267,14 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     READ_ONLY_GUARD(req);
     struct fsctx *fs = FS(req);
-    fuse_reply_err(req, fs_errno(cairn_unlink(fs_cairn(fs), fs->volume, parent, name)));
+    reply_change(req, cairn_unlink(fs_cairn(fs), fs->volume, parent, name));
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     READ_ONLY_GUARD(req);
     struct fsctx *fs = FS(req);
-    fuse_reply_err(req, fs_errno(cairn_rmdir(fs_cairn(fs), fs->volume, parent, name)));
+    reply_change(req, cairn_rmdir(fs_cairn(fs), fs->volume, parent, name));
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
@@ -262,8 +291,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
         fuse_reply_err(req, EINVAL); /* RENAME_WHITEOUT is for overlay file systems */
         return;
     }
-    fuse_reply_err(req,
-                   fs_errno(cairn_rename(fs_cairn(fs), fs->volume, parent, name, newparent, newname, cf)));
+    reply_change(req, cairn_rename(fs_cairn(fs), fs->volume, parent, name, newparent, newname, cf));
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
@@ -271,7 +299,9 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
     READ_ONLY_GUARD(req);
     struct fsctx *fs = FS(req);
     cairn_attr_t a;
+    uint64_t gen = dc_gen();
     int rv = cairn_link(fs_cairn(fs), fs->volume, ino, newparent, newname, &a);
+    keep_parent(rv, gen);
     reply_entry(req, rv, &a);
 }
 
@@ -301,8 +331,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     struct fsctx *fs = FS(req);
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
+    uint64_t gen = dc_gen();
     int rv = cairn_mknod(fs_cairn(fs), fs->volume, parent, name, S_IFREG | (mode & 07777), 0, ctx->uid,
                          ctx->gid, &a);
+    keep_parent(rv, gen);
     if (rv != 0) {
         fuse_reply_err(req, fs_errno(rv));
         return;
@@ -339,7 +371,10 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
                      struct fuse_file_info *fi)
 {
     (void)fi;
-    READ_ONLY_GUARD(req);
+    if (FS(req)->readonly) { /* no READ_ONLY_GUARD: a write changes no directory */
+        fuse_reply_err(req, EROFS);
+        return;
+    }
     int err = wb_write(ino, buf, size, (uint64_t)off);
     if (err)
         fuse_reply_err(req, err);
@@ -411,7 +446,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
         return;
     }
     struct fsctx *fs = FS(req);
-    fuse_reply_err(req, fs_errno(cairn_setxattr(fs_cairn(fs), fs->volume, ino, name, value, size, flags)));
+    reply_change(req, cairn_setxattr(fs_cairn(fs), fs->volume, ino, name, value, size, flags));
 }
 
 static void reply_xattr_value(fuse_req_t req, int rv, const char *buf, size_t len, size_t size)
@@ -470,7 +505,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
     READ_ONLY_GUARD(req);
     struct fsctx *fs = FS(req);
-    fuse_reply_err(req, fs_errno(cairn_removexattr(fs_cairn(fs), fs->volume, ino, name)));
+    reply_change(req, cairn_removexattr(fs_cairn(fs), fs->volume, ino, name));
 }
 
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)

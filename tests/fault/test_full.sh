@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Full volume and full disk: a clear ENOSPC to the client (cairnctl exits 1
-# with "No space left on device"), a log line, the usage metric, no damage:
+# with "No space left on device"; through a mount, whose writes are answered
+# before they reach cairnd, write, close or fsync fails with ENOSPC, never
+# silently), a log line, the usage metric, no damage:
 # everything acknowledged before stays readable, the node keeps serving, and
 # a restart finds everything intact.
 source "$(dirname "$0")/../system/lib.sh"
+source "$(dirname "$0")/../system/fuse_lib.sh"
 
 # --- a full volume: one small chunk ---
 node_start n1
@@ -23,6 +26,35 @@ curl -s "http://$N1_METRICS/metrics" | grep -q 'cairn_volume_chunk_bytes{volume=
   fail "no usage metric for the volume"
 cmp <(ctl n1 cat small:/one) "$T_TMP/one" || fail "data written before the volume filled is damaged"
 pass "data acknowledged before is intact"
+# the same full volume through a mount: the mount answers writes before
+# they reach cairnd (write-behind) and sends runs of them as one stream, so
+# the ENOSPC comes back at a later write or at close, and must not be lost
+# (nor turn into another error).
+fuse_mount "$N1_SOCK" small "$T_TMP/mnt"
+if dd if="$T_TMP/big" of="$T_TMP/mnt/big" bs=1M 2>"$T_TMP/dderr"; then
+  fail "dd of 6 MB into a 4 MiB volume through the mount succeeded"
+fi
+grep -q "No space left on device" "$T_TMP/dderr" || fail "dd through the mount: $(cat "$T_TMP/dderr")"
+/usr/bin/python3 - "$T_TMP/mnt/big2" "$T_TMP/big" <<'PY' || fail "write+fsync through the mount did not fail with ENOSPC"
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
+data = open(sys.argv[2], "rb").read()
+try:
+    for i in range(0, len(data), 1 << 20):
+        os.write(fd, data[i:i + (1 << 20)])
+    os.fsync(fd)
+except OSError as e:
+    sys.exit(0 if e.errno == errno.ENOSPC else 1)
+finally:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+sys.exit(1)
+PY
+cmp "$T_TMP/mnt/one" "$T_TMP/one" || fail "data written before the volume filled is damaged (mount)"
+fuse_umount "$T_TMP/mnt"
+pass "through a mount: dd and write+fsync fail with ENOSPC, earlier data intact"
 # another chunk makes room again: the volume was never damaged
 id2=$(ctl n1 chunk create --size 16M | awk 'NR > 1 { print $1 }')
 ctl n1 chunk assign "$id2" small
@@ -36,7 +68,7 @@ if ! mount -t tmpfs -o size=40M tmpfs "$T_TMP/n1" 2>/dev/null; then
   echo "ok - # skip full-disk part: cannot mount tmpfs here"
   exit 0
 fi
-trap 'umount -l "$T_TMP/n1" 2>/dev/null; t_cleanup' EXIT
+trap 'f_cleanup; umount -l "$T_TMP/n1" 2>/dev/null; t_cleanup' EXIT
 rm -f "$T_TMP/n1/pid"
 node_start n2_disk
 # a fresh node whose data lives on the small tmpfs

@@ -1,0 +1,86 @@
+/*
+ * dircache.c — owns the attributes of directories that this mount's own
+ * creates and links just changed, as cairnd sent them along with the reply.
+ *
+ * The kernel forgets a directory's attributes whenever an entry is added to
+ * it, and with default_permissions it needs them again for the next lookup
+ * or create there: one GETATTR round trip per new file. Answering that
+ * GETATTR from here saves it.
+ * Invariants: (1) an entry is served at most once and only within
+ * attr_timeout of its arrival, so it is never older than what the kernel's
+ * own attribute cache could have shown; (2) every change this mount makes
+ * empties the cache when it starts and when its answer came (dc_forget_all,
+ * which also moves the generation on), and an entry is only kept if no
+ * change started or ended since its own call began (dc_gen): so no entry
+ * predates a change made through this mount.
+ * Threads: any; a small fixed table under one lock.
+ */
+#include "fs.h"
+
+#include <pthread.h>
+#include <time.h>
+
+#define DC_SLOTS 64
+
+static struct {
+    pthread_mutex_t lock;
+    uint64_t gen;
+    struct slot {
+        uint64_t ino; /* 0: empty */
+        double born;
+        cairn_attr_t attr;
+    } slot[DC_SLOTS];
+} dc = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+uint64_t dc_gen(void)
+{
+    pthread_mutex_lock(&dc.lock);
+    uint64_t g = dc.gen;
+    pthread_mutex_unlock(&dc.lock);
+    return g;
+}
+
+void dc_put(const cairn_attr_t *a, uint64_t gen)
+{
+    pthread_mutex_lock(&dc.lock);
+    if (gen != dc.gen) { /* (2) another change overlapped this one */
+        pthread_mutex_unlock(&dc.lock);
+        return;
+    }
+    struct slot *s = &dc.slot[a->ino % DC_SLOTS];
+    s->ino = a->ino;
+    s->born = now_s();
+    s->attr = *a;
+    pthread_mutex_unlock(&dc.lock);
+}
+
+int dc_take(uint64_t ino, double max_age, cairn_attr_t *out)
+{
+    int hit = 0;
+    pthread_mutex_lock(&dc.lock);
+    struct slot *s = &dc.slot[ino % DC_SLOTS];
+    if (s->ino == ino && ino != 0) {
+        hit = now_s() - s->born < max_age; /* (1) */
+        if (hit)
+            *out = s->attr;
+        s->ino = 0;
+    }
+    pthread_mutex_unlock(&dc.lock);
+    return hit;
+}
+
+void dc_forget_all(void)
+{
+    pthread_mutex_lock(&dc.lock);
+    dc.gen++;
+    for (int i = 0; i < DC_SLOTS; i++)
+        dc.slot[i].ino = 0;
+    pthread_mutex_unlock(&dc.lock);
+}
