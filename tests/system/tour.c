@@ -677,6 +677,12 @@ static void tour_remove(void)
     uint64_t d = mk(TOP, "rm.d", S_IFDIR | 0755, NULL);
     uint64_t f = mk(d, "f", S_IFREG | 0644, NULL);
     mk(d, "sub", S_IFDIR | 0755, NULL);
+    /* the reply carried the parent as it is after the mkdir */
+    cairn_attr_t pa;
+    EXPECT(cairn_last_parent(&pa) == 1);
+    cairn_attr_t dnow = getattr(d);
+    EXPECT_SAME_ATTR(&pa, &dnow);
+    EXPECT_U64(pa.nlink, 3);
     cairn_attr_t before = getattr(TOP);
     EXPECT_RV(cairn_rmdir(C, V, TOP, "rm.d"), -ENOTEMPTY);
     EXPECT_RV(cairn_rmdir(C, V, d, "f"), -ENOTDIR);
