@@ -102,7 +102,7 @@ static int parent_call(cairn_t *c, enum rpc_method_id m, const void *req, cairn_
     has_last_parent = 0;
     int rv = cl_call(c, m, req, &cairn__v1__attr_reply__descriptor, &rep);
     if (rv == 0) {
-        if (out)
+        if (out && rep->attr)
             cl_attr(out, rep->attr);
         if (rep->parent) {
             cl_attr(&last_parent, rep->parent);
@@ -150,7 +150,7 @@ static int entry_call(cairn_t *c, enum rpc_method_id m, const char *vol, uint64_
     r.volume = cl_bytes(vol);
     r.parent = parent;
     r.name = cl_bytes(name);
-    return empty_call(c, m, &r);
+    return parent_call(c, m, &r, NULL);
 }
 
 int cairn_unlink(cairn_t *c, const char *vol, uint64_t parent, const char *name)

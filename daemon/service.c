@@ -138,12 +138,16 @@ static ProtobufCMessage *attr_reply(uint64_t ino, const struct attr *a)
     return &r->base;
 }
 
-/* attr_reply plus the parent directory's attributes as they are now (left
- * out if they cannot be read: the client then asks for them). */
+/* attr_reply (no attr when A is NULL) plus the parent directory's
+ * attributes as they are now (left out if they cannot be read: the client
+ * then asks for them). */
 static ProtobufCMessage *attr_reply_parent(uint64_t ino, const struct attr *a, struct volume *v,
                                            uint64_t parent)
 {
-    Cairn__V1__AttrReply *r = (Cairn__V1__AttrReply *)attr_reply(ino, a);
+    Cairn__V1__AttrReply *r = xmalloc(sizeof *r);
+    cairn__v1__attr_reply__init(r);
+    if (a)
+        r->attr = pb_attr(ino, a);
     struct attr pa;
     struct asof now = ASOF_NOW;
     if (fs_getattr(v, &now, parent, &pa) == 0)
@@ -276,7 +280,7 @@ static int entry_op(void *app, const ProtobufCMessage *msg, ProtobufCMessage **r
     int rv;
     if ((rv = arg_volume(app, &r->volume, &v)) == 0 && (rv = arg_name(&r->name, name)) == 0 &&
         (rv = op(v, r->parent, name)) == 0)
-        *resp = empty_reply();
+        *resp = attr_reply_parent(0, NULL, v, r->parent);
     return rv;
 }
 

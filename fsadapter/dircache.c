@@ -1,10 +1,11 @@
 /*
  * dircache.c — owns the attributes of directories that this mount's own
- * creates and links just changed, as cairnd sent them along with the reply.
+ * creates, links, unlinks and rmdirs just changed, as cairnd sent them
+ * along with the reply.
  *
  * The kernel forgets a directory's attributes whenever an entry is added to
- * it, and with default_permissions it needs them again for the next lookup
- * or create there: one GETATTR round trip per new file. Answering that
+ * or removed from it, and with default_permissions it needs them again for
+ * the next lookup there: one GETATTR round trip per new or removed file. Answering that
  * GETATTR from here saves it.
  * Invariants: (1) an entry is served at most once and only within
  * attr_timeout of its arrival, so it is never older than what the kernel's

@@ -7,8 +7,8 @@
  * maps them and forget has nothing to do. Every operation is one libcairn
  * call (one round trip); replies carry attributes so the kernel needs no
  * extra GETATTR. Writes are answered when queued (wbehind.c); every other
- * call waits for the queue first (fs_cairn). Threads: the multi-threaded session loop calls operations
- * concurrently; struct fsctx is read-only after start-up.
+ * call waits for the queue first (fs_cairn). Threads: the multi-threaded session loop calls
+ * operations concurrently; struct fsctx is read-only after start-up.
  */
 #ifndef CAIRN_FS_H
 #define CAIRN_FS_H
@@ -21,9 +21,9 @@
 struct fsctx {
     cairn_t *c;
     char *volume;
-    cairn_at_t at; /* a past view (snapshot= or asof=), or now */
-    int readonly;  /* 1 for past views: every change is EROFS */
-    int writeback; /* -o writeback_cache: the kernel caches writes */
+    cairn_at_t at;         /* a past view (snapshot= or asof=), or now */
+    int readonly;          /* 1 for past views: every change is EROFS */
+    int writeback;         /* -o writeback_cache: the kernel caches writes */
     unsigned readahead_kb; /* -o readahead_kb: offered at FUSE init */
     double attr_timeout, entry_timeout;
 };
@@ -43,7 +43,8 @@ void wb_stop(void);
 int wb_write(fuse_ino_t ino, const char *buf, size_t size, uint64_t off);
 void wb_drain(void);
 int wb_settle(fuse_ino_t ino);
-/* dircache.c: directory attributes that came with create and link replies,
+/* dircache.c: directory attributes that came with create, link, unlink and
+ * rmdir replies,
  * served once to the GETATTR that follows. Every change calls dc_forget_all
  * when it starts and when cairnd answered; dc_put keeps an entry only if
  * the generation is still the one read (dc_gen) before its own call. */

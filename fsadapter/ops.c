@@ -82,8 +82,9 @@ void fs_stat(struct stat *st, const cairn_attr_t *a)
         dc_forget_all();                                                                           \
     } while (0)
 
-/* After a create or link: keeps the parent's new attributes for the GETATTR
- * the kernel sends next (dircache.c). Before the reply, so it is there. */
+/* After a create, link, unlink or rmdir: keeps the parent's new attributes
+ * for the GETATTR the kernel sends next (dircache.c). Before the reply, so
+ * it is there. */
 static void keep_parent(int rv, uint64_t gen)
 {
     cairn_attr_t pa;
@@ -236,7 +237,8 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
     uint64_t gen = dc_gen();
-    int rv = cairn_mknod(fs_cairn(fs), fs->volume, parent, name, mode, rdev, ctx->uid, ctx->gid, &a);
+    int rv =
+        cairn_mknod(fs_cairn(fs), fs->volume, parent, name, mode, rdev, ctx->uid, ctx->gid, &a);
     keep_parent(rv, gen);
     reply_entry(req, rv, &a);
 }
@@ -267,14 +269,20 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     READ_ONLY_GUARD(req);
     struct fsctx *fs = FS(req);
-    reply_change(req, cairn_unlink(fs_cairn(fs), fs->volume, parent, name));
+    uint64_t gen = dc_gen();
+    int rv = cairn_unlink(fs_cairn(fs), fs->volume, parent, name);
+    keep_parent(rv, gen);
+    fuse_reply_err(req, fs_errno(rv));
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     READ_ONLY_GUARD(req);
     struct fsctx *fs = FS(req);
-    reply_change(req, cairn_rmdir(fs_cairn(fs), fs->volume, parent, name));
+    uint64_t gen = dc_gen();
+    int rv = cairn_rmdir(fs_cairn(fs), fs->volume, parent, name);
+    keep_parent(rv, gen);
+    fuse_reply_err(req, fs_errno(rv));
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
@@ -332,8 +340,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
     uint64_t gen = dc_gen();
-    int rv = cairn_mknod(fs_cairn(fs), fs->volume, parent, name, S_IFREG | (mode & 07777), 0, ctx->uid,
-                         ctx->gid, &a);
+    int rv = cairn_mknod(fs_cairn(fs), fs->volume, parent, name, S_IFREG | (mode & 07777), 0,
+                         ctx->uid, ctx->gid, &a);
     keep_parent(rv, gen);
     if (rv != 0) {
         fuse_reply_err(req, fs_errno(rv));

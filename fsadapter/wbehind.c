@@ -82,8 +82,8 @@ static void note_error(fuse_ino_t ino, int err)
             return; /* the first error is the one reported */
     struct failed *f = malloc(sizeof *f);
     if (!f) { /* out of memory: the log is all that is left */
-        fuse_log(FUSE_LOG_ERR, "cairn-fuse: write to inode %lu failed: %s\n",
-                 (unsigned long)ino, strerror(err));
+        fuse_log(FUSE_LOG_ERR, "cairn-fuse: write to inode %lu failed: %s\n", (unsigned long)ino,
+                 strerror(err));
         return;
     }
     f->ino = ino;

@@ -94,10 +94,6 @@ int cairn_setattr(cairn_t *c, const char *vol, uint64_t ino, const cairn_setattr
 /* Creates a file, directory (S_IFDIR), FIFO, socket or device node. */
 int cairn_mknod(cairn_t *c, const char *vol, uint64_t parent, const char *name, uint32_t mode,
                 uint64_t rdev, uint32_t uid, uint32_t gid, cairn_attr_t *out);
-/* After a successful cairn_mknod, cairn_symlink or cairn_link: 1 and the
- * parent directory's attributes just after the change (the server sends
- * them along), or 0 if it did not. Per thread, like cairn_last_error. */
-int cairn_last_parent(cairn_attr_t *out);
 int cairn_symlink(cairn_t *c, const char *vol, uint64_t parent, const char *name,
                   const char *target, uint32_t uid, uint32_t gid, cairn_attr_t *out);
 int cairn_unlink(cairn_t *c, const char *vol, uint64_t parent, const char *name);
@@ -108,6 +104,11 @@ int cairn_rename(cairn_t *c, const char *vol, uint64_t parent, const char *name,
                  const char *newname, unsigned flags);
 int cairn_link(cairn_t *c, const char *vol, uint64_t ino, uint64_t newparent, const char *newname,
                cairn_attr_t *out);
+/* After a successful cairn_mknod, cairn_symlink, cairn_link, cairn_unlink
+ * or cairn_rmdir: 1 and the parent directory's attributes just after the
+ * change (the server sends them along), or 0 if it did not. Per thread,
+ * like cairn_last_error. */
+int cairn_last_parent(cairn_attr_t *out);
 /* Copies the target into BUF (NUL-terminated, truncated to CAP). */
 int cairn_readlink(cairn_t *c, const char *vol, uint64_t ino, const cairn_at_t *at, char *buf,
                    size_t cap);

@@ -700,6 +700,8 @@ static void tour_remove(void)
     a = getattr(d);
     EXPECT_U64(a.size, 0);
     EXPECT_U64(a.nlink, 2);
+    EXPECT(cairn_last_parent(&pa) == 1); /* rmdir's reply carried d as it is now */
+    EXPECT_SAME_ATTR(&pa, &a);
     OK(cairn_rmdir(C, V, TOP, "rm.d"));
     EXPECT_RV(cairn_lookup(C, V, TOP, "rm.d", NULL, &a), -ENOENT);
     a = getattr(TOP);
