@@ -230,19 +230,46 @@ static void closing_ops(struct ccall *cc, grpc_op *ops, grpc_byte_buffer **recv)
     recv_status_op(cc, &ops[3]);
 }
 
-/* (1): receive the status, whatever state the call is in. After a failed
- * batch the call is cancelled first: its status then arrives at once (the
- * server's, if it sent one) instead of waiting for a stream that will not
- * go on. */
-static int ccall_finish(struct ccall *cc, int failed)
+/* How long a call whose send failed waits for the server's status before
+ * it cancels (the status is usually there already). */
+#define STATUS_GRACE_MS 2000
+
+/* (1): receive the status, whatever state the call is in. FAILED: a batch
+ * failed, so the call is cancelled first: its status then arrives at once
+ * (the server's, if it sent one) instead of waiting for a stream that will
+ * not go on. SEND_FAILED: a send failed because the call is over on the
+ * wire (the server answered early, e.g. ENOSPC at some piece): its status
+ * is taken as it is, since cancelling would replace it with CANCELLED; but
+ * gRPC does not always deliver it, so after STATUS_GRACE_MS the call is
+ * cancelled all the same. */
+enum finish_how { FINISH_OK, FINISH_FAILED, FINISH_SEND_FAILED };
+
+static int ccall_finish(struct ccall *cc, enum finish_how how)
 {
-    if (failed)
+    if (how == FINISH_FAILED)
         grpc_call_cancel(cc->call, NULL);
     grpc_op op;
     memset(&op, 0, sizeof op);
     recv_status_op(cc, &op);
-    if (!batch(cc, &op, 1))
+    if (grpc_call_start_batch(cc->call, &op, 1, cc, NULL) != GRPC_CALL_OK) {
         cc->status = GRPC_STATUS_UNAVAILABLE;
+        return ccall_result(cc);
+    }
+    gpr_timespec dl = how == FINISH_SEND_FAILED
+                          ? gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+                                         gpr_time_from_millis(STATUS_GRACE_MS, GPR_TIMESPAN))
+                          : gpr_inf_future(GPR_CLOCK_REALTIME);
+    grpc_event ev = grpc_completion_queue_next(cc->cq, dl, NULL);
+    int lost = ev.type == GRPC_QUEUE_TIMEOUT;
+    if (lost) { /* the answer is lost: say so, not "cancelled" */
+        grpc_call_cancel(cc->call, NULL);
+        ev = grpc_completion_queue_next(cc->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    }
+    if (lost || ev.type != GRPC_OP_COMPLETE || !ev.success) {
+        cc->status = GRPC_STATUS_UNAVAILABLE;
+        grpc_slice_unref(cc->details);
+        cc->details = grpc_slice_from_static_string("the server's answer to a stream was lost");
+    }
     return ccall_result(cc);
 }
 
@@ -332,7 +359,7 @@ int rpc_server_stream(struct rpc_channel *c, size_t method, const ProtobufCMessa
             break;
         }
     }
-    rv = ccall_finish(&cc, broken);
+    rv = ccall_finish(&cc, broken ? FINISH_FAILED : FINISH_OK);
     ccall_end(&cc);
     return cb_err ? cb_err : rv;
 }
@@ -377,11 +404,8 @@ int rpc_client_stream(struct rpc_channel *c, size_t method,
             cc.status = GRPC_STATUS_UNAVAILABLE;
         rv = ccall_result(&cc);
     } else {
-        /* A send fails when the call is over on the wire (the server
-         * answered early, e.g. ENOSPC at some piece, or the connection
-         * broke): its status is there to take, and cancelling would replace
-         * it with CANCELLED. Only our own generator's error cancels. */
-        rv = ccall_finish(&cc, gen_err != 0);
+        /* only our own generator's error cancels at once */
+        rv = ccall_finish(&cc, gen_err ? FINISH_FAILED : FINISH_SEND_FAILED);
     }
     if (rv == 0 && !gen_err) {
         *resp = codec_decode(recv, resp_desc, RPC_MAX_MESSAGE);
