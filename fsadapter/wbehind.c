@@ -29,7 +29,9 @@
 #include <string.h>
 
 #define WB_MAX_BYTES (32u << 20)
-#define WB_BIG (8u << 20)     /* buffer of a large write: room to append */
+/* Buffer of a large write, with room to append: sent as one stream of
+ * CAIRN_CALL_MAX pieces, which gets the mount's timeout= once per piece. */
+#define WB_BIG (8 * CAIRN_CALL_MAX)
 #define WB_SMALL (256u << 10) /* buffer of a small write */
 #define WB_BIG_FROM (64u << 10)
 

@@ -25,8 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STREAM_TIMEOUT_S 3600
-
 struct rpc_channel {
     grpc_channel *ch;
     void **handles;
@@ -149,17 +147,18 @@ struct ccall {
     grpc_slice details;
 };
 
-static int ccall_start(struct ccall *cc, struct rpc_channel *c, size_t method, int stream)
+/* The deadline is the channel's timeout for each of the PIECES messages
+ * the call carries (1 for a unary call). */
+static int ccall_start(struct ccall *cc, struct rpc_channel *c, size_t method, size_t pieces)
 {
     memset(cc, 0, sizeof *cc);
     if (method >= c->n)
         return -EINVAL;
     cc->ch = c;
     cc->cq = cq_get(c);
-    gpr_timespec dl = stream ? gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
-                                            gpr_time_from_seconds(STREAM_TIMEOUT_S, GPR_TIMESPAN))
-                             : gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
-                                            gpr_time_from_millis(c->timeout_ms, GPR_TIMESPAN));
+    int64_t ms = (int64_t)c->timeout_ms * (int64_t)(pieces ? pieces : 1);
+    gpr_timespec dl =
+        gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(ms, GPR_TIMESPAN));
     cc->call = grpc_channel_create_registered_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cc->cq,
                                                    c->handles[method], dl, NULL);
     grpc_metadata_array_init(&cc->init_md);
@@ -288,7 +287,7 @@ int rpc_unary(struct rpc_channel *c, size_t method, const ProtobufCMessage *req,
               const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
 {
     struct ccall cc;
-    int rv = ccall_start(&cc, c, method, 0);
+    int rv = ccall_start(&cc, c, method, 1);
     if (rv != 0) {
         ccall_end(&cc);
         return rv;
@@ -316,12 +315,12 @@ int rpc_unary(struct rpc_channel *c, size_t method, const ProtobufCMessage *req,
     return rv;
 }
 
-int rpc_server_stream(struct rpc_channel *c, size_t method, const ProtobufCMessage *req,
-                      const ProtobufCMessageDescriptor *msg_desc,
+int rpc_server_stream(struct rpc_channel *c, size_t method, size_t pieces,
+                      const ProtobufCMessage *req, const ProtobufCMessageDescriptor *msg_desc,
                       int (*on_msg)(void *ctx, const ProtobufCMessage *m), void *ctx)
 {
     struct ccall cc;
-    int rv = ccall_start(&cc, c, method, 1);
+    int rv = ccall_start(&cc, c, method, pieces);
     if (rv != 0) {
         ccall_end(&cc);
         return rv;
@@ -364,12 +363,12 @@ int rpc_server_stream(struct rpc_channel *c, size_t method, const ProtobufCMessa
     return cb_err ? cb_err : rv;
 }
 
-int rpc_client_stream(struct rpc_channel *c, size_t method,
+int rpc_client_stream(struct rpc_channel *c, size_t method, size_t pieces,
                       int (*next)(void *ctx, const ProtobufCMessage **m), void *ctx,
                       const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
 {
     struct ccall cc;
-    int rv = ccall_start(&cc, c, method, 1);
+    int rv = ccall_start(&cc, c, method, pieces);
     if (rv != 0) {
         ccall_end(&cc);
         return rv;

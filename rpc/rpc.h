@@ -85,8 +85,9 @@ struct rpc_channel;
 int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *const *paths,
                      size_t n_paths);
 void rpc_channel_close(struct rpc_channel *ch);
-/* Per-call deadline (ms, default 60000) and whether calls wait for the
- * server to come (back) up until the deadline instead of failing at once. */
+/* Per-call deadline (ms, default 60000; a stream gets it once for each of
+ * the PIECES messages it expects) and whether calls wait for the server to
+ * come (back) up until the deadline instead of failing at once. */
 void rpc_channel_set_timeout(struct rpc_channel *ch, int timeout_ms);
 void rpc_channel_set_wait_for_ready(struct rpc_channel *ch, int on);
 
@@ -98,13 +99,13 @@ int rpc_unary(struct rpc_channel *ch, size_t method, const ProtobufCMessage *req
               const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
 /* Calls ON_MSG for each streamed reply (owned by the helper; valid during the
  * call). A non-zero return from ON_MSG cancels the call and is returned. */
-int rpc_server_stream(struct rpc_channel *ch, size_t method, const ProtobufCMessage *req,
-                      const ProtobufCMessageDescriptor *msg_desc,
+int rpc_server_stream(struct rpc_channel *ch, size_t method, size_t pieces,
+                      const ProtobufCMessage *req, const ProtobufCMessageDescriptor *msg_desc,
                       int (*on_msg)(void *ctx, const ProtobufCMessage *m), void *ctx);
 /* Sends the messages NEXT produces (1 = *M set, still owned by the caller and
  * valid until the next call to NEXT; 0 = done; <0 = abort with that error),
  * then receives the single reply. */
-int rpc_client_stream(struct rpc_channel *ch, size_t method,
+int rpc_client_stream(struct rpc_channel *ch, size_t method, size_t pieces,
                       int (*next)(void *ctx, const ProtobufCMessage **m), void *ctx,
                       const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
 

@@ -24,6 +24,10 @@ extern "C" {
 #endif
 
 #define CAIRN_ROOT_INO 1u
+/* Reads and writes up to this many bytes are one call, bound by the
+ * connection's timeout (cairn_set_timeout); longer ones stream in pieces of
+ * this size and get that timeout once per piece. */
+#define CAIRN_CALL_MAX (1u << 20)
 /* Where cairnctl and cairn-fuse look when no address is given. */
 #define CAIRN_DEFAULT_ADDR "unix:/run/cairn/cairnd.sock"
 
