@@ -18,8 +18,9 @@
 #   - new writes after the restart work.
 # Part 2, -o timeout=1: with cairnd down, calls that must reach it (lookup
 # of a new name, create, mkdir, unlink, rename, readdir, statfs, getxattr,
-# fsync of written data) fail with EIO, and cairn-fuse stays up; after a
-# restart the same calls succeed (retried, bounded, while gRPC reconnects).
+# fsync of written data, also 3 MiB sent as a stream) fail with EIO, and
+# cairn-fuse stays up; after a restart the same calls succeed (retried,
+# bounded, while gRPC reconnects).
 source "$(dirname "$0")/../system/lib.sh"
 source "$(dirname "$0")/../system/fuse_lib.sh"
 
@@ -201,6 +202,8 @@ def calls(tag):
         ("statfs", lambda: os.statvfs(".")),
         ("getxattr", lambda: os.getxattr("other", "user.none")),
         ("write+fsync", lambda: (os.write(held, b"more\n"), os.fsync(held))),
+        # 3 MiB: the mount sends it as one stream of 1 MiB pieces
+        ("big write+fsync", lambda: (os.write(held, b"m" * (3 << 20)), os.fsync(held))),
         ("rename", lambda: os.rename("other", "other-" + k)),
     ]
 bad = {"down": 0, "up": 0}
