@@ -43,6 +43,7 @@
  * bench_util.h).
  */
 #include "attr.h"
+#include "bench_beng.h"
 #include "bench_util.h"
 #include "cairn_err.h"
 #include "engine.h"
@@ -73,61 +74,9 @@
 #define SMALL_IO 4096u
 #define SMALL_WARM 1000u           /* files in the untimed small_files warm-up */
 #define PREFAULT_SLACK (128 * MIB) /* index, metadata, allocator slack */
-#define VOLUME "bench"
 #define SEED BENCH_SEED
 
 /* ---- helpers ---- */
-
-/* Bytes a chunk needs to hold DATA bytes of file data written in big calls,
- * with room for record headers and the index-driven inode effects. */
-static uint64_t chunk_cap(uint64_t data)
-{
-    uint64_t c = data + data / 16 + 64 * MIB;
-    return c < ENGINE_MIN_CHUNK ? ENGINE_MIN_CHUNK : c;
-}
-
-/* ---- one engine with one volume, in its own data directory ---- */
-
-struct beng {
-    char *dir;
-    struct engine *e;
-    struct volume *v;
-};
-
-/* Opens a fresh engine in DIR with volume VOLUME owning NCHUNKS chunks of
- * CAP bytes each (3). */
-static void beng_open(struct beng *b, const char *dir, uint32_t nchunks, uint64_t cap)
-{
-    rmrf(dir);
-    b->dir = strdup(dir);
-    struct engine_opts o = {.data_dir = dir};
-    must(engine_open(&b->e, &o), "engine_open %s", dir);
-    must(engine_volume_create(b->e, VOLUME, DURABILITY_LOCAL, 1), "engine_volume_create");
-    for (uint32_t i = 0; i < nchunks; i++) {
-        uint8_t id[16];
-        must(engine_chunk_create(b->e, cap, id), "engine_chunk_create %" PRIu64, cap);
-        must(engine_chunk_assign(b->e, id, VOLUME), "engine_chunk_assign");
-    }
-    must(engine_volume(b->e, VOLUME, &b->v), "engine_volume");
-}
-
-/* Closes the engine and drops its data directory (5). */
-static void beng_close(struct beng *b)
-{
-    engine_close(b->e);
-    rmrf(b->dir);
-    free(b->dir);
-    b->dir = NULL;
-    b->e = NULL;
-    b->v = NULL;
-}
-
-static uint64_t beng_mknod(struct beng *b, uint64_t parent, const char *name, uint32_t mode)
-{
-    uint64_t ino;
-    must(fs_mknod(b->v, parent, name, mode, 0, 0, 0, NULL, &ino, NULL), "fs_mknod %s", name);
-    return ino;
-}
 
 /* Writes SIZE bytes to INO from OFF in SEQ_IO calls, cycling through BUF. */
 static void beng_fill(struct beng *b, uint64_t ino, uint64_t off, uint64_t size, const uint8_t *buf)
@@ -165,7 +114,7 @@ static struct seq_run seq_cairn(const char *dir, uint64_t size, const uint8_t *b
 {
     char *edir = path_join(dir, "seq-cairn");
     struct beng b;
-    beng_open(&b, edir, 2, chunk_cap(size));
+    beng_open(&b, edir, 2, beng_chunk_cap(size));
     uint64_t ino = beng_mknod(&b, ROOT_INO, "seq", S_IFREG | 0644);
     prefault(dir, size + PREFAULT_SLACK, buf);
     double t0 = now_s();
@@ -418,7 +367,7 @@ static void bench_rss(const char *dir, uint64_t size, const uint8_t *buf)
     uint64_t big = 2 * size, small = big / 8;
     char *edir = path_join(dir, "rss-cairn");
     struct beng b;
-    beng_open(&b, edir, 2, chunk_cap(big / 2));
+    beng_open(&b, edir, 2, beng_chunk_cap(big / 2));
     uint64_t ino = beng_mknod(&b, ROOT_INO, "rss", S_IFREG | 0644);
     /* (2): the first SMALL bytes are the warm-up; RSS is compared after it. */
     beng_fill(&b, ino, 0, small, buf);

@@ -50,6 +50,7 @@
  * one cairn_t (libcairn is thread-safe) or one engine (fsops.h is).
  * Errors: must() (bench_util.h).
  */
+#include "bench_beng.h"
 #include "bench_util.h"
 #include "cairn.h"
 #include "engine.h"
@@ -233,51 +234,6 @@ static uint64_t rpc_mknod(cairn_t *c, const char *vol, const char *name)
     return a.ino;
 }
 
-/* ---- one in-process engine with one volume, in its own data directory ---- */
-
-struct beng {
-    char *dir;
-    struct engine *e;
-    struct volume *v;
-};
-
-static void beng_open(struct beng *b, const char *dir, unsigned nchunks, uint64_t cap)
-{
-    rmrf(dir);
-    b->dir = strdup(dir);
-    struct engine_opts o = {.data_dir = dir};
-    must(engine_open(&b->e, &o), "engine_open %s", dir);
-    must(engine_volume_create(b->e, "bench", DURABILITY_LOCAL, 1), "engine_volume_create");
-    for (unsigned i = 0; i < nchunks; i++) {
-        uint8_t id[16];
-        must(engine_chunk_create(b->e, cap, id), "engine_chunk_create %" PRIu64, cap);
-        must(engine_chunk_assign(b->e, id, "bench"), "engine_chunk_assign");
-    }
-    must(engine_volume(b->e, "bench", &b->v), "engine_volume");
-}
-
-static void beng_close(struct beng *b)
-{
-    engine_close(b->e);
-    rmrf(b->dir);
-    free(b->dir);
-    memset(b, 0, sizeof *b);
-}
-
-static uint64_t beng_mknod(struct beng *b, const char *name)
-{
-    uint64_t ino;
-    must(fs_mknod(b->v, 1, name, S_IFREG | 0644, 0, 0, 0, NULL, &ino, NULL), "fs_mknod %s", name);
-    return ino;
-}
-
-/* Bytes a chunk needs to hold DATA bytes written in big calls. */
-static uint64_t chunk_cap(uint64_t data)
-{
-    uint64_t c = data + data / 16 + 64 * MIB;
-    return c < ENGINE_MIN_CHUNK ? ENGINE_MIN_CHUNK : c;
-}
-
 /* ---- 1. rpc_write and rpc_read ---- */
 
 struct xfer {
@@ -302,7 +258,7 @@ static void check_read(const uint8_t *buf, size_t n, uint64_t off, const uint8_t
 static struct xfer xfer_rpc(cairn_t *c, const char *dir, const char *volname, uint64_t size,
                             const uint8_t *pat, uint8_t *rbuf, int check)
 {
-    char *vol = volume_new(c, volname, 2, chunk_cap(size));
+    char *vol = volume_new(c, volname, 2, beng_chunk_cap(size));
     uint64_t ino = rpc_mknod(c, vol, "big");
     bench_prefault(dir, size + PREFAULT_SLACK, pat, RPC_IO); /* (2) */
     double t0 = now_s();
@@ -332,8 +288,8 @@ static struct xfer xfer_engine(const char *dir, const char *name, uint64_t size,
 {
     char *edir = path_join(dir, name);
     struct beng b;
-    beng_open(&b, edir, 2, chunk_cap(size));
-    uint64_t ino = beng_mknod(&b, "big");
+    beng_open(&b, edir, 2, beng_chunk_cap(size));
+    uint64_t ino = beng_mknod(&b, CAIRN_ROOT_INO, "big", S_IFREG | 0644);
     struct asof now = ASOF_NOW;
     bench_prefault(dir, size + PREFAULT_SLACK, pat, RPC_IO); /* (2) */
     double t0 = now_s();
@@ -508,7 +464,7 @@ static void bench_calls(cairn_t *c, const char *dir, double seconds, const uint8
     char *edir = path_join(dir, "engine-calls");
     struct beng b;
     beng_open(&b, edir, 1, 64 * MIB);
-    uint64_t eino = beng_mknod(&b, "f");
+    uint64_t eino = beng_mknod(&b, CAIRN_ROOT_INO, "f", S_IFREG | 0644);
     must(fs_write(b.v, eino, 0, pat, SMALL_IO, NULL), "fs_write");
     struct target rt = {c, vol, NULL, ino}, et = {NULL, NULL, b.v, eino};
     calls_depth(&rt, &et, 1, seconds);
