@@ -10,10 +10,13 @@
  * Invariants: (1) an entry is served at most once and only within
  * attr_timeout of its arrival, so it is never older than what the kernel's
  * own attribute cache could have shown; (2) every change this mount makes
- * empties the cache when it starts and when its answer came (dc_forget_all,
- * which also moves the generation on), and an entry is only kept if no
- * change started or ended since its own call began (dc_gen): so no entry
- * predates a change made through this mount.
+ * drops the entries of the inodes it touches (the directory it changes, the
+ * inode it changes; DC_ALL for renames and rmdirs, which touch more) when it
+ * starts and when its answer came (dc_changed, which also moves the
+ * generation on), and an entry is only kept if no change started or ended
+ * since its own call began (dc_gen): so no entry predates a change made
+ * through this mount to that directory. Changes to other inodes leave it:
+ * creating files round-robin in many directories keeps one entry each.
  * Threads: any; a small fixed table under one lock.
  */
 #include "fs.h"
@@ -77,11 +80,22 @@ int dc_take(uint64_t ino, double max_age, cairn_attr_t *out)
     return hit;
 }
 
-void dc_forget_all(void)
+static void forget(uint64_t ino)
+{
+    if (ino != 0 && dc.slot[ino % DC_SLOTS].ino == ino)
+        dc.slot[ino % DC_SLOTS].ino = 0;
+}
+
+void dc_changed(uint64_t a, uint64_t b)
 {
     pthread_mutex_lock(&dc.lock);
     dc.gen++;
-    for (int i = 0; i < DC_SLOTS; i++)
-        dc.slot[i].ino = 0;
+    if (a == DC_ALL || b == DC_ALL) {
+        for (int i = 0; i < DC_SLOTS; i++)
+            dc.slot[i].ino = 0;
+    } else {
+        forget(a);
+        forget(b);
+    }
     pthread_mutex_unlock(&dc.lock);
 }

@@ -44,14 +44,15 @@ int wb_write(fuse_ino_t ino, const char *buf, size_t size, uint64_t off);
 void wb_drain(void);
 int wb_settle(fuse_ino_t ino);
 /* dircache.c: directory attributes that came with create, link, unlink and
- * rmdir replies,
- * served once to the GETATTR that follows. Every change calls dc_forget_all
- * when it starts and when cairnd answered; dc_put keeps an entry only if
- * the generation is still the one read (dc_gen) before its own call. */
+ * rmdir replies, served once to the GETATTR that follows. Every change calls
+ * dc_changed with the inodes it touches (0: none, DC_ALL: any) when it
+ * starts and when cairnd answered; dc_put keeps an entry only if the
+ * generation is still the one read (dc_gen) before its own call. */
+#define DC_ALL UINT64_MAX
 uint64_t dc_gen(void);
 void dc_put(const cairn_attr_t *a, uint64_t gen);
 int dc_take(uint64_t ino, double max_age, cairn_attr_t *out);
-void dc_forget_all(void);
+void dc_changed(uint64_t a, uint64_t b);
 /* A libcairn result as a positive errno for fuse_reply_err. */
 int fs_errno(int rv);
 /* struct stat from a cairn attribute. */

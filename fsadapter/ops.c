@@ -72,14 +72,15 @@ void fs_stat(struct stat *st, const cairn_attr_t *a)
 
 /* (2) */
 /* Every operation that changes the volume starts with this: EROFS on a
- * past view, and the directory cache is emptied (dircache.c (2)). */
-#define READ_ONLY_GUARD(req)                                                                       \
+ * past view, and the directory cache drops the inodes A and B that it
+ * touches (dircache.c (2)). */
+#define READ_ONLY_GUARD(req, a, b)                                                                 \
     do {                                                                                           \
         if (FS(req)->readonly) {                                                                   \
             fuse_reply_err(req, EROFS);                                                            \
             return;                                                                                \
         }                                                                                          \
-        dc_forget_all();                                                                           \
+        dc_changed(a, b);                                                                          \
     } while (0)
 
 /* After a create, link, unlink or rmdir: keeps the parent's new attributes
@@ -92,11 +93,11 @@ static void keep_parent(int rv, uint64_t gen)
         dc_put(&pa, gen);
 }
 
-/* The answer to a change that returns no entry: the directory cache is
- * emptied again now that cairnd has answered (dircache.c (2)). */
-static void reply_change(fuse_req_t req, int rv)
+/* The answer to a change of A and B that returns no entry: the directory
+ * cache drops them again now that cairnd has answered (dircache.c (2)). */
+static void reply_change(fuse_req_t req, int rv, uint64_t a, uint64_t b)
 {
-    dc_forget_all();
+    dc_changed(a, b);
     fuse_reply_err(req, fs_errno(rv));
 }
 
@@ -188,7 +189,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
                        struct fuse_file_info *fi)
 {
     (void)fi;
-    READ_ONLY_GUARD(req);
+    READ_ONLY_GUARD(req, ino, 0);
     struct fsctx *fs = FS(req);
     cairn_setattr_t sa;
     memset(&sa, 0, sizeof sa);
@@ -215,7 +216,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
             sa.ctime_ns = attr->st_ctim.tv_sec * 1000000000LL + attr->st_ctim.tv_nsec;
     cairn_attr_t a;
     int rv = cairn_setattr(fs_cairn(fs), fs->volume, ino, &sa, &a);
-    dc_forget_all();
+    dc_changed(ino, 0);
     reply_attr(req, rv, &a);
 }
 
@@ -232,7 +233,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 
 static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-    READ_ONLY_GUARD(req);
+    READ_ONLY_GUARD(req, parent, 0);
     struct fsctx *fs = FS(req);
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
@@ -255,7 +256,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-    READ_ONLY_GUARD(req);
+    READ_ONLY_GUARD(req, parent, 0);
     struct fsctx *fs = FS(req);
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
@@ -267,7 +268,7 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-    READ_ONLY_GUARD(req);
+    READ_ONLY_GUARD(req, parent, 0); /* the unlinked file is no directory: never cached */
     struct fsctx *fs = FS(req);
     uint64_t gen = dc_gen();
     int rv = cairn_unlink(fs_cairn(fs), fs->volume, parent, name);
@@ -277,7 +278,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-    READ_ONLY_GUARD(req);
+    READ_ONLY_GUARD(req, DC_ALL, 0); /* the removed directory's number is not known here */
     struct fsctx *fs = FS(req);
     uint64_t gen = dc_gen();
     int rv = cairn_rmdir(fs_cairn(fs), fs->volume, parent, name);
@@ -288,7 +289,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
                       const char *newname, unsigned int flags)
 {
-    READ_ONLY_GUARD(req);
+    READ_ONLY_GUARD(req, DC_ALL, 0); /* a moved directory changes too */
     struct fsctx *fs = FS(req);
     unsigned cf = 0;
     if (flags & RENAME_NOREPLACE)
@@ -299,12 +300,13 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
         fuse_reply_err(req, EINVAL); /* RENAME_WHITEOUT is for overlay file systems */
         return;
     }
-    reply_change(req, cairn_rename(fs_cairn(fs), fs->volume, parent, name, newparent, newname, cf));
+    reply_change(req, cairn_rename(fs_cairn(fs), fs->volume, parent, name, newparent, newname, cf),
+                 DC_ALL, 0);
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
-    READ_ONLY_GUARD(req);
+    READ_ONLY_GUARD(req, newparent, ino);
     struct fsctx *fs = FS(req);
     cairn_attr_t a;
     uint64_t gen = dc_gen();
@@ -335,7 +337,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
                       struct fuse_file_info *fi)
 {
-    READ_ONLY_GUARD(req);
+    READ_ONLY_GUARD(req, parent, 0);
     struct fsctx *fs = FS(req);
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
@@ -448,13 +450,14 @@ static int is_security(const char *name)
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
                         size_t size, int flags)
 {
-    READ_ONLY_GUARD(req);
+    READ_ONLY_GUARD(req, ino, 0);
     if (is_security(name)) {
         fuse_reply_err(req, EOPNOTSUPP);
         return;
     }
     struct fsctx *fs = FS(req);
-    reply_change(req, cairn_setxattr(fs_cairn(fs), fs->volume, ino, name, value, size, flags));
+    reply_change(req, cairn_setxattr(fs_cairn(fs), fs->volume, ino, name, value, size, flags), ino,
+                 0);
 }
 
 static void reply_xattr_value(fuse_req_t req, int rv, const char *buf, size_t len, size_t size)
@@ -511,9 +514,9 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-    READ_ONLY_GUARD(req);
+    READ_ONLY_GUARD(req, ino, 0);
     struct fsctx *fs = FS(req);
-    reply_change(req, cairn_removexattr(fs_cairn(fs), fs->volume, ino, name));
+    reply_change(req, cairn_removexattr(fs_cairn(fs), fs->volume, ino, name), ino, 0);
 }
 
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
