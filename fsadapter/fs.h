@@ -53,6 +53,18 @@ uint64_t dc_gen(void);
 void dc_put(const cairn_attr_t *a, uint64_t gen);
 int dc_take(uint64_t ino, double max_age, cairn_attr_t *out);
 void dc_changed(uint64_t a, uint64_t b);
+/* negcache.c: full name lists of small directories, so that looking up a
+ * name that is not there (before every create) needs no round trip. Every
+ * change of names calls nc_begin before its call and nc_end after it, with
+ * its result, what it did in DIR to NAME and OTHER (the new directory's
+ * inode for NC_MADE_DIR, the second directory for NC_RENAMED). nc_absent:
+ * 1 if NAME is known absent from DIR, for *LEFT more seconds; nc_missed:
+ * cairnd said a name is absent from DIR (the next lookup there lists it). */
+enum nc_change { NC_ADDED, NC_MADE_DIR, NC_REMOVED, NC_RENAMED };
+void nc_begin(void);
+void nc_end(int rv, enum nc_change what, uint64_t dir, const char *name, uint64_t other);
+int nc_absent(struct fsctx *fs, uint64_t dir, const char *name, double *left);
+void nc_missed(struct fsctx *fs, uint64_t dir);
 /* A libcairn result as a positive errno for fuse_reply_err. */
 int fs_errno(int rv);
 /* struct stat from a cairn attribute. */

@@ -154,11 +154,16 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     struct fsctx *fs = FS(req);
     cairn_attr_t a;
-    int rv = cairn_lookup(fs_cairn(fs), fs->volume, parent, name, &fs->at, &a);
+    double left = fs->entry_timeout;
+    int rv = nc_absent(fs, parent, name, &left)
+                 ? -ENOENT
+                 : cairn_lookup(fs_cairn(fs), fs->volume, parent, name, &fs->at, &a);
     if (rv == -ENOENT) { /* a negative entry the kernel may cache */
+        if (left == fs->entry_timeout)
+            nc_missed(fs, parent);
         struct fuse_entry_param e;
         memset(&e, 0, sizeof e);
-        e.entry_timeout = fs->entry_timeout;
+        e.entry_timeout = left; /* negcache.c (1): no longer than the list is good */
         fuse_reply_entry(req, &e);
         return;
     }
@@ -238,8 +243,10 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
     uint64_t gen = dc_gen();
+    nc_begin();
     int rv =
         cairn_mknod(fs_cairn(fs), fs->volume, parent, name, mode, rdev, ctx->uid, ctx->gid, &a);
+    nc_end(rv, S_ISDIR(mode) ? NC_MADE_DIR : NC_ADDED, parent, name, rv == 0 ? a.ino : 0);
     keep_parent(rv, gen);
     reply_entry(req, rv, &a);
 }
@@ -261,7 +268,9 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
     uint64_t gen = dc_gen();
+    nc_begin();
     int rv = cairn_symlink(fs_cairn(fs), fs->volume, parent, name, link, ctx->uid, ctx->gid, &a);
+    nc_end(rv, NC_ADDED, parent, name, 0);
     keep_parent(rv, gen);
     reply_entry(req, rv, &a);
 }
@@ -271,7 +280,9 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
     READ_ONLY_GUARD(req, parent, 0); /* the unlinked file is no directory: never cached */
     struct fsctx *fs = FS(req);
     uint64_t gen = dc_gen();
+    nc_begin();
     int rv = cairn_unlink(fs_cairn(fs), fs->volume, parent, name);
+    nc_end(rv, NC_REMOVED, parent, name, 0);
     keep_parent(rv, gen);
     fuse_reply_err(req, fs_errno(rv));
 }
@@ -281,7 +292,9 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
     READ_ONLY_GUARD(req, DC_ALL, 0); /* the removed directory's number is not known here */
     struct fsctx *fs = FS(req);
     uint64_t gen = dc_gen();
+    nc_begin();
     int rv = cairn_rmdir(fs_cairn(fs), fs->volume, parent, name);
+    nc_end(rv, NC_REMOVED, parent, name, 0);
     keep_parent(rv, gen);
     fuse_reply_err(req, fs_errno(rv));
 }
@@ -300,8 +313,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
         fuse_reply_err(req, EINVAL); /* RENAME_WHITEOUT is for overlay file systems */
         return;
     }
-    reply_change(req, cairn_rename(fs_cairn(fs), fs->volume, parent, name, newparent, newname, cf),
-                 DC_ALL, 0);
+    nc_begin();
+    int rv = cairn_rename(fs_cairn(fs), fs->volume, parent, name, newparent, newname, cf);
+    nc_end(rv, NC_RENAMED, parent, name, newparent);
+    reply_change(req, rv, DC_ALL, 0);
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
@@ -310,7 +325,9 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
     struct fsctx *fs = FS(req);
     cairn_attr_t a;
     uint64_t gen = dc_gen();
+    nc_begin();
     int rv = cairn_link(fs_cairn(fs), fs->volume, ino, newparent, newname, &a);
+    nc_end(rv, NC_ADDED, newparent, newname, 0);
     keep_parent(rv, gen);
     reply_entry(req, rv, &a);
 }
@@ -342,8 +359,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
     uint64_t gen = dc_gen();
+    nc_begin();
     int rv = cairn_mknod(fs_cairn(fs), fs->volume, parent, name, S_IFREG | (mode & 07777), 0,
                          ctx->uid, ctx->gid, &a);
+    nc_end(rv, NC_ADDED, parent, name, 0);
     keep_parent(rv, gen);
     if (rv != 0) {
         fuse_reply_err(req, fs_errno(rv));

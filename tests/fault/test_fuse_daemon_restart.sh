@@ -16,10 +16,10 @@
 #     is intact, read through the mount, through cairnctl (what cairnd
 #     holds) and after an unmount and mount;
 #   - new writes after the restart work.
-# Part 2, -o timeout=1: with cairnd down, calls that must reach it (lookup
-# of a new name, create, mkdir, unlink, rename, readdir, statfs, getxattr,
-# fsync of written data, also 3 MiB sent as a stream) fail with EIO, and
-# cairn-fuse stays up; after a restart the same calls succeed (retried,
+# Part 2, -o timeout=1,entry_timeout=0: with cairnd down, calls that must
+# reach it (lookup of a new name, create, mkdir, unlink, rename, readdir,
+# statfs, getxattr, fsync of written data, also 3 MiB sent as a stream) fail
+# with EIO, and cairn-fuse stays up; after a restart the same calls succeed (retried,
 # bounded, while gRPC reconnects).
 source "$(dirname "$0")/../system/lib.sh"
 source "$(dirname "$0")/../system/fuse_lib.sh"
@@ -173,7 +173,9 @@ pass "after unmount and mount all $n files and the post-restart file are intact"
 fuse_umount "$MNT"
 
 # ---- Part 2: timeout=1, calls fail with EIO while cairnd is down ----
-fuse_mount "$N1_SOCK" v1 "$MNT" timeout=1
+# entry_timeout=0: no lookup is answered from what the mount knows of a
+# directory's names, so the lookup of a new name must reach cairnd.
+fuse_mount "$N1_SOCK" v1 "$MNT" timeout=1,entry_timeout=0
 FPID=$F_PID
 mkdir "$MNT/b"
 echo held >"$MNT/b/exists"

@@ -208,6 +208,8 @@ mountpoint -q "$M3" || fail "mount -t cairn exited 0 but $M3 is not mounted"
 [[ $(findmnt -n -o SOURCE "$M3") == cairn:v1 ]] || fail "source is $(findmnt -n -o SOURCE "$M3"), want cairn:v1"
 cmp "$M3/a.txt" "$S2/a.txt" || fail "mount -t cairn: a.txt differs from the live state"
 echo "via mount -t" >"$M3/m3.txt"
+# A new name may stay unseen by another mount for entry_timeout (1 s).
+for ((i = 0; i < 20; i++)); do [[ -e $LIVE/m3.txt ]] && break; sleep 0.1; done
 [[ $(cat "$LIVE/m3.txt") == "via mount -t" ]] || fail "a write through mount -t cairn is not seen by the other mount"
 pid=$(fuse_pid "$M3") || fail "no cairn-fuse process serves $M3"
 umount "$M3" || fail "umount $M3 failed"

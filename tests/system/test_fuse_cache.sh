@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# test_fuse_cache.sh — what cairn-fuse answers without asking cairnd: the
+# parent directory's attributes after a create or unlink (dircache.c) and
+# "no such name" from a small directory's known name list (negcache.c).
+#
+# Two mounts A and B of one volume on one node. Checked:
+#  1. creating 200 files round-robin in 10 directories new to A costs fewer
+#     than 20 Lookup and 20 GetAttr calls at cairnd (counted by /metrics),
+#     where one of each per file was the cost before; the files are all there;
+#  2. A never hides its own names: after the kernel dropped its dentries,
+#     every file A made, renamed or linked is found and every file A removed
+#     is gone, and `ls` shows exactly that;
+#  3. a name made through B in a directory whose list A holds becomes visible
+#     in A within entry_timeout (1 s by default; the test allows 1.5 s),
+#     also when A had already looked it up and been told it is absent;
+#  4. with entry_timeout=0 nothing is answered from a list: B's new name is
+#     visible in A at once.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/fuse_lib.sh"
+
+node_start n1
+make_volume n1 v1 1 256M
+A=$T_TMP/a
+B=$T_TMP/b
+fuse_mount "$N1_SOCK" v1 "$A"
+fuse_mount "$N1_SOCK" v1 "$B"
+
+# calls METHOD: how many calls of Fs.METHOD cairnd has served so far.
+calls() {
+  curl -sS --max-time 10 "http://$N1_METRICS/metrics" |
+    awk -v m="Fs.$1" 'index($0, "cairn_rpc_requests_total{method=\"" m "\"") == 1 { n += $2 }
+                      END { print n + 0 }'
+}
+drop_dentries() {
+  sync
+  echo 2 >/proc/sys/vm/drop_caches
+}
+
+# ---- 1: round trips saved ----
+mkdir "$A/top"
+for ((d = 0; d < 10; d++)); do mkdir "$A/top/d$d"; done
+l0=$(calls Lookup)
+g0=$(calls GetAttr)
+for ((i = 0; i < 200; i++)); do
+  echo "file $i" >"$A/top/d$((i % 10))/f$i"
+done
+l1=$(calls Lookup)
+g1=$(calls GetAttr)
+echo "# 200 creates: $((l1 - l0)) Lookup and $((g1 - g0)) GetAttr calls"
+((l1 - l0 < 20)) || fail "200 creates in new directories cost $((l1 - l0)) Lookup calls (want < 20)"
+((g1 - g0 < 20)) || fail "200 creates cost $((g1 - g0)) GetAttr calls (want < 20)"
+pass "200 creates in 10 new directories: $((l1 - l0)) Lookup and $((g1 - g0)) GetAttr calls"
+n=$(find "$B/top" -type f | wc -l)
+[[ $n == 200 ]] || fail "B sees $n of the 200 files"
+pass "all 200 files are there, seen through the other mount"
+
+# ---- 2: A's own changes are never hidden ----
+for ((i = 0; i < 200; i += 3)); do rm "$A/top/d$((i % 10))/f$i"; done
+mv "$A/top/d1/f1" "$A/top/d2/moved"
+ln "$A/top/d4/f4" "$A/top/d5/linked"
+mkdir "$A/top/d6/sub"
+echo x >"$A/top/d6/sub/inner"
+drop_dentries
+missing=0
+extra=0
+for ((i = 0; i < 200; i++)); do
+  p=$A/top/d$((i % 10))/f$i
+  if ((i % 3 == 0)) || ((i == 1)); then
+    [[ -e $p ]] && extra=$((extra + 1))
+  else
+    [[ -e $p ]] || missing=$((missing + 1))
+  fi
+done
+for p in "$A/top/d2/moved" "$A/top/d5/linked" "$A/top/d6/sub/inner"; do
+  [[ -e $p ]] || missing=$((missing + 1))
+done
+[[ $missing == 0 && $extra == 0 ]] ||
+  fail "after dropping dentries A misses $missing of its own names and still shows $extra removed ones"
+pass "after dropping dentries A finds every name it made, moved or linked, and none it removed"
+(cd "$A/top" && find . | sort) >"$T_TMP/a.list"
+(cd "$B/top" && find . | sort) >"$T_TMP/b.list"
+cmp -s "$T_TMP/a.list" "$T_TMP/b.list" || {
+  diff "$T_TMP/a.list" "$T_TMP/b.list" | head
+  fail "A's and B's listings of the tree differ"
+}
+pass "A and B list the same tree ($(wc -l <"$T_TMP/a.list") names)"
+
+# ---- 3: names made elsewhere show within entry_timeout ----
+# visible_within PATH SECONDS: polls (every 0.1 s) until PATH exists.
+visible_within() {
+  local i n
+  n=$(awk -v s="$2" 'BEGIN { print int(s * 10) }')
+  for ((i = 0; i <= n; i++)); do
+    [[ -e $1 ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+mkdir "$A/fresh"
+[[ -e $A/fresh/x ]] && fail "A sees fresh/x before anyone made it"
+echo from-b >"$B/fresh/x"
+visible_within "$A/fresh/x" 1.5 || fail "fresh/x made through B is not visible in A after 1.5 s"
+[[ $(cat "$A/fresh/x") == from-b ]] || fail "A reads other bytes from fresh/x"
+pass "a name made through B shows in A within entry_timeout, after A was told it is absent"
+# A directory A did not make: its list is fetched after a miss.
+for ((i = 0; i < 3; i++)); do [[ -e $A/top/d7/nothing$i ]] && fail "top/d7/nothing$i exists"; done
+echo b >"$B/top/d7/nothing0"
+visible_within "$A/top/d7/nothing0" 1.5 || fail "top/d7/nothing0 made through B is not visible in A after 1.5 s"
+pass "the same in a directory whose list A fetched after misses"
+
+# ---- 4: entry_timeout=0 ----
+fuse_umount "$A"
+fuse_mount "$N1_SOCK" v1 "$A" entry_timeout=0
+mkdir "$A/strict"
+[[ -e $A/strict/y ]] && fail "A sees strict/y before anyone made it"
+echo b >"$B/strict/y"
+[[ -e $A/strict/y ]] || fail "with entry_timeout=0, strict/y made through B is not visible in A at once"
+pass "with entry_timeout=0 a name made through B is visible in A at once"
+
+fuse_umount "$A"
+fuse_umount "$B"
+node_kill n1 TERM
