@@ -24,7 +24,7 @@
 #include <pthread.h>
 #include <time.h>
 
-#define DC_SLOTS 64
+#define DC_SLOTS 1024 /* directories; direct-mapped by inode number */
 
 static struct {
     pthread_mutex_t lock;
