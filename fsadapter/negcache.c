@@ -232,7 +232,8 @@ int nc_absent(struct fsctx *fs, uint64_t dir, const char *name, double *left)
             int found;
             (void)find(l, name, &found);
             pthread_mutex_unlock(&nc.lock);
-            *left = fs->entry_timeout - age;
+            if (!found)
+                *left = fs->entry_timeout - age;
             return !found;
         }
         pthread_mutex_unlock(&nc.lock);

@@ -155,11 +155,10 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     struct fsctx *fs = FS(req);
     cairn_attr_t a;
     double left = fs->entry_timeout;
-    int rv = nc_absent(fs, parent, name, &left)
-                 ? -ENOENT
-                 : cairn_lookup(fs_cairn(fs), fs->volume, parent, name, &fs->at, &a);
+    int known = nc_absent(fs, parent, name, &left);
+    int rv = known ? -ENOENT : cairn_lookup(fs_cairn(fs), fs->volume, parent, name, &fs->at, &a);
     if (rv == -ENOENT) { /* a negative entry the kernel may cache */
-        if (left == fs->entry_timeout)
+        if (!known)
             nc_missed(fs, parent);
         struct fuse_entry_param e;
         memset(&e, 0, sizeof e);
