@@ -81,6 +81,8 @@ static int fetch_more(struct fsctx *fs, fuse_ino_t ino, struct dirh *d, int plus
     }
     struct fetch f = {d, 0};
     int rv = cairn_readdir(fs_cairn(fs), fs->volume, ino, &fs->at, after, plus, add_entry, &f);
+    if (!after && !fs->readonly)
+        ac_changed(ino, 0); /* a listing from the start moves the atime (relatime) */
     if (rv == 0 && f.added < DIR_PAGE)
         d->eof = 1;
     return rv;

@@ -43,28 +43,39 @@ void wb_stop(void);
 int wb_write(fuse_ino_t ino, const char *buf, size_t size, uint64_t off);
 void wb_drain(void);
 int wb_settle(fuse_ino_t ino);
-/* dircache.c: directory attributes that came with create, link, unlink and
- * rmdir replies, served once to the GETATTR that follows. Every change calls
- * dc_changed with the inodes it touches (0: none, DC_ALL: any) when it
- * starts and when cairnd answered; dc_put keeps an entry only if the
- * generation is still the one read (dc_gen) before its own call. */
-#define DC_ALL UINT64_MAX
-uint64_t dc_gen(void);
-void dc_put(const cairn_attr_t *a, uint64_t gen);
-int dc_take(uint64_t ino, double max_age, cairn_attr_t *out);
-void dc_changed(uint64_t a, uint64_t b);
+/* attrcache.c: inode attributes that came with other answers (a parent's
+ * with a create, link, unlink or rmdir; every entry's with a listing).
+ * Every change calls ac_changed with the inodes it touches (0: none,
+ * AC_ALL: any or unknown) when it starts and when cairnd answered; ac_put
+ * keeps attributes asked for at BORN only if the generation is still the
+ * one read (ac_gen) before its own call; ac_get returns how many seconds
+ * of MAX_AGE are left for INO's attributes (0: none). */
+#define AC_ALL UINT64_MAX
+double ac_now(void);
+uint64_t ac_gen(void);
+void ac_put(const cairn_attr_t *a, double born, uint64_t gen);
+double ac_get(uint64_t ino, double max_age, cairn_attr_t *out);
+void ac_changed(uint64_t a, uint64_t b);
 /* negcache.c: full name lists of small directories, so that looking up a
  * name that is not there (before every create) needs no round trip. Every
  * change of names calls nc_begin before its call and nc_end after it, with
- * its result, what it did in DIR to NAME and OTHER (the new directory's
- * inode for NC_MADE_DIR, the second directory for NC_RENAMED). nc_absent:
- * 1 if NAME is known absent from DIR, for *LEFT more seconds; nc_missed:
- * cairnd said a name is absent from DIR (the next lookup there lists it). */
+ * its result, what it did in DIR to NAME and OTHER (the inode made or
+ * linked; the new directory for NC_MADE_DIR, the second directory for
+ * NC_RENAMED). nc_lookup: NC_ABSENT if NAME is known absent from DIR, for
+ * *LEFT more seconds; NC_PRESENT, with its attributes in *ATTR for
+ * *ATTR_LEFT seconds if attrcache.c has them (else *ATTR_LEFT is 0);
+ * NC_UNKNOWN.
+ * nc_missed: cairnd said a name is absent from DIR (the next lookup there
+ * lists it, also fetching every entry's attributes into attrcache.c). */
 enum nc_change { NC_ADDED, NC_MADE_DIR, NC_REMOVED, NC_RENAMED };
+enum nc_known { NC_UNKNOWN, NC_ABSENT, NC_PRESENT };
 void nc_begin(void);
 void nc_end(int rv, enum nc_change what, uint64_t dir, const char *name, uint64_t other);
-int nc_absent(struct fsctx *fs, uint64_t dir, const char *name, double *left);
+enum nc_known nc_lookup(struct fsctx *fs, uint64_t dir, const char *name, cairn_attr_t *attr,
+                        double *left, double *attr_left);
 void nc_missed(struct fsctx *fs, uint64_t dir);
+/* The inode DIR's list has for NAME (however old), or 0. */
+uint64_t nc_ino(uint64_t dir, const char *name);
 /* A libcairn result as a positive errno for fuse_reply_err. */
 int fs_errno(int rv);
 /* struct stat from a cairn attribute. */

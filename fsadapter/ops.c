@@ -73,50 +73,55 @@ void fs_stat(struct stat *st, const cairn_attr_t *a)
 /* (2) */
 /* Every operation that changes the volume starts with this: EROFS on a
  * past view, and the directory cache drops the inodes A and B that it
- * touches (dircache.c (2)). */
+ * touches (attrcache.c (2)). */
 #define READ_ONLY_GUARD(req, a, b)                                                                 \
     do {                                                                                           \
         if (FS(req)->readonly) {                                                                   \
             fuse_reply_err(req, EROFS);                                                            \
             return;                                                                                \
         }                                                                                          \
-        dc_changed(a, b);                                                                          \
+        ac_changed(a, b);                                                                          \
     } while (0)
 
 /* After a create, link, unlink or rmdir: keeps the parent's new attributes
- * for the GETATTR the kernel sends next (dircache.c). Before the reply, so
+ * for the GETATTR the kernel sends next (attrcache.c). Before the reply, so
  * it is there. */
 static void keep_parent(int rv, uint64_t gen)
 {
     cairn_attr_t pa;
     if (rv == 0 && cairn_last_parent(&pa))
-        dc_put(&pa, gen);
+        ac_put(&pa, ac_now(), gen);
 }
 
-/* The answer to a change of A and B that returns no entry: the directory
- * cache drops them again now that cairnd has answered (dircache.c (2)). */
+/* The answer to a change of A and B that returns no entry: the attribute
+ * cache drops them again now that cairnd has answered (attrcache.c (2)). */
 static void reply_change(fuse_req_t req, int rv, uint64_t a, uint64_t b)
 {
-    dc_changed(a, b);
+    ac_changed(a, b);
     fuse_reply_err(req, fs_errno(rv));
 }
 
-static void reply_entry(fuse_req_t req, int rv, const cairn_attr_t *a)
+/* An entry the kernel keeps for ENTRY_S and whose attributes for ATTR_S. */
+static void reply_entry_for(fuse_req_t req, const cairn_attr_t *a, double entry_s, double attr_s)
 {
-    if (rv != 0) {
-        fuse_reply_err(req, fs_errno(rv));
-        return;
-    }
     struct fuse_entry_param e;
     memset(&e, 0, sizeof e);
     e.ino = a->ino;
-    e.attr_timeout = FS(req)->attr_timeout;
-    e.entry_timeout = FS(req)->entry_timeout;
+    e.attr_timeout = attr_s;
+    e.entry_timeout = entry_s;
     fs_stat(&e.attr, a);
     fuse_reply_entry(req, &e);
 }
 
-static void reply_attr(fuse_req_t req, int rv, const cairn_attr_t *a)
+static void reply_entry(fuse_req_t req, int rv, const cairn_attr_t *a)
+{
+    if (rv != 0)
+        fuse_reply_err(req, fs_errno(rv));
+    else
+        reply_entry_for(req, a, FS(req)->entry_timeout, FS(req)->attr_timeout);
+}
+
+static void reply_attr_for(fuse_req_t req, int rv, const cairn_attr_t *a, double attr_s)
 {
     if (rv != 0) {
         fuse_reply_err(req, fs_errno(rv));
@@ -124,7 +129,12 @@ static void reply_attr(fuse_req_t req, int rv, const cairn_attr_t *a)
     }
     struct stat st;
     fs_stat(&st, a);
-    fuse_reply_attr(req, &st, FS(req)->attr_timeout);
+    fuse_reply_attr(req, &st, attr_s);
+}
+
+static void reply_attr(fuse_req_t req, int rv, const cairn_attr_t *a)
+{
+    reply_attr_for(req, rv, a, FS(req)->attr_timeout);
 }
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -154,12 +164,20 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     struct fsctx *fs = FS(req);
     cairn_attr_t a;
-    double left = fs->entry_timeout;
-    int known = nc_absent(fs, parent, name, &left);
-    int rv = known ? -ENOENT : cairn_lookup(fs_cairn(fs), fs->volume, parent, name, &fs->at, &a);
+    double left = fs->entry_timeout, attr_left;
+    enum nc_known known = nc_lookup(fs, parent, name, &a, &left, &attr_left);
+    if (known == NC_PRESENT && attr_left > 0) {
+        /* attrcache.c (1), negcache.c (1): no longer than either is good */
+        reply_entry_for(req, &a, left, attr_left);
+        return;
+    }
+    int rv = known == NC_ABSENT ? -ENOENT
+                                : cairn_lookup(fs_cairn(fs), fs->volume, parent, name, &fs->at, &a);
     if (rv == -ENOENT) { /* a negative entry the kernel may cache */
-        if (!known)
+        if (known == NC_UNKNOWN)
             nc_missed(fs, parent);
+        if (known != NC_ABSENT)
+            left = fs->entry_timeout;
         struct fuse_entry_param e;
         memset(&e, 0, sizeof e);
         e.entry_timeout = left; /* negcache.c (1): no longer than the list is good */
@@ -181,8 +199,9 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     (void)fi;
     struct fsctx *fs = FS(req);
     cairn_attr_t a;
-    if (!fs->readonly && dc_take(ino, fs->attr_timeout, &a)) {
-        reply_attr(req, 0, &a);
+    double left;
+    if (!fs->readonly && (left = ac_get(ino, fs->attr_timeout, &a)) > 0) {
+        reply_attr_for(req, 0, &a, left); /* attrcache.c (1) */
         return;
     }
     int rv = cairn_getattr(fs_cairn(fs), fs->volume, ino, &fs->at, &a);
@@ -220,7 +239,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
             sa.ctime_ns = attr->st_ctim.tv_sec * 1000000000LL + attr->st_ctim.tv_nsec;
     cairn_attr_t a;
     int rv = cairn_setattr(fs_cairn(fs), fs->volume, ino, &sa, &a);
-    dc_changed(ino, 0);
+    ac_changed(ino, 0);
     reply_attr(req, rv, &a);
 }
 
@@ -241,7 +260,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     struct fsctx *fs = FS(req);
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
-    uint64_t gen = dc_gen();
+    uint64_t gen = ac_gen();
     nc_begin();
     int rv =
         cairn_mknod(fs_cairn(fs), fs->volume, parent, name, mode, rdev, ctx->uid, ctx->gid, &a);
@@ -266,31 +285,35 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
     struct fsctx *fs = FS(req);
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
-    uint64_t gen = dc_gen();
+    uint64_t gen = ac_gen();
     nc_begin();
     int rv = cairn_symlink(fs_cairn(fs), fs->volume, parent, name, link, ctx->uid, ctx->gid, &a);
-    nc_end(rv, NC_ADDED, parent, name, 0);
+    nc_end(rv, NC_ADDED, parent, name, rv == 0 ? a.ino : 0);
     keep_parent(rv, gen);
     reply_entry(req, rv, &a);
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-    READ_ONLY_GUARD(req, parent, 0); /* the unlinked file is no directory: never cached */
+    uint64_t target = nc_ino(parent, name); /* its link count changes */
+    if (target == 0)
+        target = AC_ALL;
+    READ_ONLY_GUARD(req, parent, target);
     struct fsctx *fs = FS(req);
-    uint64_t gen = dc_gen();
+    uint64_t gen = ac_gen();
     nc_begin();
     int rv = cairn_unlink(fs_cairn(fs), fs->volume, parent, name);
     nc_end(rv, NC_REMOVED, parent, name, 0);
     keep_parent(rv, gen);
+    ac_changed(target, 0);
     fuse_reply_err(req, fs_errno(rv));
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-    READ_ONLY_GUARD(req, DC_ALL, 0); /* the removed directory's number is not known here */
+    READ_ONLY_GUARD(req, AC_ALL, 0); /* the removed directory's number is not known here */
     struct fsctx *fs = FS(req);
-    uint64_t gen = dc_gen();
+    uint64_t gen = ac_gen();
     nc_begin();
     int rv = cairn_rmdir(fs_cairn(fs), fs->volume, parent, name);
     nc_end(rv, NC_REMOVED, parent, name, 0);
@@ -301,7 +324,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
                       const char *newname, unsigned int flags)
 {
-    READ_ONLY_GUARD(req, DC_ALL, 0); /* a moved directory changes too */
+    READ_ONLY_GUARD(req, AC_ALL, 0); /* a moved directory changes too */
     struct fsctx *fs = FS(req);
     unsigned cf = 0;
     if (flags & RENAME_NOREPLACE)
@@ -315,7 +338,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
     nc_begin();
     int rv = cairn_rename(fs_cairn(fs), fs->volume, parent, name, newparent, newname, cf);
     nc_end(rv, NC_RENAMED, parent, name, newparent);
-    reply_change(req, rv, DC_ALL, 0);
+    reply_change(req, rv, AC_ALL, 0);
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
@@ -323,10 +346,10 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
     READ_ONLY_GUARD(req, newparent, ino);
     struct fsctx *fs = FS(req);
     cairn_attr_t a;
-    uint64_t gen = dc_gen();
+    uint64_t gen = ac_gen();
     nc_begin();
     int rv = cairn_link(fs_cairn(fs), fs->volume, ino, newparent, newname, &a);
-    nc_end(rv, NC_ADDED, newparent, newname, 0);
+    nc_end(rv, NC_ADDED, newparent, newname, rv == 0 ? a.ino : 0);
     keep_parent(rv, gen);
     reply_entry(req, rv, &a);
 }
@@ -340,7 +363,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     }
     if (fi->flags & O_TRUNC) { /* atomic O_TRUNC: the kernel sends no SETATTR */
         cairn_setattr_t sa = {CAIRN_SET_SIZE, 0, 0, 0, 0, 0, 0, 0};
+        ac_changed(ino, 0);
         int rv = cairn_setattr(fs_cairn(fs), fs->volume, ino, &sa, NULL);
+        ac_changed(ino, 0);
         if (rv != 0) {
             fuse_reply_err(req, fs_errno(rv));
             return;
@@ -357,11 +382,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     struct fsctx *fs = FS(req);
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
-    uint64_t gen = dc_gen();
+    uint64_t gen = ac_gen();
     nc_begin();
     int rv = cairn_mknod(fs_cairn(fs), fs->volume, parent, name, S_IFREG | (mode & 07777), 0,
                          ctx->uid, ctx->gid, &a);
-    nc_end(rv, NC_ADDED, parent, name, 0);
+    nc_end(rv, NC_ADDED, parent, name, rv == 0 ? a.ino : 0);
     keep_parent(rv, gen);
     if (rv != 0) {
         fuse_reply_err(req, fs_errno(rv));
@@ -388,6 +413,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     }
     size_t got = 0;
     int rv = cairn_read(fs_cairn(fs), fs->volume, ino, (uint64_t)off, size, buf, &fs->at, &got);
+    if (!fs->readonly)
+        ac_changed(ino, 0); /* a read may move the atime (relatime) */
     if (rv != 0)
         fuse_reply_err(req, fs_errno(rv));
     else

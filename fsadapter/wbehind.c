@@ -16,7 +16,9 @@
  *     error on the inode, returned by the inode's next write, flush (close)
  *     or fsync, as NFS reports late write errors;
  * (4) memory: at most WB_MAX_BYTES of buffers are held; a writer waits for
- *     room.
+ *     room;
+ * (5) a write changes its inode's size and times: it tells attrcache.c so
+ *     when it is queued and again when it reached cairnd.
  * Durability is unchanged: fsync drains the queue, then asks cairnd to sync.
  * Threads: any FUSE thread enqueues and drains; one sender; all state under
  * wb.lock.
@@ -109,6 +111,7 @@ static void *sender(void *arg)
             wb.tail = NULL;
         pthread_mutex_unlock(&wb.lock);
         int rv = cairn_write(wb.fs->c, wb.fs->volume, it->ino, it->off, it->data, it->len, NULL);
+        ac_changed(it->ino, 0); /* (5) */
         pthread_mutex_lock(&wb.lock);
         if (rv != 0)
             note_error(it->ino, fs_errno(rv));
@@ -157,8 +160,10 @@ void wb_stop(void)
 
 int wb_write(fuse_ino_t ino, const char *buf, size_t size, uint64_t off)
 {
-    if (!wb.started) { /* no sender: write through */
+    ac_changed(ino, 0); /* (5) */
+    if (!wb.started) {  /* no sender: write through */
         int rv = cairn_write(wb.fs->c, wb.fs->volume, ino, off, buf, size, NULL);
+        ac_changed(ino, 0);
         return rv ? fs_errno(rv) : 0;
     }
     pthread_mutex_lock(&wb.lock);

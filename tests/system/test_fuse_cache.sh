@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_fuse_cache.sh — what cairn-fuse answers without asking cairnd: the
-# parent directory's attributes after a create or unlink (dircache.c) and
-# "no such name" from a small directory's known name list (negcache.c).
+# parent directory's attributes after a create or unlink, and attributes
+# fetched with a directory listing (attrcache.c); "no such name", and the
+# inode of a name, from a small directory's known name list (negcache.c).
 #
 # Two mounts A and B of one volume on one node. Checked:
 #  1. creating 200 files round-robin in 10 directories new to A costs fewer
@@ -10,10 +11,16 @@
 #  2. A never hides its own names: after the kernel dropped its dentries,
 #     every file A made, renamed or linked is found and every file A removed
 #     is gone, and `ls` shows exactly that;
-#  3. a name made through B in a directory whose list A holds becomes visible
+#  3. stat of every file by path, after the kernel dropped its dentries,
+#     costs fewer than 20 Lookup calls; and what it shows is never older
+#     than A's own changes: a write (appended, through the write-behind
+#     queue), chmod, truncation by O_TRUNC, a hard link made and removed
+#     (link counts), an unlinked file still open (fstat: 0 links);
+#  4. a name made through B in a directory whose list A holds becomes visible
 #     in A within entry_timeout (1 s by default; the test allows 1.5 s),
-#     also when A had already looked it up and been told it is absent;
-#  4. with entry_timeout=0 nothing is answered from a list: B's new name is
+#     also when A had already looked it up and been told it is absent; a
+#     size changed through B shows in A within attr_timeout;
+#  5. with entry_timeout=0 nothing is answered from a list: B's new name is
 #     visible in A at once.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fuse_lib.sh"
@@ -85,7 +92,42 @@ cmp -s "$T_TMP/a.list" "$T_TMP/b.list" || {
 }
 pass "A and B list the same tree ($(wc -l <"$T_TMP/a.list") names)"
 
-# ---- 3: names made elsewhere show within entry_timeout ----
+# ---- 3: attributes from lists, and A's own changes ----
+drop_dentries
+l0=$(calls Lookup)
+n=0
+for ((i = 0; i < 200; i++)); do
+  if stat -c %s "$A/top/d$((i % 10))/f$i" >/dev/null 2>&1; then n=$((n + 1)); fi
+done
+l1=$(calls Lookup)
+echo "# stat of 200 names ($n there): $((l1 - l0)) Lookup calls"
+[[ $n == 132 ]] || fail "stat found $n of the 132 files left"
+((l1 - l0 < 20)) || fail "stat of 200 names cost $((l1 - l0)) Lookup calls (want < 20)"
+pass "stat of 200 names after dropping dentries: $((l1 - l0)) Lookup calls"
+F=$A/top/d2/f2
+s0=$(stat -c %s "$F")
+printf more >>"$F"
+drop_dentries
+[[ $(stat -c %s "$F") == $((s0 + 4)) ]] || fail "after an append through A, A shows size $(stat -c %s "$F"), want $((s0 + 4))"
+chmod 0600 "$A/top/d2/f22"
+drop_dentries
+[[ $(stat -c %a "$A/top/d2/f22") == 600 ]] || fail "after chmod 0600 through A, A shows mode $(stat -c %a "$A/top/d2/f22")"
+: >"$A/top/d2/f22"
+drop_dentries
+[[ $(stat -c %s "$A/top/d2/f22") == 0 ]] || fail "after O_TRUNC through A, A shows size $(stat -c %s "$A/top/d2/f22")"
+ln "$A/top/d2/f32" "$A/top/d3/hl"
+drop_dentries
+[[ $(stat -c %h "$A/top/d2/f32") == 2 ]] || fail "after ln through A, A shows $(stat -c %h "$A/top/d2/f32") links, want 2"
+rm "$A/top/d3/hl"
+drop_dentries
+[[ $(stat -c %h "$A/top/d2/f32") == 1 ]] || fail "after rm of the link through A, A shows $(stat -c %h "$A/top/d2/f32") links, want 1"
+stat -c %s "$A/top/d2/f52" >/dev/null
+links=$(/usr/bin/python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY); os.unlink(sys.argv[1]); print(os.fstat(fd).st_nlink)' "$A/top/d2/f52")
+[[ $links == 0 ]] || fail "an unlinked file still open shows $links links in fstat, want 0"
+pass "A's stat shows its own append, chmod, O_TRUNC, link and unlink at once, after dropping dentries"
+
+# ---- 4: names and sizes changed elsewhere show within the timeouts ----
 # visible_within PATH SECONDS: polls (every 0.1 s) until PATH exists.
 visible_within() {
   local i n
@@ -107,8 +149,18 @@ for ((i = 0; i < 3; i++)); do [[ -e $A/top/d7/nothing$i ]] && fail "top/d7/nothi
 echo b >"$B/top/d7/nothing0"
 visible_within "$A/top/d7/nothing0" 1.5 || fail "top/d7/nothing0 made through B is not visible in A after 1.5 s"
 pass "the same in a directory whose list A fetched after misses"
+F=$A/top/d4/f4
+s0=$(stat -c %s "$F")
+printf xyz >>"$B/top/d4/f4"
+ok=0
+for ((i = 0; i <= 15; i++)); do
+  if [[ $(stat -c %s "$F") == $((s0 + 3)) ]]; then ok=1; break; fi
+  sleep 0.1
+done
+[[ $ok == 1 ]] || fail "a size changed through B does not show in A after 1.5 s"
+pass "a size changed through B shows in A within attr_timeout"
 
-# ---- 4: entry_timeout=0 ----
+# ---- 5: entry_timeout=0 ----
 fuse_umount "$A"
 fuse_mount "$N1_SOCK" v1 "$A" entry_timeout=0
 mkdir "$A/strict"
