@@ -4,14 +4,14 @@
  * handles).
  *
  * FUSE node ids are cairn inode numbers (root: 1 on both sides), so no table
- * maps them and forget has nothing to do. Every operation is at most one
- * libcairn call (one round trip); replies carry attributes so the kernel
- * needs no extra GETATTR. Lookups and GETATTRs may be answered from what
- * earlier answers brought (negcache.c, attrcache.c), within the mount's
- * timeouts. Writes are answered when queued (wbehind.c); every other call
- * waits for the queue first (fs_cairn). Threads: the multi-threaded session
- * loop calls operations concurrently; struct fsctx is read-only after
- * start-up.
+ * maps them and forget has nothing to do. An operation is one libcairn call
+ * (one round trip; a lookup may first list its directory); replies carry
+ * attributes so the kernel needs no extra GETATTR. Lookups and GETATTRs may
+ * be answered from what earlier answers brought (negcache.c, attrcache.c),
+ * within the mount's timeouts. Writes are answered when queued (wbehind.c);
+ * every other call waits for the queue first (fs_cairn). Threads: the
+ * multi-threaded session loop calls operations concurrently; struct fsctx
+ * is read-only after start-up.
  */
 #ifndef CAIRN_FS_H
 #define CAIRN_FS_H
