@@ -84,8 +84,17 @@ static size_t find(const struct list *l, const char *name, int *found)
     return lo;
 }
 
+/* A list that cannot hold every name: emptied, and never used (big). */
+static void list_give_up(struct list *l)
+{
+    uint64_t dir = l->dir;
+    list_clear(l);
+    l->dir = dir;
+    l->big = 1;
+}
+
 /* Adds NAME (or sets its inode); a list that would outgrow NC_MAX (or
- * memory) becomes big. */
+ * memory) gives up. */
 static void list_add(struct list *l, const char *name, uint64_t ino)
 {
     int found;
@@ -95,17 +104,14 @@ static void list_add(struct list *l, const char *name, uint64_t ino)
     if (found || l->big)
         return;
     if (l->n == NC_MAX) {
-        uint64_t dir = l->dir;
-        list_clear(l);
-        l->dir = dir;
-        l->big = 1;
+        list_give_up(l);
         return;
     }
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
         struct entry *p = realloc(l->e, cap * sizeof *p);
         if (!p) {
-            l->known = 0;
+            list_give_up(l);
             return;
         }
         l->e = p;
@@ -113,7 +119,7 @@ static void list_add(struct list *l, const char *name, uint64_t ino)
     }
     char *copy = strdup(name);
     if (!copy) {
-        l->known = 0;
+        list_give_up(l);
         return;
     }
     memmove(l->e + i + 1, l->e + i, (l->n - i) * sizeof *l->e);
@@ -228,7 +234,8 @@ static void refresh(struct fsctx *fs, uint64_t dir)
         *l = f.l;
         l->known = l->big ? 0 : asked;
         l->listed = 1;
-        /* only with the list: name changes (a link count) bump nc.gen only */
+        /* the attributes only with the list: a name change overlapping the
+         * fetch (it moves link counts) moves nc.gen, not always ac.gen */
         for (size_t i = 0; i < f.n_attr && !l->big; i++)
             ac_put(&f.attr[i], asked, agen);
     } else {
