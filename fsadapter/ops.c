@@ -72,7 +72,7 @@ void fs_stat(struct stat *st, const cairn_attr_t *a)
 
 /* (2) */
 /* Every operation that changes the volume starts with this: EROFS on a
- * past view, and the directory cache drops the inodes A and B that it
+ * past view, and the attribute cache drops the inodes A and B that it
  * touches (attrcache.c (2)). */
 #define READ_ONLY_GUARD(req, a, b)                                                                 \
     do {                                                                                           \
