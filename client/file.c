@@ -252,6 +252,12 @@ struct rctx {
 
 _Static_assert(CAIRN_CALL_MAX == RPC_DATA_PIECE, "cairn.h and rpc.h disagree on the piece size");
 
+/* How many pieces a stream of LEN bytes carries (its deadline counts them). */
+static size_t pieces_of(size_t len)
+{
+    return (len + RPC_DATA_PIECE - 1) / RPC_DATA_PIECE;
+}
+
 static int read_piece(void *ctx, const ProtobufCMessage *m)
 {
     struct rctx *r = ctx;
@@ -291,8 +297,8 @@ int cairn_read(cairn_t *c, const char *vol, uint64_t ino, uint64_t off, size_t l
             FREE(rep);
         }
     } else {
-        rv = rpc_server_stream(c->ch, M_FS_READSTREAM, (len + RPC_DATA_PIECE - 1) / RPC_DATA_PIECE,
-                               &r.base, &cairn__v1__data_chunk__descriptor, read_piece, &rc);
+        rv = rpc_server_stream(c->ch, M_FS_READSTREAM, pieces_of(len), &r.base,
+                               &cairn__v1__data_chunk__descriptor, read_piece, &rc);
     }
     if (rv == 0)
         *got = rc.got;
@@ -334,9 +340,8 @@ int cairn_write(cairn_t *c, const char *vol, uint64_t ino, uint64_t off, const v
         w.req.data.len = len;
         rv = cl_call(c, M_FS_WRITE, &w.req, &cairn__v1__write_reply__descriptor, &rep);
     } else {
-        rv = rpc_client_stream(c->ch, M_FS_WRITESTREAM, (len + RPC_DATA_PIECE - 1) / RPC_DATA_PIECE,
-                               write_piece, &w, &cairn__v1__write_reply__descriptor,
-                               (ProtobufCMessage **)&rep);
+        rv = rpc_client_stream(c->ch, M_FS_WRITESTREAM, pieces_of(len), write_piece, &w,
+                               &cairn__v1__write_reply__descriptor, (ProtobufCMessage **)&rep);
     }
     if (rv == 0) {
         if (out)

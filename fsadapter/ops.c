@@ -83,11 +83,23 @@ void fs_stat(struct stat *st, const cairn_attr_t *a)
         ac_changed(a, b);                                                                          \
     } while (0)
 
-/* After a create, link, unlink or rmdir: keeps the parent's new attributes
- * for the GETATTR the kernel sends next (attrcache.c). Before the reply, so
- * it is there. */
-static void keep_parent(int rv, uint64_t gen)
+/* A create, link, unlink or rmdir starts: the name lists must not miss it
+ * (negcache.c (2)); returns the attribute generation for names_end. */
+static uint64_t names_begin(void)
 {
+    uint64_t gen = ac_gen();
+    nc_begin();
+    return gen;
+}
+
+/* ...and cairnd answered RV: the name list of DIR learns WHAT happened to
+ * NAME (INO: the inode made or linked), and the parent's new attributes
+ * that came with the reply are kept for the GETATTR the kernel sends next
+ * (attrcache.c). Before the reply, so they are there. */
+static void names_end(int rv, enum nc_change what, uint64_t dir, const char *name, uint64_t ino,
+                      uint64_t gen)
+{
+    nc_end(rv, what, dir, name, ino);
     cairn_attr_t pa;
     if (rv == 0 && cairn_last_parent(&pa))
         ac_put(&pa, ac_now(), gen);
@@ -102,14 +114,20 @@ static void reply_change(fuse_req_t req, int rv, uint64_t a, uint64_t b)
 }
 
 /* An entry the kernel keeps for ENTRY_S and whose attributes for ATTR_S. */
+static void entry_param(struct fuse_entry_param *e, const cairn_attr_t *a, double entry_s,
+                        double attr_s)
+{
+    memset(e, 0, sizeof *e);
+    e->ino = a->ino;
+    e->attr_timeout = attr_s;
+    e->entry_timeout = entry_s;
+    fs_stat(&e->attr, a);
+}
+
 static void reply_entry_for(fuse_req_t req, const cairn_attr_t *a, double entry_s, double attr_s)
 {
     struct fuse_entry_param e;
-    memset(&e, 0, sizeof e);
-    e.ino = a->ino;
-    e.attr_timeout = attr_s;
-    e.entry_timeout = entry_s;
-    fs_stat(&e.attr, a);
+    entry_param(&e, a, entry_s, attr_s);
     fuse_reply_entry(req, &e);
 }
 
@@ -254,18 +272,24 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
         fuse_reply_readlink(req, buf);
 }
 
+/* The node of MODE for mknod, mkdir and create (after READ_ONLY_GUARD),
+ * owned by the caller's uid and gid. */
+static int mknod_for(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev,
+                     cairn_attr_t *a)
+{
+    struct fsctx *fs = FS(req);
+    const struct fuse_ctx *ctx = fuse_req_ctx(req);
+    uint64_t gen = names_begin();
+    int rv = cairn_mknod(fs_cairn(fs), fs->volume, parent, name, mode, rdev, ctx->uid, ctx->gid, a);
+    names_end(rv, S_ISDIR(mode) ? NC_MADE_DIR : NC_ADDED, parent, name, rv == 0 ? a->ino : 0, gen);
+    return rv;
+}
+
 static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
     READ_ONLY_GUARD(req, parent, 0);
-    struct fsctx *fs = FS(req);
-    const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
-    uint64_t gen = ac_gen();
-    nc_begin();
-    int rv =
-        cairn_mknod(fs_cairn(fs), fs->volume, parent, name, mode, rdev, ctx->uid, ctx->gid, &a);
-    nc_end(rv, S_ISDIR(mode) ? NC_MADE_DIR : NC_ADDED, parent, name, rv == 0 ? a.ino : 0);
-    keep_parent(rv, gen);
+    int rv = mknod_for(req, parent, name, mode, rdev, &a);
     reply_entry(req, rv, &a);
 }
 
@@ -285,11 +309,9 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
     struct fsctx *fs = FS(req);
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
-    uint64_t gen = ac_gen();
-    nc_begin();
+    uint64_t gen = names_begin();
     int rv = cairn_symlink(fs_cairn(fs), fs->volume, parent, name, link, ctx->uid, ctx->gid, &a);
-    nc_end(rv, NC_ADDED, parent, name, rv == 0 ? a.ino : 0);
-    keep_parent(rv, gen);
+    names_end(rv, NC_ADDED, parent, name, rv == 0 ? a.ino : 0, gen);
     reply_entry(req, rv, &a);
 }
 
@@ -300,11 +322,9 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
         target = AC_ALL;
     READ_ONLY_GUARD(req, parent, target);
     struct fsctx *fs = FS(req);
-    uint64_t gen = ac_gen();
-    nc_begin();
+    uint64_t gen = names_begin();
     int rv = cairn_unlink(fs_cairn(fs), fs->volume, parent, name);
-    nc_end(rv, NC_REMOVED, parent, name, 0);
-    keep_parent(rv, gen);
+    names_end(rv, NC_REMOVED, parent, name, 0, gen);
     ac_changed(target, 0);
     fuse_reply_err(req, fs_errno(rv));
 }
@@ -313,11 +333,9 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     READ_ONLY_GUARD(req, AC_ALL, 0); /* the removed directory's number is not known here */
     struct fsctx *fs = FS(req);
-    uint64_t gen = ac_gen();
-    nc_begin();
+    uint64_t gen = names_begin();
     int rv = cairn_rmdir(fs_cairn(fs), fs->volume, parent, name);
-    nc_end(rv, NC_REMOVED, parent, name, 0);
-    keep_parent(rv, gen);
+    names_end(rv, NC_REMOVED, parent, name, 0, gen);
     fuse_reply_err(req, fs_errno(rv));
 }
 
@@ -346,11 +364,9 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
     READ_ONLY_GUARD(req, newparent, ino);
     struct fsctx *fs = FS(req);
     cairn_attr_t a;
-    uint64_t gen = ac_gen();
-    nc_begin();
+    uint64_t gen = names_begin();
     int rv = cairn_link(fs_cairn(fs), fs->volume, ino, newparent, newname, &a);
-    nc_end(rv, NC_ADDED, newparent, newname, rv == 0 ? a.ino : 0);
-    keep_parent(rv, gen);
+    names_end(rv, NC_ADDED, newparent, newname, rv == 0 ? a.ino : 0, gen);
     reply_entry(req, rv, &a);
 }
 
@@ -379,25 +395,14 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
                       struct fuse_file_info *fi)
 {
     READ_ONLY_GUARD(req, parent, 0);
-    struct fsctx *fs = FS(req);
-    const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
-    uint64_t gen = ac_gen();
-    nc_begin();
-    int rv = cairn_mknod(fs_cairn(fs), fs->volume, parent, name, S_IFREG | (mode & 07777), 0,
-                         ctx->uid, ctx->gid, &a);
-    nc_end(rv, NC_ADDED, parent, name, rv == 0 ? a.ino : 0);
-    keep_parent(rv, gen);
+    int rv = mknod_for(req, parent, name, S_IFREG | (mode & 07777), 0, &a);
     if (rv != 0) {
         fuse_reply_err(req, fs_errno(rv));
         return;
     }
     struct fuse_entry_param e;
-    memset(&e, 0, sizeof e);
-    e.ino = a.ino;
-    e.attr_timeout = fs->attr_timeout;
-    e.entry_timeout = fs->entry_timeout;
-    fs_stat(&e.attr, &a);
+    entry_param(&e, &a, FS(req)->entry_timeout, FS(req)->attr_timeout);
     fuse_reply_create(req, &e, fi);
 }
 

@@ -128,36 +128,34 @@ fd = os.open(sys.argv[1], os.O_RDONLY); os.unlink(sys.argv[1]); print(os.fstat(f
 pass "A's stat shows its own append, chmod, O_TRUNC, link and unlink at once, after dropping dentries"
 
 # ---- 4: names and sizes changed elsewhere show within the timeouts ----
-# visible_within PATH SECONDS: polls (every 0.1 s) until PATH exists.
-visible_within() {
+# within SECONDS CMD...: polls CMD (every 0.1 s) until it succeeds; 1 if it
+# never did within SECONDS.
+within() {
   local i n
-  n=$(awk -v s="$2" 'BEGIN { print int(s * 10) }')
+  n=$(awk -v s="$1" 'BEGIN { print int(s * 10) }')
+  shift
   for ((i = 0; i <= n; i++)); do
-    [[ -e $1 ]] && return 0
+    "$@" && return 0
     sleep 0.1
   done
   return 1
 }
+size_is() { [[ $(stat -c %s "$1") == "$2" ]]; }
 mkdir "$A/fresh"
 [[ -e $A/fresh/x ]] && fail "A sees fresh/x before anyone made it"
 echo from-b >"$B/fresh/x"
-visible_within "$A/fresh/x" 1.5 || fail "fresh/x made through B is not visible in A after 1.5 s"
+within 1.5 test -e "$A/fresh/x" || fail "fresh/x made through B is not visible in A after 1.5 s"
 [[ $(cat "$A/fresh/x") == from-b ]] || fail "A reads other bytes from fresh/x"
 pass "a name made through B shows in A within entry_timeout, after A was told it is absent"
 # A directory A did not make: its list is fetched after a miss.
 for ((i = 0; i < 3; i++)); do [[ -e $A/top/d7/nothing$i ]] && fail "top/d7/nothing$i exists"; done
 echo b >"$B/top/d7/nothing0"
-visible_within "$A/top/d7/nothing0" 1.5 || fail "top/d7/nothing0 made through B is not visible in A after 1.5 s"
+within 1.5 test -e "$A/top/d7/nothing0" || fail "top/d7/nothing0 made through B is not visible in A after 1.5 s"
 pass "the same in a directory whose list A fetched after misses"
 F=$A/top/d4/f4
 s0=$(stat -c %s "$F")
 printf xyz >>"$B/top/d4/f4"
-ok=0
-for ((i = 0; i <= 15; i++)); do
-  if [[ $(stat -c %s "$F") == $((s0 + 3)) ]]; then ok=1; break; fi
-  sleep 0.1
-done
-[[ $ok == 1 ]] || fail "a size changed through B does not show in A after 1.5 s"
+within 1.5 size_is "$F" $((s0 + 3)) || fail "a size changed through B does not show in A after 1.5 s"
 pass "a size changed through B shows in A within attr_timeout"
 
 # ---- 5: entry_timeout=0 ----
