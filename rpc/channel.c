@@ -15,6 +15,7 @@
 
 #include "cairn_err.h"
 #include "codec.h"
+#include "session.h"
 
 #include <errno.h>
 #include <grpc/grpc.h>
@@ -28,7 +29,9 @@
 struct rpc_channel {
     grpc_channel *ch;
     void **handles;
+    const char *const *paths; /* the caller's, for sessions */
     size_t n;
+    struct session_pool *sessions; /* NULL: plain calls only */
     int timeout_ms;
     int wait_ready;
     pthread_mutex_t lock;
@@ -70,6 +73,8 @@ int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *con
     for (size_t i = 0; i < n_paths; i++)
         c->handles[i] = grpc_channel_register_call(c->ch, paths[i], NULL, NULL);
     c->n = n_paths;
+    c->paths = paths;
+    c->sessions = getenv("CAIRN_NO_SESSIONS") ? NULL : session_pool_new(c->ch);
     c->timeout_ms = 60000;
     pthread_mutex_init(&c->lock, NULL);
     *out = c;
@@ -89,6 +94,7 @@ void rpc_channel_close(struct rpc_channel *c)
 {
     if (!c)
         return;
+    session_pool_free(c->sessions);
     for (size_t i = 0; i < c->npool; i++)
         cq_destroy(c->pool[i]);
     free(c->pool);
@@ -181,12 +187,11 @@ static uint32_t initial_flags(struct ccall *cc)
     return cc->ch->wait_ready ? GRPC_INITIAL_METADATA_WAIT_FOR_READY : 0;
 }
 
-/* The call's result from its status and "cairn-errno" trailer. */
-static int ccall_result(struct ccall *cc)
+int channel_result(grpc_status_code status, grpc_slice details, const grpc_metadata_array *trail)
 {
     int errno_md = 0;
-    for (size_t i = 0; i < cc->trail_md.count; i++) {
-        const grpc_metadata *m = &cc->trail_md.metadata[i];
+    for (size_t i = 0; trail && i < trail->count; i++) {
+        const grpc_metadata *m = &trail->metadata[i];
         if (grpc_slice_str_cmp(m->key, "cairn-errno") == 0) {
             char buf[16];
             size_t n = GRPC_SLICE_LENGTH(m->value);
@@ -197,16 +202,22 @@ static int ccall_result(struct ccall *cc)
             }
         }
     }
-    if (cc->status != GRPC_STATUS_OK) {
-        size_t n = GRPC_SLICE_LENGTH(cc->details);
+    if (status != GRPC_STATUS_OK) {
+        size_t n = GRPC_SLICE_LENGTH(details);
         if (n >= sizeof last_error)
             n = sizeof last_error - 1;
-        memcpy(last_error, GRPC_SLICE_START_PTR(cc->details), n);
+        memcpy(last_error, GRPC_SLICE_START_PTR(details), n);
         last_error[n] = '\0';
     } else {
         last_error[0] = '\0';
     }
-    return rpc_err_from_status(cc->status, errno_md);
+    return rpc_err_from_status(status, errno_md);
+}
+
+/* The call's result from its status and "cairn-errno" trailer. */
+static int ccall_result(struct ccall *cc)
+{
+    return channel_result(cc->status, cc->details, &cc->trail_md);
 }
 
 static void recv_status_op(struct ccall *cc, grpc_op *op)
@@ -286,8 +297,12 @@ static void ccall_end(struct ccall *cc)
 int rpc_unary(struct rpc_channel *c, size_t method, const ProtobufCMessage *req,
               const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
 {
+    int rv;
+    if (method < c->n && session_call(c->sessions, c->paths[method], c->timeout_ms,
+                                      c->wait_ready, req, resp_desc, resp, &rv))
+        return rv;
     struct ccall cc;
-    int rv = ccall_start(&cc, c, method, 1);
+    rv = ccall_start(&cc, c, method, 1);
     if (rv != 0) {
         ccall_end(&cc);
         return rv;

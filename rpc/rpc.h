@@ -81,7 +81,9 @@ int rpc_tune_malloc(void);
 
 struct rpc_channel;
 /* ADDR: "unix:/path" or "HOST:PORT". PATHS: the method paths used later by
- * index. */
+ * index (kept, not copied: they must outlive the channel). Unary calls go on
+ * session streams (session.proto) when the server has them, plain calls
+ * otherwise; CAIRN_NO_SESSIONS in the environment means plain calls only. */
 int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *const *paths,
                      size_t n_paths);
 void rpc_channel_close(struct rpc_channel *ch);

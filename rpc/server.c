@@ -8,6 +8,8 @@
  *     unary:          --> FINISH [finish]
  *     server-stream:  --> SENDING [stream_next] --(each send done)--> SENDING | FINISH
  *     client-stream:  --> RECEIVING [recv_next] --(each message)--> RECEIVING | FINISH
+ *     session:        --> IDLE [session_recv] --(message)--> (unary handler runs)
+ *                     --> SENDING [session_reply] --(sent)--> IDLE | FINISH
  *   FINISH --final batch done--> freed [call_free]
  *   any state --success == 0 (client gone, cancelled, shutting down)--> freed
  * Invariants: (1) while the server runs, every method always has
@@ -16,10 +18,15 @@
  * shutdown tag was seen (shutting it down earlier aborts inside gRPC);
  * (3) a handler's error becomes the call's status, with the exact cairn error
  * in trailing metadata "cairn-errno"; (4) a call to a method nobody
- * registered is answered UNIMPLEMENTED at once.
+ * registered is answered UNIMPLEMENTED at once; (5) a session (the
+ * cairn.v1.Session/Call stream, session.proto) answers each CallRequest
+ * exactly as the plain unary call would, in the order they came; an IDLE
+ * session is on the server's idle list, and stopping cancels every idle
+ * session and never applies a request that arrives after that.
  */
 #include "rpc.h"
 
+#include "cairn/v1/session.pb-c.h"
 #include "cairn_err.h"
 #include "codec.h"
 
@@ -37,7 +44,7 @@
 
 #define POSTED_PER_METHOD 8
 
-enum call_state { CS_REQUEST, CS_SENDING, CS_RECEIVING, CS_FINISH };
+enum call_state { CS_REQUEST, CS_SENDING, CS_RECEIVING, CS_IDLE, CS_FINISH };
 
 struct rpc_server {
     grpc_server *srv;
@@ -47,6 +54,8 @@ struct rpc_server {
     const struct rpc_method *methods;
     size_t n_methods;
     void **handles;
+    void *session_handle;
+    struct call *idle; /* (5) sessions waiting for a request; under lock */
     void *app;
     void (*observe)(void *app, size_t method, int code, double seconds);
     int port;
@@ -76,12 +85,17 @@ struct call {
     int state_owned;
     struct timespec t0;
     grpc_call_details cd; /* GENERIC calls only */
+    struct call *idle_prev, *idle_next; /* (5) SESSION calls, under s->lock */
+    int on_idle, dropped;               /* (5) under s->lock */
 };
 
 /* m of a call to a method nobody registered: answered UNIMPLEMENTED at once
  * (gRPC would otherwise hold it until the client's deadline). */
 #define GENERIC SIZE_MAX
 #define POSTED_GENERIC 4
+/* m of a session stream (5). */
+#define SESSION (SIZE_MAX - 1)
+#define SESSION_PATH "/cairn.v1.Session/Call"
 
 static char shutdown_tag;
 
@@ -104,10 +118,10 @@ static void post_request(struct rpc_server *s, size_t m)
     c->state = CS_REQUEST;
     grpc_metadata_array_init(&c->md);
     live_add(s, 1);
-    int want_payload = s->methods[m].shape != RPC_CLIENT_STREAM;
-    grpc_call_error e =
-        grpc_server_request_registered_call(s->srv, s->handles[m], &c->call, &c->deadline, &c->md,
-                                            want_payload ? &c->payload : NULL, s->cq, s->cq, c);
+    int want_payload = m != SESSION && s->methods[m].shape != RPC_CLIENT_STREAM;
+    grpc_call_error e = grpc_server_request_registered_call(
+        s->srv, m == SESSION ? s->session_handle : s->handles[m], &c->call, &c->deadline, &c->md,
+        want_payload ? &c->payload : NULL, s->cq, s->cq, c);
     if (e != GRPC_CALL_OK) {
         grpc_metadata_array_destroy(&c->md);
         free(c);
@@ -152,14 +166,14 @@ static void call_free(struct call *c)
         live_add(s, -1);
         return;
     }
-    const struct rpc_method *m = &s->methods[c->m];
-    if (c->state != CS_REQUEST && s->observe) {
+    const struct rpc_method *m = c->m == SESSION ? NULL : &s->methods[c->m];
+    if (m && c->state != CS_REQUEST && s->observe) {
         struct timespec t1;
         clock_gettime(CLOCK_MONOTONIC, &t1);
         double secs = (double)(t1.tv_sec - c->t0.tv_sec) + (t1.tv_nsec - c->t0.tv_nsec) / 1e9;
         s->observe(s->app, c->m, c->has_status ? c->code : GRPC_STATUS_CANCELLED, secs);
     }
-    if (c->state_owned && m->sfree)
+    if (c->state_owned && m && m->sfree)
         m->sfree(c->state_ptr);
     if (c->payload)
         grpc_byte_buffer_destroy(c->payload);
@@ -267,6 +281,8 @@ static void recv_next(struct call *c)
     start_batch(c, ops, n);
 }
 
+static void session_recv(struct call *c);
+
 static void on_request(struct call *c)
 {
     struct rpc_server *s = c->s;
@@ -277,9 +293,13 @@ static void on_request(struct call *c)
         finish(c, -ENOSYS, NULL); /* UNIMPLEMENTED */
         return;
     }
-    const struct rpc_method *m = &s->methods[c->m];
     if (!atomic_load(&s->shutting_down))
         post_request(s, c->m); /* (1) */
+    if (c->m == SESSION) {
+        session_recv(c);
+        return;
+    }
+    const struct rpc_method *m = &s->methods[c->m];
     ProtobufCMessage *req = NULL, *reply = NULL;
     int rv;
     switch (m->shape) {
@@ -347,8 +367,145 @@ static void on_received(struct call *c)
         recv_next(c);
 }
 
+/* ---- sessions (5) ---- */
+
+/* Waits for the session's next request, on the idle list; ends the session
+ * (status OK) instead when the server is stopping. */
+static void session_recv(struct call *c)
+{
+    struct rpc_server *s = c->s;
+    grpc_op ops[2];
+    size_t n = 0;
+    memset(ops, 0, sizeof ops);
+    if (!c->md_sent) {
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+        c->md_sent = 1;
+    }
+    ops[n].op = GRPC_OP_RECV_MESSAGE;
+    ops[n].data.recv_message.recv_message = &c->payload;
+    n++;
+    pthread_mutex_lock(&s->lock);
+    if (atomic_load(&s->shutting_down)) {
+        pthread_mutex_unlock(&s->lock);
+        finish(c, 0, NULL);
+        return;
+    }
+    c->state = CS_IDLE;
+    grpc_call_error e = grpc_call_start_batch(c->call, ops, n, c, NULL);
+    if (e == GRPC_CALL_OK) {
+        c->on_idle = 1;
+        c->idle_prev = NULL;
+        c->idle_next = s->idle;
+        if (s->idle)
+            s->idle->idle_prev = c;
+        s->idle = c;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (e != GRPC_CALL_OK)
+        call_free(c);
+}
+
+/* Takes the session off the idle list; 1 if stopping cancelled it there. */
+static int session_wake(struct call *c)
+{
+    struct rpc_server *s = c->s;
+    pthread_mutex_lock(&s->lock);
+    if (c->on_idle) {
+        if (c->idle_prev)
+            c->idle_prev->idle_next = c->idle_next;
+        else
+            s->idle = c->idle_next;
+        if (c->idle_next)
+            c->idle_next->idle_prev = c->idle_prev;
+        c->on_idle = 0;
+    }
+    int dropped = c->dropped;
+    pthread_mutex_unlock(&s->lock);
+    return dropped;
+}
+
+/* The unary method at PATH, or SIZE_MAX. */
+static size_t unary_by_path(const struct rpc_server *s, const char *path)
+{
+    for (size_t i = 0; i < s->n_methods; i++)
+        if (s->methods[i].shape == RPC_UNARY && strcmp(s->methods[i].path, path) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+/* A request arrived on an idle session: runs it as the plain call and sends
+ * the answer; NULL payload: the client half-closed. */
+static void session_request(struct call *c)
+{
+    struct rpc_server *s = c->s;
+    grpc_byte_buffer *payload = c->payload;
+    c->payload = NULL;
+    if (!payload) {
+        finish(c, 0, NULL);
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &c->t0);
+    Cairn__V1__CallRequest *rq = (Cairn__V1__CallRequest *)codec_decode(
+        payload, &cairn__v1__call_request__descriptor, RPC_MAX_MESSAGE);
+    grpc_byte_buffer_destroy(payload);
+    if (!rq) {
+        finish(c, CAIRN_EPROTO, NULL);
+        return;
+    }
+    size_t m = unary_by_path(s, rq->method);
+    ProtobufCMessage *reply = NULL;
+    int rv = -ENOSYS; /* UNIMPLEMENTED */
+    if (m != SIZE_MAX) {
+        ProtobufCMessage *req =
+            protobuf_c_message_unpack(s->methods[m].req, NULL, rq->body.len, rq->body.data);
+        rv = req ? s->methods[m].unary(s->app, req, &reply) : CAIRN_EPROTO;
+        if (req)
+            protobuf_c_message_free_unpacked(req, NULL);
+    }
+    protobuf_c_message_free_unpacked(&rq->base, NULL);
+    Cairn__V1__CallReply rep = CAIRN__V1__CALL_REPLY__INIT;
+    rep.code = (uint32_t)rpc_status_from_err(rv);
+    rep.err = rv;
+    rep.detail = (char *)(rv ? cairn_strerror(rv) : "");
+    uint8_t *body = NULL;
+    if (rv == 0 && reply) {
+        rep.body.len = protobuf_c_message_get_packed_size(reply);
+        body = malloc(rep.body.len ? rep.body.len : 1);
+        if (!body)
+            abort();
+        protobuf_c_message_pack(reply, body);
+        rep.body.data = body;
+    }
+    if (reply)
+        protobuf_c_message_free_unpacked(reply, NULL);
+    c->send = codec_encode(&rep.base);
+    free(body);
+    if (m != SIZE_MAX && s->observe) {
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        s->observe(s->app, m, (int)rep.code,
+                   (double)(t1.tv_sec - c->t0.tv_sec) + (t1.tv_nsec - c->t0.tv_nsec) / 1e9);
+    }
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_SEND_MESSAGE;
+    op.data.send_message.send_message = c->send;
+    c->state = CS_SENDING;
+    start_batch(c, &op, 1);
+}
+
+/* The answer went out: frees it and waits for the next request. */
+static void session_sent(struct call *c)
+{
+    grpc_byte_buffer_destroy(c->send);
+    c->send = NULL;
+    session_recv(c);
+}
+
 static void step(struct call *c, int success)
 {
+    if (c->m == SESSION && c->state == CS_IDLE && session_wake(c))
+        success = 0; /* cancelled by stopping: the request is never applied */
     if (!success) { /* shutting down, cancelled, client gone, deadline */
         call_free(c);
         return;
@@ -358,10 +515,16 @@ static void step(struct call *c, int success)
         on_request(c);
         break;
     case CS_SENDING:
-        stream_next(c);
+        if (c->m == SESSION)
+            session_sent(c);
+        else
+            stream_next(c);
         break;
     case CS_RECEIVING:
         on_received(c);
+        break;
+    case CS_IDLE:
+        session_request(c);
         break;
     case CS_FINISH:
         call_free(c);
@@ -421,6 +584,8 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
                                                         ? GRPC_SRM_PAYLOAD_NONE
                                                         : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
                                                     0);
+    s->session_handle =
+        grpc_server_register_method(s->srv, SESSION_PATH, NULL, GRPC_SRM_PAYLOAD_NONE, 0);
     grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
     int rv = 0;
     if (o->unix_path) {
@@ -455,6 +620,8 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
     for (size_t i = 0; i < s->n_methods; i++)
         for (int k = 0; k < POSTED_PER_METHOD; k++)
             post_request(s, i);
+    for (int k = 0; k < POSTED_PER_METHOD; k++)
+        post_request(s, SESSION);
     for (int k = 0; k < POSTED_GENERIC; k++)
         post_generic(s);
     s->threads = calloc((size_t)s->n_threads, sizeof *s->threads);
@@ -484,6 +651,12 @@ void rpc_server_stop(struct rpc_server *s, int grace_ms)
         return;
     atomic_store(&s->shutting_down, 1);
     grpc_server_shutdown_and_notify(s->srv, s->cq, &shutdown_tag);
+    pthread_mutex_lock(&s->lock); /* (5): idle sessions would hold the drain */
+    for (struct call *c = s->idle; c; c = c->idle_next) {
+        c->dropped = 1;
+        grpc_call_cancel(c->call, NULL);
+    }
+    pthread_mutex_unlock(&s->lock);
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += grace_ms / 1000;

@@ -1,0 +1,317 @@
+/*
+ * session.c — owns the client's session streams (session.h): a pool of
+ * cairn.v1.Session/Call streams, each carrying one caller's unary calls one
+ * at a time.
+ *
+ * Invariants:
+ * (1) a session is used by one caller at a time: it is out of the pool while
+ *     a call runs on it, so the next event on its completion queue is that
+ *     call's (or the stream's end);
+ * (2) every session has its status receive posted from the start, so a
+ *     stream that ended while pooled (cairnd stopped or restarted) is seen
+ *     and thrown away before it is used;
+ * (3) a call is sent again, on a fresh session, only when it cannot have
+ *     been applied: its message never left (the stream was already broken)
+ *     or the server cancelled the stream while it was idle (a stopping
+ *     cairnd applies nothing that arrives after that, server.c (5)); any
+ *     other broken stream is the call's error, as for a plain call;
+ * (4) a server that has no Session service (UNIMPLEMENTED) turns sessions
+ *     off for the pool: every later call is a plain call.
+ * Threads: any; the pool's list is under its lock.
+ */
+#include "session.h"
+
+#include "cairn/v1/session.pb-c.h"
+#include "cairn_err.h"
+#include "codec.h"
+#include "rpc.h"
+
+#include <grpc/support/time.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SESSION_PATH "/cairn.v1.Session/Call"
+/* Larger requests go as plain calls: the envelope would copy them once more. */
+#define SESSION_MAX_BODY (256u << 10)
+#define SESSION_TRIES 3
+
+struct session {
+    struct session *next;
+    grpc_completion_queue *cq;
+    grpc_call *call;
+    grpc_metadata_array init_md, trail_md;
+    grpc_status_code status;
+    grpc_slice details;
+    int started; /* initial metadata sent */
+    int ended;   /* (2) the status arrived */
+};
+
+struct session_pool {
+    grpc_channel *ch;
+    void *handle;
+    pthread_mutex_t lock;
+    struct session *free;
+    _Atomic int off; /* (4) */
+};
+
+/* Tags of a session's three batches (each queue is one session's). */
+static char tag_send, tag_recv, tag_end;
+
+struct session_pool *session_pool_new(grpc_channel *ch)
+{
+    struct session_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->ch = ch;
+    p->handle = grpc_channel_register_call(ch, SESSION_PATH, NULL, NULL);
+    pthread_mutex_init(&p->lock, NULL);
+    return p;
+}
+
+/* Waits for the stream's status (2), cancelling the stream first if CANCEL. */
+static void session_end(struct session *se, int cancel)
+{
+    if (!se->ended && cancel)
+        grpc_call_cancel(se->call, NULL);
+    while (!se->ended) {
+        grpc_event ev = grpc_completion_queue_next(se->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        if (ev.type != GRPC_OP_COMPLETE || ev.tag == &tag_end)
+            se->ended = 1;
+    }
+}
+
+static void session_free(struct session *se)
+{
+    session_end(se, 1);
+    grpc_call_unref(se->call);
+    grpc_completion_queue_shutdown(se->cq);
+    while (grpc_completion_queue_next(se->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+           GRPC_QUEUE_SHUTDOWN)
+        ;
+    grpc_completion_queue_destroy(se->cq);
+    grpc_metadata_array_destroy(&se->init_md);
+    grpc_metadata_array_destroy(&se->trail_md);
+    grpc_slice_unref(se->details);
+    free(se);
+}
+
+void session_pool_free(struct session_pool *p)
+{
+    if (!p)
+        return;
+    while (p->free) {
+        struct session *se = p->free;
+        p->free = se->next;
+        session_free(se);
+    }
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+static struct session *session_open(struct session_pool *p)
+{
+    struct session *se = calloc(1, sizeof *se);
+    if (!se)
+        return NULL;
+    se->cq = grpc_completion_queue_create_for_next(NULL);
+    se->call = grpc_channel_create_registered_call(p->ch, NULL, GRPC_PROPAGATE_DEFAULTS, se->cq,
+                                                   p->handle, gpr_inf_future(GPR_CLOCK_REALTIME),
+                                                   NULL);
+    grpc_metadata_array_init(&se->init_md);
+    grpc_metadata_array_init(&se->trail_md);
+    se->details = grpc_empty_slice();
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_RECV_STATUS_ON_CLIENT; /* (2) */
+    op.data.recv_status_on_client.trailing_metadata = &se->trail_md;
+    op.data.recv_status_on_client.status = &se->status;
+    op.data.recv_status_on_client.status_details = &se->details;
+    if (!se->call || grpc_call_start_batch(se->call, &op, 1, &tag_end, NULL) != GRPC_CALL_OK) {
+        se->ended = 1;
+        if (!se->call) {
+            grpc_completion_queue_destroy(se->cq);
+            grpc_metadata_array_destroy(&se->init_md);
+            grpc_metadata_array_destroy(&se->trail_md);
+            free(se);
+            return NULL;
+        }
+        session_free(se);
+        return NULL;
+    }
+    return se;
+}
+
+/* A pooled session whose stream is still open (2), or a new one. */
+static struct session *session_get(struct session_pool *p)
+{
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        struct session *se = p->free;
+        if (se)
+            p->free = se->next;
+        pthread_mutex_unlock(&p->lock);
+        if (!se)
+            return session_open(p);
+        grpc_event ev = grpc_completion_queue_next(se->cq, gpr_time_0(GPR_CLOCK_REALTIME), NULL);
+        if (ev.type == GRPC_OP_COMPLETE && ev.tag == &tag_end)
+            se->ended = 1;
+        if (!se->ended)
+            return se;
+        session_free(se);
+    }
+}
+
+static void session_put(struct session_pool *p, struct session *se)
+{
+    pthread_mutex_lock(&p->lock);
+    se->next = p->free;
+    p->free = se;
+    pthread_mutex_unlock(&p->lock);
+}
+
+enum outcome { DONE, RETRY, PLAIN };
+
+/* One attempt of a call on SE, which it keeps (pooled again) or frees. */
+static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byte_buffer *send,
+                            int timeout_ms, int wait_ready,
+                            const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
+                            int *rv)
+{
+    grpc_byte_buffer *recv = NULL;
+    grpc_op sops[2], rops[2];
+    size_t ns = 0, nr = 0;
+    memset(sops, 0, sizeof sops);
+    memset(rops, 0, sizeof rops);
+    int first = !se->started;
+    if (first) {
+        sops[ns].op = GRPC_OP_SEND_INITIAL_METADATA;
+        sops[ns++].flags = wait_ready ? GRPC_INITIAL_METADATA_WAIT_FOR_READY : 0;
+        rops[nr].op = GRPC_OP_RECV_INITIAL_METADATA;
+        rops[nr++].data.recv_initial_metadata.recv_initial_metadata = &se->init_md;
+        se->started = 1;
+    }
+    sops[ns].op = GRPC_OP_SEND_MESSAGE;
+    sops[ns++].data.send_message.send_message = send;
+    rops[nr].op = GRPC_OP_RECV_MESSAGE;
+    rops[nr++].data.recv_message.recv_message = &recv;
+    int sent = -1, got = -1, timed_out = 0;
+    if (grpc_call_start_batch(se->call, sops, ns, &tag_send, NULL) != GRPC_CALL_OK)
+        sent = 0;
+    if (sent != 0 && grpc_call_start_batch(se->call, rops, nr, &tag_recv, NULL) != GRPC_CALL_OK) {
+        grpc_call_cancel(se->call, NULL); /* the send may still be in flight */
+        got = 0;
+    }
+    if (sent == 0)
+        got = 0;
+    gpr_timespec dl = gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+                                   gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+    while (sent < 0 || got < 0) {
+        grpc_event ev = grpc_completion_queue_next(
+            se->cq, timed_out ? gpr_inf_future(GPR_CLOCK_REALTIME) : dl, NULL);
+        if (ev.type == GRPC_QUEUE_TIMEOUT) {
+            timed_out = 1;
+            grpc_call_cancel(se->call, NULL);
+        } else if (ev.type != GRPC_OP_COMPLETE) {
+            break; /* cannot happen: the queue is never shut down while used */
+        } else if (ev.tag == &tag_send) {
+            sent = ev.success;
+        } else if (ev.tag == &tag_recv) {
+            got = ev.success;
+        } else if (ev.tag == &tag_end) {
+            se->ended = 1;
+        }
+    }
+    if (got <= 0 || !recv) { /* the stream ended without an answer */
+        if (recv)
+            grpc_byte_buffer_destroy(recv);
+        if (timed_out) {
+            session_free(se);
+            *rv = channel_result(GRPC_STATUS_DEADLINE_EXCEEDED,
+                                 grpc_slice_from_static_string("Deadline Exceeded"), NULL);
+            return DONE;
+        }
+        session_end(se, 0);
+        enum outcome o = DONE;
+        if (first && se->status == GRPC_STATUS_UNIMPLEMENTED) {
+            atomic_store(&p->off, 1); /* (4) */
+            o = PLAIN;
+        } else if (se->status == GRPC_STATUS_CANCELLED || sent == 0) {
+            o = RETRY; /* (3) */
+        } else {
+            *rv = channel_result(se->status, se->details, &se->trail_md);
+        }
+        session_free(se);
+        return o;
+    }
+    Cairn__V1__CallReply *rep = (Cairn__V1__CallReply *)codec_decode(
+        recv, &cairn__v1__call_reply__descriptor, RPC_MAX_MESSAGE);
+    grpc_byte_buffer_destroy(recv);
+    if (!rep) {
+        session_free(se);
+        *rv = CAIRN_EPROTO;
+        return DONE;
+    }
+    if (rep->code != GRPC_STATUS_OK) {
+        char num[16];
+        snprintf(num, sizeof num, "%d", (int)rep->err);
+        grpc_metadata md;
+        memset(&md, 0, sizeof md);
+        md.key = grpc_slice_from_static_string("cairn-errno");
+        md.value = grpc_slice_from_copied_string(num);
+        grpc_metadata_array trail = {1, 1, &md};
+        *rv = channel_result((grpc_status_code)rep->code,
+                             grpc_slice_from_static_string(rep->detail), &trail);
+        grpc_slice_unref(md.value);
+    } else {
+        *rv = channel_result(GRPC_STATUS_OK, grpc_empty_slice(), NULL);
+        *resp = protobuf_c_message_unpack(resp_desc, NULL, rep->body.len, rep->body.data);
+        if (!*resp)
+            *rv = CAIRN_EPROTO;
+    }
+    protobuf_c_message_free_unpacked(&rep->base, NULL);
+    if (timed_out)
+        session_free(se);
+    else
+        session_put(p, se);
+    return DONE;
+}
+
+int session_call(struct session_pool *p, const char *path, int timeout_ms, int wait_ready,
+                 const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                 ProtobufCMessage **resp, int *rv)
+{
+    if (!p || atomic_load(&p->off))
+        return 0;
+    size_t n = protobuf_c_message_get_packed_size(req);
+    if (n > SESSION_MAX_BODY)
+        return 0;
+    uint8_t *body = malloc(n ? n : 1);
+    if (!body)
+        return 0;
+    protobuf_c_message_pack(req, body);
+    Cairn__V1__CallRequest rq = CAIRN__V1__CALL_REQUEST__INIT;
+    rq.method = (char *)path;
+    rq.body.len = n;
+    rq.body.data = body;
+    grpc_byte_buffer *send = codec_encode(&rq.base);
+    free(body);
+    enum outcome o = PLAIN;
+    for (int i = 0; i < SESSION_TRIES; i++) {
+        struct session *se = session_get(p);
+        if (!se)
+            break;
+        o = attempt(p, se, send, timeout_ms, wait_ready, resp_desc, resp, rv);
+        if (o != RETRY)
+            break;
+    }
+    grpc_byte_buffer_destroy(send);
+    if (o == RETRY) { /* every try found a broken stream: as a plain call would */
+        *rv = channel_result(GRPC_STATUS_UNAVAILABLE,
+                             grpc_slice_from_static_string("the session to cairnd broke"), NULL);
+        return 1;
+    }
+    return o == DONE;
+}

@@ -1,0 +1,33 @@
+/*
+ * session.h — the client's session streams (session.proto): unary calls
+ * carried one after another on long-lived streams, half the round trip of a
+ * new call each time. Private to rpc/ (channel.c is the only user).
+ */
+#ifndef CAIRN_SESSION_H
+#define CAIRN_SESSION_H
+
+#include <grpc/grpc.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+
+struct session_pool;
+
+/* A pool of sessions on CH (which must outlive it); NULL when out of memory. */
+struct session_pool *session_pool_new(grpc_channel *ch);
+/* Ends every pooled session. No call may be running on the pool. */
+void session_pool_free(struct session_pool *p);
+
+/* Makes the unary call PATH on a session, with the same deadline and
+ * wait-for-ready behaviour as a plain call: 1 with its result in *RV (and
+ * *RESP on success), or 0 when the call must be made as a plain call instead
+ * (a server without sessions, a request too large for one, no memory). */
+int session_call(struct session_pool *p, const char *path, int timeout_ms, int wait_ready,
+                 const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+                 ProtobufCMessage **resp, int *rv);
+
+/* channel.c: the result of a call that ended with STATUS, DETAILS and the
+ * trailing metadata TRAIL (NULL: none), recorded as this thread's last
+ * error. */
+int channel_result(grpc_status_code status, grpc_slice details, const grpc_metadata_array *trail);
+
+#endif
