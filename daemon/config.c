@@ -167,6 +167,13 @@ static const char *apply_key(struct config *c, const char *section, const char *
                 why = "must be a number from 1 to 256";
             else
                 c->rpc_threads = (int)n;
+        } else if (strcmp(name, "sessions") == 0) {
+            if (strcmp(value, "yes") == 0)
+                c->rpc_no_sessions = 0;
+            else if (strcmp(value, "no") == 0)
+                c->rpc_no_sessions = 1;
+            else
+                why = "must be yes or no";
         } else
             why = "unknown key";
     } else if (strcmp(section, "log") == 0) {

@@ -27,6 +27,7 @@ struct config {
     char *key_file;       /* cluster key (later stages) */
     uint64_t chunk_size;  /* default size of new chunks, default 8 GiB */
     int rpc_threads;      /* default 2 */
+    int rpc_no_sessions;  /* [rpc] sessions = no; default 0 */
     enum log_level log_level;
 };
 

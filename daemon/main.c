@@ -56,6 +56,12 @@ static void observe(void *app, size_t method, int code, double seconds)
     metrics_rpc(g_metrics, method, code, seconds);
 }
 
+static void on_session(void *app, int delta)
+{
+    (void)app;
+    metrics_session(g_metrics, delta);
+}
+
 /* -EADDRINUSE when a live daemon answers on PATH; removes a stale socket. */
 static int claim_socket(const char *path)
 {
@@ -169,8 +175,8 @@ int main(int argc, char **argv)
                 rv == -EADDRINUSE ? "another cairnd is listening there" : strerror(-rv));
         goto out;
     }
-    struct rpc_server_opts so = {cfg.socket, cfg.listen, cfg.rpc_threads, methods,
-                                 M_COUNT,    &svc,       observe};
+    struct rpc_server_opts so = {cfg.socket, cfg.listen, cfg.rpc_threads,     methods,   M_COUNT,
+                                 &svc,       observe,    cfg.rpc_no_sessions, on_session};
     mode_t old = umask(0117); /* the socket: owner and group only */
     rv = rpc_server_start(&srv, &so);
     umask(old);
@@ -212,7 +218,9 @@ int main(int argc, char **argv)
     sd_notify(0, "STOPPING=1");
     status = 0;
 out:
-    rpc_server_stop(srv, DRAIN_GRACE_MS); /* drain: in-flight calls finish first */
+    if (rpc_server_stop(srv, DRAIN_GRACE_MS)) /* drain: in-flight calls finish first */
+        log_warn("cairnd", "calls still running %d ms after the stop were cancelled",
+                 DRAIN_GRACE_MS);
     metrics_free(g_metrics);
     engine_close(e); /* flushes every volume and closes the index */
     if (cfg.socket && srv)

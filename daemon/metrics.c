@@ -45,6 +45,8 @@ struct metrics {
     struct hist *lat;
     struct hist fsync;
     _Atomic uint64_t bytes_read, bytes_written;
+    _Atomic uint64_t sessions_total;
+    _Atomic int64_t sessions_open;
     struct MHD_Daemon *httpd;
 };
 
@@ -98,6 +100,15 @@ void metrics_bytes_read(struct metrics *m, uint64_t n)
 {
     if (m)
         atomic_fetch_add_explicit(&m->bytes_read, n, memory_order_relaxed);
+}
+
+void metrics_session(struct metrics *m, int delta)
+{
+    if (!m)
+        return;
+    if (delta > 0)
+        atomic_fetch_add_explicit(&m->sessions_total, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->sessions_open, delta, memory_order_relaxed);
 }
 
 void metrics_bytes_written(struct metrics *m, uint64_t n)
@@ -183,6 +194,14 @@ char *metrics_render(struct metrics *m)
     head(&o, "cairn_written_bytes_total", "counter", "File bytes written by clients.");
     put(&o, "cairn_written_bytes_total %llu\n",
         (unsigned long long)atomic_load_explicit(&m->bytes_written, memory_order_relaxed));
+
+    head(&o, "cairn_rpc_sessions_total", "counter",
+         "Session streams opened by clients (each carries unary calls one after another).");
+    put(&o, "cairn_rpc_sessions_total %llu\n",
+        (unsigned long long)atomic_load_explicit(&m->sessions_total, memory_order_relaxed));
+    head(&o, "cairn_rpc_sessions_open", "gauge", "Session streams open now.");
+    put(&o, "cairn_rpc_sessions_open %lld\n",
+        (long long)atomic_load_explicit(&m->sessions_open, memory_order_relaxed));
 
     struct engine_stats st;
     engine_stats(m->e, &st);

@@ -24,6 +24,8 @@ void metrics_stop(struct metrics *m);
 
 void metrics_rpc(struct metrics *m, size_t method, int grpc_code, double seconds);
 void metrics_fsync(struct metrics *m, double seconds);
+/* A session stream opened (+1) or ended (-1). */
+void metrics_session(struct metrics *m, int delta);
 void metrics_bytes_read(struct metrics *m, uint64_t n);
 void metrics_bytes_written(struct metrics *m, uint64_t n);
 /* The whole /metrics page (malloc'ed). */

@@ -298,8 +298,8 @@ int rpc_unary(struct rpc_channel *c, size_t method, const ProtobufCMessage *req,
               const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
 {
     int rv;
-    if (method < c->n && session_call(c->sessions, c->paths[method], c->timeout_ms,
-                                      c->wait_ready, req, resp_desc, resp, &rv))
+    if (method < c->n && session_call(c->sessions, c->paths[method], c->timeout_ms, c->wait_ready,
+                                      req, resp_desc, resp, &rv))
         return rv;
     struct ccall cc;
     rv = ccall_start(&cc, c, method, 1);

@@ -57,6 +57,10 @@ struct rpc_server_opts {
     /* Called after each call with its method index, gRPC status code and
      * duration; may be NULL. Any thread. */
     void (*observe)(void *app, size_t method, int code, double seconds);
+    int no_sessions; /* 1: no cairn.v1.Session service (clients make plain calls) */
+    /* Called with +1 when a session stream starts and -1 when it ends; may be
+     * NULL. Any thread. */
+    void (*session)(void *app, int delta);
 };
 
 struct rpc_server;
@@ -64,10 +68,11 @@ struct rpc_server;
 int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o);
 /* The TCP port actually bound (for "HOST:0"). */
 int rpc_server_port(const struct rpc_server *s);
-/* Stops accepting calls, lets running calls finish for up to GRACE_MS,
- * cancels the rest, and frees everything. Blocks. Each started server holds
- * a reference on the gRPC library until rpc_release() is called. */
-void rpc_server_stop(struct rpc_server *s, int grace_ms);
+/* Stops accepting calls, ends idle sessions, lets running calls finish for
+ * up to GRACE_MS, cancels the rest, and frees everything; 1 if calls had to
+ * be cancelled, else 0. Blocks. Each started server holds a reference on the
+ * gRPC library until rpc_release() is called. */
+int rpc_server_stop(struct rpc_server *s, int grace_ms);
 /* Drops a started server's reference on the gRPC library (grpc_shutdown).
  * May block for seconds inside gRPC; a process about to exit may skip it. */
 void rpc_release(void);

@@ -58,6 +58,7 @@ struct rpc_server {
     struct call *idle; /* (5) sessions waiting for a request; under lock */
     void *app;
     void (*observe)(void *app, size_t method, int code, double seconds);
+    void (*session)(void *app, int delta);
     int port;
     _Atomic int shutting_down;
     pthread_mutex_t lock;
@@ -84,7 +85,7 @@ struct call {
     void *state_ptr;
     int state_owned;
     struct timespec t0;
-    grpc_call_details cd; /* GENERIC calls only */
+    grpc_call_details cd;               /* GENERIC calls only */
     struct call *idle_prev, *idle_next; /* (5) SESSION calls, under s->lock */
     int on_idle, dropped;               /* (5) under s->lock */
 };
@@ -167,6 +168,8 @@ static void call_free(struct call *c)
         return;
     }
     const struct rpc_method *m = c->m == SESSION ? NULL : &s->methods[c->m];
+    if (!m && c->state != CS_REQUEST && s->session)
+        s->session(s->app, -1);
     if (m && c->state != CS_REQUEST && s->observe) {
         struct timespec t1;
         clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -296,6 +299,8 @@ static void on_request(struct call *c)
     if (!atomic_load(&s->shutting_down))
         post_request(s, c->m); /* (1) */
     if (c->m == SESSION) {
+        if (s->session)
+            s->session(s->app, 1);
         session_recv(c);
         return;
     }
@@ -506,7 +511,7 @@ static void step(struct call *c, int success)
 {
     if (c->m == SESSION && c->state == CS_IDLE && session_wake(c))
         success = 0; /* cancelled by stopping: the request is never applied */
-    if (!success) { /* shutting down, cancelled, client gone, deadline */
+    if (!success) {  /* shutting down, cancelled, client gone, deadline */
         call_free(c);
         return;
     }
@@ -568,6 +573,7 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
     s->n_methods = o->n_methods;
     s->app = o->app;
     s->observe = o->observe;
+    s->session = o->session;
     s->n_threads = o->threads > 0 ? o->threads : 1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
@@ -584,8 +590,9 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
                                                         ? GRPC_SRM_PAYLOAD_NONE
                                                         : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
                                                     0);
-    s->session_handle =
-        grpc_server_register_method(s->srv, SESSION_PATH, NULL, GRPC_SRM_PAYLOAD_NONE, 0);
+    if (!o->no_sessions)
+        s->session_handle =
+            grpc_server_register_method(s->srv, SESSION_PATH, NULL, GRPC_SRM_PAYLOAD_NONE, 0);
     grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
     int rv = 0;
     if (o->unix_path) {
@@ -620,7 +627,7 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
     for (size_t i = 0; i < s->n_methods; i++)
         for (int k = 0; k < POSTED_PER_METHOD; k++)
             post_request(s, i);
-    for (int k = 0; k < POSTED_PER_METHOD; k++)
+    for (int k = 0; s->session_handle && k < POSTED_PER_METHOD; k++)
         post_request(s, SESSION);
     for (int k = 0; k < POSTED_GENERIC; k++)
         post_generic(s);
@@ -631,24 +638,24 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
     return 0;
 }
 
-/* Waits until every call context is gone and the shutdown tag was seen, or
- * until DEADLINE (CLOCK_REALTIME); 1 when done. */
-static int wait_drained(struct rpc_server *s, const struct timespec *deadline)
+/* Waits until every call context is gone (and the shutdown tag was seen, if
+ * SHUT), or until DEADLINE (CLOCK_REALTIME); 1 when done. */
+static int wait_drained(struct rpc_server *s, const struct timespec *deadline, int shut)
 {
     pthread_mutex_lock(&s->lock);
     int r = 0;
-    while (!(s->shut_seen && s->live == 0) && r == 0)
+    while (!((s->shut_seen || !shut) && s->live == 0) && r == 0)
         r = deadline ? pthread_cond_timedwait(&s->cond, &s->lock, deadline)
                      : pthread_cond_wait(&s->cond, &s->lock);
-    int done = s->shut_seen && s->live == 0;
+    int done = (s->shut_seen || !shut) && s->live == 0;
     pthread_mutex_unlock(&s->lock);
     return done;
 }
 
-void rpc_server_stop(struct rpc_server *s, int grace_ms)
+int rpc_server_stop(struct rpc_server *s, int grace_ms)
 {
     if (!s)
-        return;
+        return 0;
     atomic_store(&s->shutting_down, 1);
     grpc_server_shutdown_and_notify(s->srv, s->cq, &shutdown_tag);
     pthread_mutex_lock(&s->lock); /* (5): idle sessions would hold the drain */
@@ -665,9 +672,12 @@ void rpc_server_stop(struct rpc_server *s, int grace_ms)
         dl.tv_sec++;
         dl.tv_nsec -= 1000000000L;
     }
-    if (!wait_drained(s, &dl))
-        grpc_server_cancel_all_calls(s->srv);
-    wait_drained(s, NULL); /* (2) */
+    int late = !wait_drained(s, &dl, 0);
+    /* Every call is over (or late): the shutdown tag still waits for idle
+     * client connections to close, which an idle client never does;
+     * cancelling disconnects them (and ends the late calls). */
+    grpc_server_cancel_all_calls(s->srv);
+    wait_drained(s, NULL, 1); /* (2) */
     grpc_server_destroy(s->srv);
     grpc_completion_queue_shutdown(s->cq);
     for (int i = 0; i < s->n_threads; i++)
@@ -678,6 +688,7 @@ void rpc_server_stop(struct rpc_server *s, int grace_ms)
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     free(s);
+    return late;
     /* grpc_shutdown is left to rpc_release: in this gRPC (1.51) it can block
      * for ~10 s joining an executor thread parked in epoll_wait. */
 }

@@ -77,7 +77,8 @@ static void session_end(struct session *se, int cancel)
     if (!se->ended && cancel)
         grpc_call_cancel(se->call, NULL);
     while (!se->ended) {
-        grpc_event ev = grpc_completion_queue_next(se->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        grpc_event ev =
+            grpc_completion_queue_next(se->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
         if (ev.type != GRPC_OP_COMPLETE || ev.tag == &tag_end)
             se->ended = 1;
     }
@@ -117,9 +118,9 @@ static struct session *session_open(struct session_pool *p)
     if (!se)
         return NULL;
     se->cq = grpc_completion_queue_create_for_next(NULL);
-    se->call = grpc_channel_create_registered_call(p->ch, NULL, GRPC_PROPAGATE_DEFAULTS, se->cq,
-                                                   p->handle, gpr_inf_future(GPR_CLOCK_REALTIME),
-                                                   NULL);
+    se->call =
+        grpc_channel_create_registered_call(p->ch, NULL, GRPC_PROPAGATE_DEFAULTS, se->cq, p->handle,
+                                            gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     grpc_metadata_array_init(&se->init_md);
     grpc_metadata_array_init(&se->trail_md);
     se->details = grpc_empty_slice();
@@ -206,8 +207,8 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
     }
     if (sent == 0)
         got = 0;
-    gpr_timespec dl = gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
-                                   gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+    gpr_timespec dl =
+        gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
     while (sent < 0 || got < 0) {
         grpc_event ev = grpc_completion_queue_next(
             se->cq, timed_out ? gpr_inf_future(GPR_CLOCK_REALTIME) : dl, NULL);

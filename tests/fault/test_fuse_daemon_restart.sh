@@ -290,6 +290,12 @@ echo after >"$MNT/b/after"
 [[ $(timeout 60 "$CAIRNCTL" --server "unix:$N1_SOCK" cat v1:/b/after) == after ]] ||
   fail "a write after the timeout=1 outage does not reach cairnd"
 pass "after the restart the same calls succeed through the same mount (no remount)"
-fuse_umount "$MNT"
+# Stopped while the mount holds idle session streams: cairnd ends them at
+# once, so the drain never has to cancel calls after its grace period.
 node_kill n1 TERM
+grep -q 'stopped cleanly' "$N1_DIR/cairnd.log" || fail "cairnd did not stop cleanly under a mount"
+! grep -q 'were cancelled' "$N1_DIR/cairnd.log" ||
+  fail "stopping cairnd under a mount cancelled calls: $(grep 'were cancelled' "$N1_DIR/cairnd.log")"
+pass "SIGTERM under a mount with idle sessions: clean stop, no call cancelled"
+fuse_umount "$MNT"
 [[ $down_bad == 0 ]] || fail "with cairnd down and timeout=1, calls failed with another errno than EIO"

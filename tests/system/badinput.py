@@ -13,6 +13,10 @@ RESOURCE_EXHAUSTED, ...), and never UNKNOWN, INTERNAL, UNAVAILABLE, a hang
             and empty names, invalid At, unknown snapshots
   streams   empty WriteStream, a later message naming another inode,
             cancelled streams
+  sessions  Session/Call streams: bad requests inside good envelopes (each
+            answered with the plain call's code, and the stream goes on),
+            malformed envelopes (the stream ends INVALID_ARGUMENT), random
+            envelopes, abandoned streams
   garbage   seeded random and mutated bodies (bounded counts), serial and on
             8 threads
 Afterwards the reference file in volume "ref" must be intact and NodeStatus
@@ -38,6 +42,7 @@ import grpc  # noqa: E402
 from google.protobuf.message import DecodeError  # noqa: E402
 from cairn.v1 import admin_pb2, admin_pb2_grpc  # noqa: E402
 from cairn.v1 import fs_pb2, fs_pb2_grpc  # noqa: E402
+from cairn.v1 import session_pb2  # noqa: E402
 
 SC = grpc.StatusCode
 ROOT = 1
@@ -721,6 +726,100 @@ def streams():
     f_intact("after cancelled streams")
 
 
+# ======================= sessions: Session/Call streams =======================
+CODE = {c.value[0]: c for c in SC}
+
+
+def session(bodies, timeout=T):
+    """Raw BODIES on one Session/Call stream: -> (stream code, [reply bytes])."""
+    f = ch.stream_stream(P("Session", "Call"), request_serializer=None,
+                         response_deserializer=None)
+    msgs = []
+    try:
+        for m in f(iter(bodies), timeout=timeout):
+            msgs.append(m)
+        return SC.OK, msgs
+    except grpc.RpcError as e:
+        return e.code(), msgs
+
+
+def creq(method, body):
+    return ser(session_pb2.CallRequest(method=method, body=body))
+
+
+def sessions():
+    ns = creq(P("Admin", "NodeStatus"), b"")
+    lk = P("Fs", "Lookup")
+    cases = [  # (label, method, body)
+        ("an unknown method", P("Fs", "NoSuch"), b""),
+        ("a server-streaming method", P("Fs", "ReadStream"),
+         ser(fs_pb2.ReadRequest(volume=V1, ino=f.ino))),
+        ("a client-streaming method", P("Fs", "WriteStream"), b""),
+        ("the session method itself", P("Session", "Call"), b""),
+        ("an empty method name", "", b""),
+        ("a truncated Lookup", lk, ser(fs_pb2.LookupRequest(volume=V1, parent=ROOT,
+                                                             name=b"f"))[:-1]),
+        ("a Lookup with a bad varint", lk, b"\x10\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"),
+        ("a Lookup in an unknown volume", lk, ser(fs_pb2.LookupRequest(
+            volume=b"nope", parent=ROOT, name=b"f"))),
+        ("a Lookup of a name with NUL", lk, ser(fs_pb2.LookupRequest(
+            volume=V1, parent=ROOT, name=b"f\0x"))),
+        ("a Lookup of ..", lk, ser(fs_pb2.LookupRequest(volume=V1, parent=ROOT, name=b".."))),
+        ("a Lookup that finds", lk, ser(fs_pb2.LookupRequest(volume=V1, parent=ROOT, name=b"f"))),
+        ("a Read at offset 2^64-1", P("Fs", "Read"), ser(fs_pb2.ReadRequest(
+            volume=V1, ino=f.ino, offset=U64, length=10))),
+    ]
+    bodies = []
+    for _, m, b in cases:
+        bodies += [creq(m, b), ns]
+    code, msgs = session(bodies)
+    want("a session of bad requests", code, SC.OK)
+    check("one answer per request on it", len(msgs) == len(bodies),
+          "(%d, want %d)" % (len(msgs), len(bodies)))
+    for i, (label, m, b) in enumerate(cases):
+        if 2 * i + 1 >= len(msgs):
+            break
+        r = session_pb2.CallReply.FromString(msgs[2 * i])
+        if m in (P("Fs", "NoSuch"), P("Fs", "ReadStream"), P("Fs", "WriteStream"),
+                 P("Session", "Call"), ""):
+            plain = SC.UNIMPLEMENTED
+        else:
+            plain, body = unary(m, b)
+            if plain == SC.OK:
+                check("session: %s answers the plain call's reply" % label, r.body == body)
+        want("session: %s" % label, CODE.get(r.code), plain)
+        check("session: %s, the session goes on" % label,
+              session_pb2.CallReply.FromString(msgs[2 * i + 1]).code == 0)
+    for label, env in (("a bad varint", b"\x0a\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"),
+                       ("a truncated method", ld(1, b"/cairn.v1.Admin/NodeStatus")[:-3]),
+                       ("an overlong body length", tag(2, 2) + varint(1 << 40) + b"x"),
+                       ("a wrong wire type", vi(1, 7))):
+        code, msgs = session([ns, env, ns])
+        want("session envelope with %s" % label, code, SC.INVALID_ARGUMENT)
+        check("session envelope with %s: the call before it answered" % label, len(msgs) == 1)
+    rng = random.Random(SEED + 7)
+    for k in range(150):
+        env = random_body(rng) if k % 2 else mutate(rng, creq(lk, ser(fs_pb2.LookupRequest(
+            volume=V1, parent=ROOT, name=b"f"))))
+        code, msgs = session([env, ns])
+        want("random session envelope %d" % k, code, CLEAN)
+    gate = threading.Event()
+
+    def hold():
+        yield ns
+        gate.wait(10)
+
+    f_ss = ch.stream_stream(P("Session", "Call"), request_serializer=None,
+                            response_deserializer=None)
+    for k in range(10):  # opened, used, abandoned: the daemon must drop them
+        it = f_ss(hold(), timeout=T)
+        next(it)
+        it.cancel()
+    gate.set()
+    serving("abandoned sessions")
+    f_intact("after sessions")
+
+
 # ======================= garbage: random and mutated bodies =======================
 SAFE_FS = ["Lookup", "Resolve", "GetAttr", "SetAttr", "Mknod", "Unlink", "Rmdir", "Rename",
            "Link", "Readlink", "ReadDir", "Read", "Write", "Fsync", "StatFs", "SetXattr",
@@ -846,7 +945,7 @@ def garbage(n_serial, n_threads, n_mut):
 
 t0 = time.time()
 for name, fn in (("crafted", crafted), ("limits", limits), ("names", names),
-                 ("streams", streams),
+                 ("streams", streams), ("sessions", sessions),
                  ("garbage", lambda: garbage(500, 400, 300))):
     t = time.time()
     n0, f0 = COUNT[0], len(FAILS)

@@ -23,6 +23,7 @@ import grpc  # noqa: E402
 from cairn.v1 import admin_pb2, admin_pb2_grpc  # noqa: E402
 from cairn.v1 import fs_pb2, fs_pb2_grpc  # noqa: E402
 from cairn.v1 import peer_pb2, peer_pb2_grpc  # noqa: E402
+from cairn.v1 import session_pb2, session_pb2_grpc  # noqa: E402
 
 ROOT_INO = 1
 TIMEOUT = 20  # seconds per call: every wait in this file is bounded
@@ -234,9 +235,27 @@ def run(target):
         fail("GetAttr on a missing volume succeeded")
     except grpc.RpcError as e:
         check(e.code() == grpc.StatusCode.NOT_FOUND, "missing volume: %s" % e.code())
+
+    # --- a Session stream carries plain calls, answered as the plain calls are ---
+    def call(method, req):
+        return session_pb2.CallRequest(method="/cairn.v1.Fs/" + method,
+                                       body=req.SerializeToString())
+    reps = list(session_pb2_grpc.SessionStub(ch).Call(iter([
+        call("Lookup", fs_pb2.LookupRequest(volume=VOLUME, parent=ROOT_INO, name=name)),
+        call("Lookup", fs_pb2.LookupRequest(volume=VOLUME, parent=ROOT_INO,
+                                            name=b"no-such-file")),
+        call("GetAttr", fs_pb2.GetAttrRequest(volume=VOLUME, ino=ino))]), timeout=TIMEOUT))
+    check(len(reps) == 3, "Session answered %d of 3 calls" % len(reps))
+    a = fs_pb2.AttrReply.FromString(reps[0].body).attr
+    check(reps[0].code == 0 and a.ino == ino and a.size == len(expect),
+          "Session Lookup: code %d ino %d size %d" % (reps[0].code, a.ino, a.size))
+    check(reps[1].code == grpc.StatusCode.NOT_FOUND.value[0] and reps[1].err == -errno.ENOENT,
+          "Session Lookup of a missing name: code %d err %d" % (reps[1].code, reps[1].err))
+    check(reps[2].code == 0 and fs_pb2.AttrReply.FromString(reps[2].body).attr.ino == ino,
+          "Session GetAttr after an error on the same stream: code %d" % reps[2].code)
     ch.close()
-    print("ok - python client over %s: %d bytes written and read back, ReadStream in %d pieces"
-          % (tag, len(expect), msgs))
+    print("ok - python client over %s: %d bytes written and read back, ReadStream in %d pieces,"
+          " 3 calls on one Session stream" % (tag, len(expect), msgs))
     return ino
 
 

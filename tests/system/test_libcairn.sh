@@ -4,7 +4,10 @@
 # values; one "ok - ..." line per check group, and the first failure stops it.
 # Then restarts the node and runs the tour a second time on the same volume
 # (the tour works under /tour.PID, so runs do not collide), which also checks
-# that the node serves the first tour's data after a restart.
+# that the node serves the first tour's data after a restart. The first run
+# makes its unary calls on session streams (cairn.v1.Session); the restarted
+# node has "[rpc] sessions = no", like a cairnd from before sessions, so the
+# second run checks that libcairn falls back to plain calls.
 #
 # Checks of known product defects print "not ok - ..." and let the tour go on
 # to its end ("not ok - tour complete, ..."); this script then goes on too,
@@ -40,8 +43,18 @@ run_tour "libcairn tour 1"
 # the daemon must not have logged errors while being toured
 ! grep -E '^[0-9T:.-]+Z E ' "$N1_DIR/cairnd.log" || fail "errors in the daemon log"
 
+# sessions_total: cairn_rpc_sessions_total on node n1's metrics page.
+sessions_total() {
+  curl -sS --max-time 10 "http://$N1_METRICS/metrics" |
+    awk '$1 == "cairn_rpc_sessions_total" {print $2}'
+}
+n=$(sessions_total)
+(( ${n:-0} > 0 )) || fail "the tour opened no session stream (cairn_rpc_sessions_total ${n:-missing})"
+pass "the tour's unary calls went on $n session stream(s)"
+
 node_kill n1 TERM
 grep -q 'stopped cleanly' "$N1_DIR/cairnd.log" || fail "no clean stop"
+printf '[rpc]\nsessions = no\n' >>"$N1_DIR/cairnd.conf"
 node_start n1
 ctl n1 --json volume list >"$T_TMP/vols"
 /usr/bin/python3 - "$T_TMP/vols" <<'PY' || fail "volumes after restart: $(cat "$T_TMP/vols")"
@@ -50,5 +63,6 @@ d = {v["name"]: v for v in json.load(open(sys.argv[1]))}
 assert d["v1"]["chunks"] == 2, d
 assert [n for n in d if n.startswith("tour-aux-")], d
 PY
-run_tour "libcairn tour 2 (after a restart, on the same volume)"
+run_tour "libcairn tour 2 (after a restart, on the same volume, plain calls)"
+[[ $(sessions_total) == 0 ]] || fail "a node with sessions = no served $(sessions_total) session streams"
 (( DEFECTS == 0 )) || fail "the tour reported failed checks (not ok lines above)"

@@ -8,7 +8,7 @@
  *    a repeated key is refused (it may be a continued value); an empty name
  *    does not leave the name NULL;
  *  - [chunks] size with K/M/G/T, KiB/MiB.., KB.. suffixes and the 4M minimum;
- *    [rpc] threads 1..256; [log] level names;
+ *    [rpc] threads 1..256, sessions yes|no; [log] level names;
  *  - errors read "FILE:LINE: [section] key: why" for unknown keys, unknown
  *    sections and bad values, name the FIRST bad line when several are bad
  *    (also when the first is a syntax error), and a missing file gives
@@ -104,6 +104,7 @@ static void expect_defaults(const struct config *c)
     assert_null(c->key_file);
     assert_int_equal(c->chunk_size, 8ull << 30);
     assert_int_equal(c->rpc_threads, 2);
+    assert_int_equal(c->rpc_no_sessions, 0);
     assert_int_equal(c->log_level, LOG_INFO);
 }
 
@@ -294,6 +295,21 @@ static void config_rpc_threads_must_be_1_to_256(void **state)
         char text[64];
         snprintf(text, sizeof text, "[rpc]\nthreads = %s\n", bad[i]);
         expect_error(f, text, 2, "[rpc] threads: must be a number from 1 to 256");
+    }
+}
+
+static void config_rpc_sessions_yes_or_no(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(load(f, "[rpc]\nsessions = no\n"), 0);
+    assert_int_equal(f->c.rpc_no_sessions, 1);
+    assert_int_equal(load(f, "[rpc]\nsessions = yes\n"), 0);
+    assert_int_equal(f->c.rpc_no_sessions, 0);
+    static const char *bad[] = {"", "1", "true", "off", "nope"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "[rpc]\nsessions = %s\n", bad[i]);
+        expect_error(f, text, 2, "[rpc] sessions: must be yes or no");
     }
 }
 
@@ -575,6 +591,7 @@ int main(void)
         T(config_address_ports_are_checked),
         T(config_chunk_size_takes_suffixes_and_a_4m_minimum),
         T(config_rpc_threads_must_be_1_to_256),
+        T(config_rpc_sessions_yes_or_no),
         T(config_log_level_names),
         T(config_data_dir_must_be_a_path),
         T(config_unknown_key_is_an_error_naming_it),
