@@ -16,6 +16,12 @@ ProtobufCMessage *codec_decode(grpc_byte_buffer *bb, const ProtobufCMessageDescr
 /* A new byte buffer holding M packed (destroy it after the send completes). */
 grpc_byte_buffer *codec_encode(const ProtobufCMessage *m);
 
+/* The session stream (session.proto), and the status detail with which a
+ * stopping server ends an idle one (code ABORTED): a request that crossed
+ * it was not applied. */
+#define RPC_SESSION_PATH "/cairn.v1.Session/Call"
+#define RPC_SESSION_ENDED "cairn: session ended, request not applied"
+
 /* The channel arguments both ends use (the message size limit, for what
  * each end receives): fills ARGS[CODEC_N_ARGS]. Larger HTTP/2 windows,
  * frames and write buffers were measured and made no difference. */

@@ -96,7 +96,6 @@ struct call {
 #define POSTED_GENERIC 4
 /* m of a session stream (5). */
 #define SESSION (SIZE_MAX - 1)
-#define SESSION_PATH "/cairn.v1.Session/Call"
 
 static char shutdown_tag;
 
@@ -592,7 +591,7 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
                                                     0);
     if (!o->no_sessions)
         s->session_handle =
-            grpc_server_register_method(s->srv, SESSION_PATH, NULL, GRPC_SRM_PAYLOAD_NONE, 0);
+            grpc_server_register_method(s->srv, RPC_SESSION_PATH, NULL, GRPC_SRM_PAYLOAD_NONE, 0);
     grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
     int rv = 0;
     if (o->unix_path) {
@@ -661,7 +660,7 @@ int rpc_server_stop(struct rpc_server *s, int grace_ms)
     pthread_mutex_lock(&s->lock); /* (5): idle sessions would hold the drain */
     for (struct call *c = s->idle; c; c = c->idle_next) {
         c->dropped = 1;
-        grpc_call_cancel(c->call, NULL);
+        grpc_call_cancel_with_status(c->call, GRPC_STATUS_ABORTED, RPC_SESSION_ENDED, NULL);
     }
     pthread_mutex_unlock(&s->lock);
     struct timespec dl;

@@ -10,11 +10,13 @@
  * (2) every session has its status receive posted from the start, so a
  *     stream that ended while pooled (cairnd stopped or restarted) is seen
  *     and thrown away before it is used;
- * (3) a call is sent again, on a fresh session, only when it cannot have
- *     been applied: its message never left (the stream was already broken)
- *     or the server cancelled the stream while it was idle (a stopping
- *     cairnd applies nothing that arrives after that, server.c (5)); any
- *     other broken stream is the call's error, as for a plain call;
+ * (3) a call is sent again, on a fresh session, within the call's one
+ *     deadline, only when it cannot have been applied: its message never
+ *     left (the stream was already broken), or the server ended the stream
+ *     without answering it, with OK or with ABORTED RPC_SESSION_ENDED (a
+ *     stopping cairnd applies nothing after that, server.c (5)); never after
+ *     this side cancelled; any other broken stream is the call's error, as
+ *     for a plain call;
  * (4) a server that has no Session service (UNIMPLEMENTED) turns sessions
  *     off for the pool: every later call is a plain call.
  * Threads: any; the pool's list is under its lock.
@@ -33,10 +35,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SESSION_PATH "/cairn.v1.Session/Call"
 /* Larger requests go as plain calls: the envelope would copy them once more. */
 #define SESSION_MAX_BODY (256u << 10)
 #define SESSION_TRIES 3
+/* Sessions kept open for reuse; more callers at once open more, closed after. */
+#define SESSION_POOL_MAX 64
 
 struct session {
     struct session *next;
@@ -54,6 +57,7 @@ struct session_pool {
     void *handle;
     pthread_mutex_t lock;
     struct session *free;
+    size_t n_free;
     _Atomic int off; /* (4) */
 };
 
@@ -66,7 +70,7 @@ struct session_pool *session_pool_new(grpc_channel *ch)
     if (!p)
         return NULL;
     p->ch = ch;
-    p->handle = grpc_channel_register_call(ch, SESSION_PATH, NULL, NULL);
+    p->handle = grpc_channel_register_call(ch, RPC_SESSION_PATH, NULL, NULL);
     pthread_mutex_init(&p->lock, NULL);
     return p;
 }
@@ -151,8 +155,10 @@ static struct session *session_get(struct session_pool *p)
     for (;;) {
         pthread_mutex_lock(&p->lock);
         struct session *se = p->free;
-        if (se)
+        if (se) {
             p->free = se->next;
+            p->n_free--;
+        }
         pthread_mutex_unlock(&p->lock);
         if (!se)
             return session_open(p);
@@ -168,20 +174,28 @@ static struct session *session_get(struct session_pool *p)
 static void session_put(struct session_pool *p, struct session *se)
 {
     pthread_mutex_lock(&p->lock);
-    se->next = p->free;
-    p->free = se;
+    int keep = p->n_free < SESSION_POOL_MAX;
+    if (keep) {
+        se->next = p->free;
+        p->free = se;
+        p->n_free++;
+    }
     pthread_mutex_unlock(&p->lock);
+    if (!keep)
+        session_free(se);
 }
 
 enum outcome { DONE, RETRY, PLAIN };
 
-/* One attempt of a call on SE, which it keeps (pooled again) or frees. */
+/* One attempt of a call on SE, which it keeps (pooled again) or frees; SEND
+ * is copied (a send takes the slices of what it sends). Sets *RV on DONE
+ * and RETRY (the error a retry that never comes would report). */
 static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byte_buffer *send,
-                            int timeout_ms, int wait_ready,
+                            gpr_timespec dl, int wait_ready,
                             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
                             int *rv)
 {
-    grpc_byte_buffer *recv = NULL;
+    grpc_byte_buffer *msg = grpc_byte_buffer_copy(send), *recv = NULL;
     grpc_op sops[2], rops[2];
     size_t ns = 0, nr = 0;
     memset(sops, 0, sizeof sops);
@@ -195,25 +209,22 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
         se->started = 1;
     }
     sops[ns].op = GRPC_OP_SEND_MESSAGE;
-    sops[ns++].data.send_message.send_message = send;
+    sops[ns++].data.send_message.send_message = msg;
     rops[nr].op = GRPC_OP_RECV_MESSAGE;
     rops[nr++].data.recv_message.recv_message = &recv;
-    int sent = -1, got = -1, timed_out = 0;
-    if (grpc_call_start_batch(se->call, sops, ns, &tag_send, NULL) != GRPC_CALL_OK)
-        sent = 0;
-    if (sent != 0 && grpc_call_start_batch(se->call, rops, nr, &tag_recv, NULL) != GRPC_CALL_OK) {
+    int sent = -1, got = -1, timed_out = 0, cancelled = 0;
+    if (grpc_call_start_batch(se->call, sops, ns, &tag_send, NULL) != GRPC_CALL_OK) {
+        sent = got = 0;
+    } else if (grpc_call_start_batch(se->call, rops, nr, &tag_recv, NULL) != GRPC_CALL_OK) {
         grpc_call_cancel(se->call, NULL); /* the send may still be in flight */
+        cancelled = 1;
         got = 0;
     }
-    if (sent == 0)
-        got = 0;
-    gpr_timespec dl =
-        gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
     while (sent < 0 || got < 0) {
         grpc_event ev = grpc_completion_queue_next(
             se->cq, timed_out ? gpr_inf_future(GPR_CLOCK_REALTIME) : dl, NULL);
         if (ev.type == GRPC_QUEUE_TIMEOUT) {
-            timed_out = 1;
+            timed_out = cancelled = 1;
             grpc_call_cancel(se->call, NULL);
         } else if (ev.type != GRPC_OP_COMPLETE) {
             break; /* cannot happen: the queue is never shut down while used */
@@ -225,6 +236,7 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
             se->ended = 1;
         }
     }
+    grpc_byte_buffer_destroy(msg);
     if (got <= 0 || !recv) { /* the stream ended without an answer */
         if (recv)
             grpc_byte_buffer_destroy(recv);
@@ -234,16 +246,19 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
                                  grpc_slice_from_static_string("Deadline Exceeded"), NULL);
             return DONE;
         }
-        session_end(se, 0);
+        session_end(se, sent == 0); /* a send that never started left the stream open */
         enum outcome o = DONE;
+        int ended_idle = se->status == GRPC_STATUS_OK ||
+                         (se->status == GRPC_STATUS_ABORTED &&
+                          grpc_slice_str_cmp(se->details, RPC_SESSION_ENDED) == 0);
         if (first && se->status == GRPC_STATUS_UNIMPLEMENTED) {
             atomic_store(&p->off, 1); /* (4) */
             o = PLAIN;
-        } else if (se->status == GRPC_STATUS_CANCELLED || sent == 0) {
+        } else if (!cancelled && (sent == 0 || ended_idle)) {
             o = RETRY; /* (3) */
-        } else {
-            *rv = channel_result(se->status, se->details, &se->trail_md);
         }
+        *rv = channel_result(se->status == GRPC_STATUS_OK ? GRPC_STATUS_UNAVAILABLE : se->status,
+                             se->details, &se->trail_md);
         session_free(se);
         return o;
     }
@@ -299,20 +314,18 @@ int session_call(struct session_pool *p, const char *path, int timeout_ms, int w
     rq.body.data = body;
     grpc_byte_buffer *send = codec_encode(&rq.base);
     free(body);
+    /* One deadline for the call, whatever the number of attempts. */
+    gpr_timespec dl =
+        gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
     enum outcome o = PLAIN;
     for (int i = 0; i < SESSION_TRIES; i++) {
         struct session *se = session_get(p);
         if (!se)
             break;
-        o = attempt(p, se, send, timeout_ms, wait_ready, resp_desc, resp, rv);
+        o = attempt(p, se, send, dl, wait_ready, resp_desc, resp, rv);
         if (o != RETRY)
             break;
     }
     grpc_byte_buffer_destroy(send);
-    if (o == RETRY) { /* every try found a broken stream: as a plain call would */
-        *rv = channel_result(GRPC_STATUS_UNAVAILABLE,
-                             grpc_slice_from_static_string("the session to cairnd broke"), NULL);
-        return 1;
-    }
-    return o == DONE;
+    return o != PLAIN; /* RETRY: every try found a broken stream; *RV says how */
 }
