@@ -267,18 +267,25 @@ static void stream_next(struct call *c)
     start_batch(c, ops, n);
 }
 
-static void recv_next(struct call *c)
+/* Fills OPS with the batch that receives the call's next message (and
+ * first sends the initial metadata); the number of ops. */
+static size_t recv_ops(struct call *c, grpc_op ops[2])
 {
-    grpc_op ops[2];
     size_t n = 0;
-    memset(ops, 0, sizeof ops);
+    memset(ops, 0, 2 * sizeof *ops);
     if (!c->md_sent) {
         ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
         c->md_sent = 1;
     }
     ops[n].op = GRPC_OP_RECV_MESSAGE;
     ops[n].data.recv_message.recv_message = &c->payload;
-    n++;
+    return n + 1;
+}
+
+static void recv_next(struct call *c)
+{
+    grpc_op ops[2];
+    size_t n = recv_ops(c, ops);
     c->state = CS_RECEIVING;
     start_batch(c, ops, n);
 }
@@ -378,22 +385,14 @@ static void on_received(struct call *c)
 static void session_recv(struct call *c)
 {
     struct rpc_server *s = c->s;
-    grpc_op ops[2];
-    size_t n = 0;
-    memset(ops, 0, sizeof ops);
-    if (!c->md_sent) {
-        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-        c->md_sent = 1;
-    }
-    ops[n].op = GRPC_OP_RECV_MESSAGE;
-    ops[n].data.recv_message.recv_message = &c->payload;
-    n++;
     pthread_mutex_lock(&s->lock);
     if (atomic_load(&s->shutting_down)) {
         pthread_mutex_unlock(&s->lock);
         finish(c, 0, NULL);
         return;
     }
+    grpc_op ops[2];
+    size_t n = recv_ops(c, ops);
     c->state = CS_IDLE;
     grpc_call_error e = grpc_call_start_batch(c->call, ops, n, c, NULL);
     if (e == GRPC_CALL_OK) {
