@@ -27,6 +27,7 @@
 #include "cairn/v1/admin.pb-c.h"
 #include "cairn/v1/fs.pb-c.h"
 #include "cairn/v1/peer.pb-c.h"
+#include "cairn/v1/session.pb-c.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,7 @@ static void collect_types(void)
         &cairn__v1__fs__descriptor,
         &cairn__v1__admin__descriptor,
         &cairn__v1__peer__descriptor,
+        &cairn__v1__session__descriptor,
     };
     for (size_t s = 0; s < sizeof services / sizeof services[0]; s++)
         for (unsigned m = 0; m < services[s]->n_methods; m++) {
