@@ -81,7 +81,7 @@ int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *con
     return 0;
 }
 
-static void cq_destroy(grpc_completion_queue *cq)
+void channel_cq_destroy(grpc_completion_queue *cq)
 {
     grpc_completion_queue_shutdown(cq);
     while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
@@ -96,7 +96,7 @@ void rpc_channel_close(struct rpc_channel *c)
         return;
     session_pool_free(c->sessions);
     for (size_t i = 0; i < c->npool; i++)
-        cq_destroy(c->pool[i]);
+        channel_cq_destroy(c->pool[i]);
     free(c->pool);
     grpc_channel_destroy(c->ch);
     free(c->handles);
@@ -133,7 +133,7 @@ static void cq_put(struct rpc_channel *c, grpc_completion_queue *cq)
         grpc_completion_queue **p = realloc(c->pool, cap * sizeof *p);
         if (!p) {
             pthread_mutex_unlock(&c->lock);
-            cq_destroy(cq);
+            channel_cq_destroy(cq);
             return;
         }
         c->pool = p;
@@ -187,10 +187,10 @@ static uint32_t initial_flags(struct ccall *cc)
     return cc->ch->wait_ready ? GRPC_INITIAL_METADATA_WAIT_FOR_READY : 0;
 }
 
-int channel_result(grpc_status_code status, grpc_slice details, const grpc_metadata_array *trail)
+int channel_trailer_errno(const grpc_metadata_array *trail)
 {
     int errno_md = 0;
-    for (size_t i = 0; trail && i < trail->count; i++) {
+    for (size_t i = 0; i < trail->count; i++) {
         const grpc_metadata *m = &trail->metadata[i];
         if (grpc_slice_str_cmp(m->key, "cairn-errno") == 0) {
             char buf[16];
@@ -202,6 +202,11 @@ int channel_result(grpc_status_code status, grpc_slice details, const grpc_metad
             }
         }
     }
+    return errno_md;
+}
+
+int channel_result(grpc_status_code status, grpc_slice details, int errno_md)
+{
     if (status != GRPC_STATUS_OK) {
         size_t n = GRPC_SLICE_LENGTH(details);
         if (n >= sizeof last_error)
@@ -217,15 +222,21 @@ int channel_result(grpc_status_code status, grpc_slice details, const grpc_metad
 /* The call's result from its status and "cairn-errno" trailer. */
 static int ccall_result(struct ccall *cc)
 {
-    return channel_result(cc->status, cc->details, &cc->trail_md);
+    return channel_result(cc->status, cc->details, channel_trailer_errno(&cc->trail_md));
+}
+
+void channel_status_op(grpc_op *op, grpc_metadata_array *trail, grpc_status_code *status,
+                       grpc_slice *details)
+{
+    op->op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    op->data.recv_status_on_client.trailing_metadata = trail;
+    op->data.recv_status_on_client.status = status;
+    op->data.recv_status_on_client.status_details = details;
 }
 
 static void recv_status_op(struct ccall *cc, grpc_op *op)
 {
-    op->op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    op->data.recv_status_on_client.trailing_metadata = &cc->trail_md;
-    op->data.recv_status_on_client.status = &cc->status;
-    op->data.recv_status_on_client.status_details = &cc->details;
+    channel_status_op(op, &cc->trail_md, &cc->status, &cc->details);
 }
 
 /* The four ops that end a call that has sent its messages: half-close, then

@@ -5,10 +5,12 @@
  */
 #include "codec.h"
 
+#include <errno.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
 #include <grpc/slice.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "rpc.h"
 
@@ -26,6 +28,16 @@ ProtobufCMessage *codec_decode(grpc_byte_buffer *bb, const ProtobufCMessageDescr
         protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
     grpc_slice_unref(s);
     return m;
+}
+
+int codec_pack(const ProtobufCMessage *m, ProtobufCBinaryData *out)
+{
+    out->len = protobuf_c_message_get_packed_size(m);
+    out->data = malloc(out->len ? out->len : 1);
+    if (!out->data)
+        return -ENOMEM;
+    protobuf_c_message_pack(m, out->data);
+    return 0;
 }
 
 void codec_channel_args(grpc_arg *args)

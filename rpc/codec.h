@@ -13,6 +13,9 @@
 /* NULL when BB is longer than MAX or does not parse as D. */
 ProtobufCMessage *codec_decode(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *d,
                                size_t max);
+/* M packed into OUT->data, a new malloc'ed buffer (the caller frees it);
+ * -ENOMEM. */
+int codec_pack(const ProtobufCMessage *m, ProtobufCBinaryData *out);
 /* A new byte buffer holding M packed (destroy it after the send completes). */
 grpc_byte_buffer *codec_encode(const ProtobufCMessage *m);
 

@@ -9,7 +9,7 @@
  *     server-stream:  --> SENDING [stream_next] --(each send done)--> SENDING | FINISH
  *     client-stream:  --> RECEIVING [recv_next] --(each message)--> RECEIVING | FINISH
  *     session:        --> IDLE [session_recv] --(message)--> (unary handler runs)
- *                     --> SENDING [session_reply] --(sent)--> IDLE | FINISH
+ *                     --> SENDING [session_request] --(sent)--> IDLE | FINISH
  *   FINISH --final batch done--> freed [call_free]
  *   any state --success == 0 (client gone, cancelled, shutting down)--> freed
  * Invariants: (1) while the server runs, every method always has
@@ -99,6 +99,14 @@ struct call {
 
 static char shutdown_tag;
 
+/* Seconds from T0 (CLOCK_MONOTONIC) to now. */
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 static void live_add(struct rpc_server *s, long d)
 {
     pthread_mutex_lock(&s->lock);
@@ -169,12 +177,9 @@ static void call_free(struct call *c)
     const struct rpc_method *m = c->m == SESSION ? NULL : &s->methods[c->m];
     if (!m && c->state != CS_REQUEST && s->session)
         s->session(s->app, -1);
-    if (m && c->state != CS_REQUEST && s->observe) {
-        struct timespec t1;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        double secs = (double)(t1.tv_sec - c->t0.tv_sec) + (t1.tv_nsec - c->t0.tv_nsec) / 1e9;
-        s->observe(s->app, c->m, c->has_status ? c->code : GRPC_STATUS_CANCELLED, secs);
-    }
+    if (m && c->state != CS_REQUEST && s->observe)
+        s->observe(s->app, c->m, c->has_status ? c->code : GRPC_STATUS_CANCELLED,
+                   seconds_since(&c->t0));
     if (c->state_owned && m && m->sfree)
         m->sfree(c->state_ptr);
     if (c->payload)
@@ -470,25 +475,14 @@ static void session_request(struct call *c)
     rep.code = (uint32_t)rpc_status_from_err(rv);
     rep.err = rv;
     rep.detail = (char *)(rv ? cairn_strerror(rv) : "");
-    uint8_t *body = NULL;
-    if (rv == 0 && reply) {
-        rep.body.len = protobuf_c_message_get_packed_size(reply);
-        body = malloc(rep.body.len ? rep.body.len : 1);
-        if (!body)
-            abort();
-        protobuf_c_message_pack(reply, body);
-        rep.body.data = body;
-    }
+    if (rv == 0 && reply && codec_pack(reply, &rep.body) != 0)
+        abort(); /* out of memory: gRPC aborts on it too (codec_encode) */
     if (reply)
         protobuf_c_message_free_unpacked(reply, NULL);
     c->send = codec_encode(&rep.base);
-    free(body);
-    if (m != SIZE_MAX && s->observe) {
-        struct timespec t1;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        s->observe(s->app, m, (int)rep.code,
-                   (double)(t1.tv_sec - c->t0.tv_sec) + (t1.tv_nsec - c->t0.tv_nsec) / 1e9);
-    }
+    free(rep.body.data);
+    if (m != SIZE_MAX && s->observe)
+        s->observe(s->app, m, (int)rep.code, seconds_since(&c->t0));
     grpc_op op;
     memset(&op, 0, sizeof op);
     op.op = GRPC_OP_SEND_MESSAGE;
@@ -686,9 +680,9 @@ int rpc_server_stop(struct rpc_server *s, int grace_ms)
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     free(s);
-    return late;
     /* grpc_shutdown is left to rpc_release: in this gRPC (1.51) it can block
      * for ~10 s joining an executor thread parked in epoll_wait. */
+    return late;
 }
 
 void rpc_release(void)

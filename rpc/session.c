@@ -31,7 +31,6 @@
 #include <grpc/support/time.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,13 +89,11 @@ static void session_end(struct session *se, int cancel)
 
 static void session_free(struct session *se)
 {
-    session_end(se, 1);
-    grpc_call_unref(se->call);
-    grpc_completion_queue_shutdown(se->cq);
-    while (grpc_completion_queue_next(se->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-           GRPC_QUEUE_SHUTDOWN)
-        ;
-    grpc_completion_queue_destroy(se->cq);
+    if (se->call) {
+        session_end(se, 1);
+        grpc_call_unref(se->call);
+    }
+    channel_cq_destroy(se->cq);
     grpc_metadata_array_destroy(&se->init_md);
     grpc_metadata_array_destroy(&se->trail_md);
     grpc_slice_unref(se->details);
@@ -130,19 +127,9 @@ static struct session *session_open(struct session_pool *p)
     se->details = grpc_empty_slice();
     grpc_op op;
     memset(&op, 0, sizeof op);
-    op.op = GRPC_OP_RECV_STATUS_ON_CLIENT; /* (2) */
-    op.data.recv_status_on_client.trailing_metadata = &se->trail_md;
-    op.data.recv_status_on_client.status = &se->status;
-    op.data.recv_status_on_client.status_details = &se->details;
+    channel_status_op(&op, &se->trail_md, &se->status, &se->details); /* (2) */
     if (!se->call || grpc_call_start_batch(se->call, &op, 1, &tag_end, NULL) != GRPC_CALL_OK) {
         se->ended = 1;
-        if (!se->call) {
-            grpc_completion_queue_destroy(se->cq);
-            grpc_metadata_array_destroy(&se->init_md);
-            grpc_metadata_array_destroy(&se->trail_md);
-            free(se);
-            return NULL;
-        }
         session_free(se);
         return NULL;
     }
@@ -243,7 +230,7 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
         if (timed_out) {
             session_free(se);
             *rv = channel_result(GRPC_STATUS_DEADLINE_EXCEEDED,
-                                 grpc_slice_from_static_string("Deadline Exceeded"), NULL);
+                                 grpc_slice_from_static_string("Deadline Exceeded"), 0);
             return DONE;
         }
         session_end(se, sent == 0); /* a send that never started left the stream open */
@@ -258,7 +245,7 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
             o = RETRY; /* (3) */
         }
         *rv = channel_result(se->status == GRPC_STATUS_OK ? GRPC_STATUS_UNAVAILABLE : se->status,
-                             se->details, &se->trail_md);
+                             se->details, channel_trailer_errno(&se->trail_md));
         session_free(se);
         return o;
     }
@@ -270,19 +257,9 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
         *rv = CAIRN_EPROTO;
         return DONE;
     }
-    if (rep->code != GRPC_STATUS_OK) {
-        char num[16];
-        snprintf(num, sizeof num, "%d", (int)rep->err);
-        grpc_metadata md;
-        memset(&md, 0, sizeof md);
-        md.key = grpc_slice_from_static_string("cairn-errno");
-        md.value = grpc_slice_from_copied_string(num);
-        grpc_metadata_array trail = {1, 1, &md};
-        *rv = channel_result((grpc_status_code)rep->code,
-                             grpc_slice_from_static_string(rep->detail), &trail);
-        grpc_slice_unref(md.value);
-    } else {
-        *rv = channel_result(GRPC_STATUS_OK, grpc_empty_slice(), NULL);
+    *rv = channel_result((grpc_status_code)rep->code, grpc_slice_from_static_string(rep->detail),
+                         rep->err);
+    if (rep->code == GRPC_STATUS_OK) {
         *resp = protobuf_c_message_unpack(resp_desc, NULL, rep->body.len, rep->body.data);
         if (!*resp)
             *rv = CAIRN_EPROTO;
@@ -301,19 +278,14 @@ int session_call(struct session_pool *p, const char *path, int timeout_ms, int w
 {
     if (!p || atomic_load(&p->off))
         return 0;
-    size_t n = protobuf_c_message_get_packed_size(req);
-    if (n > SESSION_MAX_BODY)
+    if (protobuf_c_message_get_packed_size(req) > SESSION_MAX_BODY)
         return 0;
-    uint8_t *body = malloc(n ? n : 1);
-    if (!body)
-        return 0;
-    protobuf_c_message_pack(req, body);
     Cairn__V1__CallRequest rq = CAIRN__V1__CALL_REQUEST__INIT;
     rq.method = (char *)path;
-    rq.body.len = n;
-    rq.body.data = body;
+    if (codec_pack(req, &rq.body) != 0)
+        return 0;
     grpc_byte_buffer *send = codec_encode(&rq.base);
-    free(body);
+    free(rq.body.data);
     /* One deadline for the call, whatever the number of attempts. */
     gpr_timespec dl =
         gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));

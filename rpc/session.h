@@ -25,9 +25,16 @@ int session_call(struct session_pool *p, const char *path, int timeout_ms, int w
                  const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
                  ProtobufCMessage **resp, int *rv);
 
-/* channel.c: the result of a call that ended with STATUS, DETAILS and the
- * trailing metadata TRAIL (NULL: none), recorded as this thread's last
- * error. */
-int channel_result(grpc_status_code status, grpc_slice details, const grpc_metadata_array *trail);
+/* channel.c, shared with the plain calls: */
+/* The result of a call that ended with STATUS, DETAILS and the exact cairn
+ * error ERRNO_MD (0: none), recorded as this thread's last error. */
+int channel_result(grpc_status_code status, grpc_slice details, int errno_md);
+/* The "cairn-errno" trailer in TRAIL, or 0. */
+int channel_trailer_errno(const grpc_metadata_array *trail);
+/* Fills OP to receive a call's final status into TRAIL, STATUS, DETAILS. */
+void channel_status_op(grpc_op *op, grpc_metadata_array *trail, grpc_status_code *status,
+                       grpc_slice *details);
+/* Shuts CQ down, drains it and destroys it. */
+void channel_cq_destroy(grpc_completion_queue *cq);
 
 #endif
