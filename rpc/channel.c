@@ -374,11 +374,11 @@ int rpc_server_stream(struct rpc_channel *c, size_t method, size_t pieces,
         }
         if (!recv)
             break; /* end of stream; the status tells how it ended */
-        ProtobufCMessage *m = codec_decode(recv, msg_desc, RPC_MAX_MESSAGE);
+        struct codec_msg m;
+        int bad = codec_msg_decode(&m, recv, msg_desc, RPC_MAX_MESSAGE);
         grpc_byte_buffer_destroy(recv);
-        cb_err = m ? on_msg(ctx, m) : CAIRN_EPROTO;
-        if (m)
-            protobuf_c_message_free_unpacked(m, NULL);
+        cb_err = bad ? CAIRN_EPROTO : on_msg(ctx, m.m);
+        codec_msg_free(&m);
         if (cb_err) {
             broken = 1;
             break;

@@ -1,7 +1,11 @@
 /*
  * codec.c — owns message packing for the RPC layer (codec.h).
- * Invariant: nothing longer than the caller's limit is unpacked, and a
- * message that does not parse is rejected here, before any handler sees it.
+ * Invariants: (1) nothing longer than the caller's limit is unpacked, and a
+ * message that does not parse is rejected here, before any handler sees it;
+ * (2) a message from codec_unpack or codec_msg_decode accepts exactly the
+ * bytes protobuf_c_message_unpack accepts and holds the same values: only
+ * its one large bytes field (if any) points into the wire bytes instead of a
+ * copy, and that field is detached before the message is freed.
  */
 #include "codec.h"
 
@@ -11,23 +15,191 @@
 #include <grpc/slice.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "rpc.h"
+
+/* BB's bytes as one slice (a copy when BB holds several); 0, or -1 when
+ * BB is missing, longer than MAX or unreadable. */
+static int flatten(grpc_slice *out, grpc_byte_buffer *bb, size_t max)
+{
+    if (!bb || grpc_byte_buffer_length(bb) > max)
+        return -1;
+    grpc_byte_buffer_reader r;
+    if (!grpc_byte_buffer_reader_init(&r, bb))
+        return -1;
+    *out = grpc_byte_buffer_reader_readall(&r);
+    grpc_byte_buffer_reader_destroy(&r);
+    return 0;
+}
 
 ProtobufCMessage *codec_decode(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *d,
                                size_t max)
 {
-    if (!bb || grpc_byte_buffer_length(bb) > max)
+    grpc_slice s;
+    if (flatten(&s, bb, max) != 0)
         return NULL;
-    grpc_byte_buffer_reader r;
-    if (!grpc_byte_buffer_reader_init(&r, bb))
-        return NULL;
-    grpc_slice s = grpc_byte_buffer_reader_readall(&r);
-    grpc_byte_buffer_reader_destroy(&r);
     ProtobufCMessage *m =
         protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
     grpc_slice_unref(s);
     return m;
+}
+
+static int get_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned shift = 0; shift < 64 && *i < n; shift += 7) {
+        uint8_t b = p[(*i)++];
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* One top-level field of wire bytes: [start, end) in all, its value at val. */
+struct field {
+    uint64_t tag;
+    size_t start, val, end;
+};
+
+/* The field at *I, moving *I past it; -1 when the bytes do not scan (groups
+ * included: no cairn message has them). */
+static int next_field(const uint8_t *p, size_t n, size_t *i, struct field *f)
+{
+    uint64_t v;
+    f->start = *i;
+    if (get_varint(p, n, i, &f->tag) != 0)
+        return -1;
+    f->val = *i;
+    switch (f->tag & 7) {
+    case 0:
+        if (get_varint(p, n, i, &v) != 0)
+            return -1;
+        break;
+    case 1:
+    case 5: {
+        size_t w = (f->tag & 7) == 1 ? 8 : 4;
+        if (n - *i < w)
+            return -1;
+        *i += w;
+        break;
+    }
+    case 2:
+        if (get_varint(p, n, i, &v) != 0 || v > n - *i)
+            return -1;
+        f->val = *i;
+        *i += (size_t)v;
+        break;
+    default:
+        return -1;
+    }
+    f->end = *i;
+    return 0;
+}
+
+/* The one field of D in P[0..N) to leave in place: a proto3 singular bytes
+ * field (no presence, not in a oneof) at least CODEC_REF_MIN long whose number
+ * occurs once. 0 with *OUT and
+ * *FD; -1 when there is none (or the bytes do not scan: the plain unpack
+ * then rejects them). */
+static int find_ref(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n,
+                    struct field *out, const ProtobufCFieldDescriptor **fd)
+{
+    struct field f;
+    size_t i = 0;
+    int found = 0;
+    while (i < n) {
+        if (next_field(p, n, &i, &f) != 0)
+            return -1;
+        if ((f.tag & 7) != 2 || f.end - f.val < CODEC_REF_MIN)
+            continue;
+        const ProtobufCFieldDescriptor *c =
+            protobuf_c_message_descriptor_get_field(d, (unsigned)(f.tag >> 3));
+        if (!c || c->type != PROTOBUF_C_TYPE_BYTES || c->label != PROTOBUF_C_LABEL_NONE ||
+            (c->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+            continue;
+        if (found)
+            return -1;
+        found = 1;
+        *out = f;
+        *fd = c;
+    }
+    if (!found)
+        return -1;
+    for (i = 0; i < n;) { /* the last occurrence wins in protobuf: allow one */
+        if (next_field(p, n, &i, &f) != 0)
+            return -1;
+        if (f.tag >> 3 == out->tag >> 3 && f.start != out->start)
+            return -1;
+    }
+    return 0;
+}
+
+ProtobufCMessage *codec_unpack(ProtobufCBinaryData **ref, const ProtobufCMessageDescriptor *d,
+                               size_t n, const uint8_t *p)
+{
+    *ref = NULL;
+    struct field f = {0};
+    const ProtobufCFieldDescriptor *fd = NULL;
+    if (find_ref(d, p, n, &f, &fd) != 0)
+        return protobuf_c_message_unpack(d, NULL, n, p);
+    /* The other fields, unpacked as usual: they are few and short. */
+    size_t rest = n - (f.end - f.start);
+    uint8_t small[512], *buf = rest <= sizeof small ? small : malloc(rest);
+    if (!buf)
+        return NULL;
+    memcpy(buf, p, f.start);
+    memcpy(buf + f.start, p + f.end, n - f.end);
+    ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, rest, buf);
+    if (buf != small)
+        free(buf);
+    if (!m)
+        return NULL;
+    ProtobufCBinaryData *bd = (ProtobufCBinaryData *)((uint8_t *)m + fd->offset);
+    bd->data = (uint8_t *)(uintptr_t)(p + f.val);
+    bd->len = f.end - f.val;
+    *ref = bd;
+    return m;
+}
+
+void codec_free(ProtobufCMessage *m, ProtobufCBinaryData *ref)
+{
+    if (ref) { /* (2) not ours to free */
+        ref->data = NULL;
+        ref->len = 0;
+    }
+    if (m)
+        protobuf_c_message_free_unpacked(m, NULL);
+}
+
+int codec_msg_decode(struct codec_msg *out, grpc_byte_buffer *bb,
+                     const ProtobufCMessageDescriptor *d, size_t max)
+{
+    out->m = NULL;
+    out->ref = NULL;
+    if (flatten(&out->bytes, bb, max) != 0) {
+        out->bytes = grpc_empty_slice();
+        return -1;
+    }
+    out->m =
+        codec_unpack(&out->ref, d, GRPC_SLICE_LENGTH(out->bytes), GRPC_SLICE_START_PTR(out->bytes));
+    if (!out->m) {
+        codec_msg_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+void codec_msg_free(struct codec_msg *cm)
+{
+    codec_free(cm->m, cm->ref);
+    grpc_slice_unref(cm->bytes);
+    cm->m = NULL;
+    cm->ref = NULL;
+    cm->bytes = grpc_empty_slice();
 }
 
 int codec_pack(const ProtobufCMessage *m, ProtobufCBinaryData *out)
@@ -54,5 +226,42 @@ grpc_byte_buffer *codec_encode(const ProtobufCMessage *m)
     protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(s));
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
     grpc_slice_unref(s);
+    return bb;
+}
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+grpc_byte_buffer *codec_encode_with(const ProtobufCMessage *m, uint32_t field,
+                                    ProtobufCBinaryData *take)
+{
+    if (take->len == 0) {
+        free(take->data);
+        take->data = NULL;
+        return codec_encode(m);
+    }
+    /* Fields may come in any order on the wire: M's own, then FIELD. */
+    uint8_t hdr[20];
+    size_t h = put_varint(hdr, (uint64_t)field << 3 | 2);
+    h += put_varint(hdr + h, take->len);
+    size_t n = protobuf_c_message_get_packed_size(m);
+    grpc_slice s[2];
+    s[0] = grpc_slice_malloc(n + h);
+    protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(s[0]));
+    memcpy(GRPC_SLICE_START_PTR(s[0]) + n, hdr, h);
+    s[1] = grpc_slice_new(take->data, take->len, free); /* now owned by the slice */
+    take->data = NULL;
+    take->len = 0;
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(s, 2);
+    grpc_slice_unref(s[0]);
+    grpc_slice_unref(s[1]);
     return bb;
 }

@@ -9,15 +9,47 @@
 #include <grpc/grpc.h>
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* NULL when BB is longer than MAX or does not parse as D. */
 ProtobufCMessage *codec_decode(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *d,
                                size_t max);
+/* Bytes fields at least this long are left in place by the decoders below
+ * (shorter ones cost less to copy than to look for). */
+#define CODEC_REF_MIN 4096
+
+/* A message whose one large bytes field (if any) may point into the wire
+ * bytes instead of a copy (codec.c invariant 2): the bytes stay alive as
+ * long as the message. */
+struct codec_msg {
+    ProtobufCMessage *m;
+    ProtobufCBinaryData *ref; /* the field pointing into BYTES, or NULL */
+    grpc_slice bytes;
+};
+/* BB decoded as D into OUT; -1 when BB is longer than MAX or does not
+ * parse (OUT then holds nothing). Release OUT with codec_msg_free, which
+ * accepts a released or failed OUT. */
+int codec_msg_decode(struct codec_msg *out, grpc_byte_buffer *bb,
+                     const ProtobufCMessageDescriptor *d, size_t max);
+void codec_msg_free(struct codec_msg *cm);
+/* P[0..N) unpacked as D, as protobuf_c_message_unpack does, but a large
+ * bytes field points into P (*REF is that field, or NULL): P must outlive
+ * the message. NULL when it does not parse. Free with codec_free. */
+ProtobufCMessage *codec_unpack(ProtobufCBinaryData **ref, const ProtobufCMessageDescriptor *d,
+                               size_t n, const uint8_t *p);
+/* Frees M (NULL: nothing) from codec_unpack, detaching REF first. */
+void codec_free(ProtobufCMessage *m, ProtobufCBinaryData *ref);
+
 /* M packed into OUT->data, a new malloc'ed buffer (the caller frees it);
  * -ENOMEM. */
 int codec_pack(const ProtobufCMessage *m, ProtobufCBinaryData *out);
 /* A new byte buffer holding M packed (destroy it after the send completes). */
 grpc_byte_buffer *codec_encode(const ProtobufCMessage *m);
+/* As codec_encode, with bytes field number FIELD (left empty in M) holding
+ * TAKE: the byte buffer takes TAKE->data (malloc'ed) without copying it, and
+ * TAKE is left empty. */
+grpc_byte_buffer *codec_encode_with(const ProtobufCMessage *m, uint32_t field,
+                                    ProtobufCBinaryData *take);
 
 /* The session stream (session.proto), and the status detail with which a
  * stopping server ends an idle one (code ABORTED): a request that crossed

@@ -2,8 +2,8 @@
  * memory.c — owns the process-wide malloc settings that suit the RPC layer's
  * traffic (rpc.h: rpc_tune_malloc).
  *
- * Every streamed piece passes through several 1 MiB buffers (a packed
- * message, gRPC's contiguous copy, the unpacked bytes field). With glibc's
+ * Every streamed piece passes through 1 MiB buffers (the packed message,
+ * the received message made contiguous, codec.c). With glibc's
  * defaults these are mmap'ed or trimmed back to the kernel after each
  * piece, so every piece pays page faults and page zeroing (in perf, more
  * than the copies themselves; reads ran at a third of the speed). Keeping

@@ -316,29 +316,28 @@ static void on_request(struct call *c)
         return;
     }
     const struct rpc_method *m = &s->methods[c->m];
-    ProtobufCMessage *req = NULL, *reply = NULL;
+    struct codec_msg req;
+    ProtobufCMessage *reply = NULL;
     int rv;
     switch (m->shape) {
     case RPC_UNARY:
-        req = codec_decode(c->payload, m->req, RPC_MAX_MESSAGE);
-        if (!req) {
+        if (codec_msg_decode(&req, c->payload, m->req, RPC_MAX_MESSAGE) != 0) {
             finish(c, CAIRN_EPROTO, NULL);
             return;
         }
-        rv = m->unary(s->app, req, &reply);
-        protobuf_c_message_free_unpacked(req, NULL);
+        rv = m->unary(s->app, req.m, &reply);
+        codec_msg_free(&req);
         finish(c, rv, rv == 0 ? reply : NULL);
         if (rv != 0 && reply)
             protobuf_c_message_free_unpacked(reply, NULL);
         return;
     case RPC_SERVER_STREAM:
-        req = codec_decode(c->payload, m->req, RPC_MAX_MESSAGE);
-        if (!req) {
+        if (codec_msg_decode(&req, c->payload, m->req, RPC_MAX_MESSAGE) != 0) {
             finish(c, CAIRN_EPROTO, NULL);
             return;
         }
-        rv = m->sstart(s->app, req, &c->state_ptr);
-        protobuf_c_message_free_unpacked(req, NULL);
+        rv = m->sstart(s->app, req.m, &c->state_ptr);
+        codec_msg_free(&req);
         if (rv != 0) {
             finish(c, rv, NULL);
             return;
@@ -368,15 +367,16 @@ static void on_received(struct call *c)
             protobuf_c_message_free_unpacked(reply, NULL);
         return;
     }
-    ProtobufCMessage *msg = codec_decode(c->payload, m->req, RPC_MAX_MESSAGE);
+    struct codec_msg msg;
+    int bad = codec_msg_decode(&msg, c->payload, m->req, RPC_MAX_MESSAGE);
     grpc_byte_buffer_destroy(c->payload);
     c->payload = NULL;
-    if (!msg) {
+    if (bad) {
         finish(c, CAIRN_EPROTO, NULL);
         return;
     }
-    int rv = m->cmsg(c->state_ptr, msg);
-    protobuf_c_message_free_unpacked(msg, NULL);
+    int rv = m->cmsg(c->state_ptr, msg.m);
+    codec_msg_free(&msg);
     if (rv != 0)
         finish(c, rv, NULL);
     else
@@ -453,34 +453,35 @@ static void session_request(struct call *c)
         return;
     }
     clock_gettime(CLOCK_MONOTONIC, &c->t0);
-    Cairn__V1__CallRequest *rq = (Cairn__V1__CallRequest *)codec_decode(
-        payload, &cairn__v1__call_request__descriptor, RPC_MAX_MESSAGE);
+    struct codec_msg env;
+    int bad =
+        codec_msg_decode(&env, payload, &cairn__v1__call_request__descriptor, RPC_MAX_MESSAGE);
     grpc_byte_buffer_destroy(payload);
-    if (!rq) {
+    if (bad) {
         finish(c, CAIRN_EPROTO, NULL);
         return;
     }
+    const Cairn__V1__CallRequest *rq = (const Cairn__V1__CallRequest *)env.m;
     size_t m = unary_by_path(s, rq->method);
     ProtobufCMessage *reply = NULL;
     int rv = -ENOSYS; /* UNIMPLEMENTED */
     if (m != SIZE_MAX) {
-        ProtobufCMessage *req =
-            protobuf_c_message_unpack(s->methods[m].req, NULL, rq->body.len, rq->body.data);
+        ProtobufCBinaryData *ref;
+        ProtobufCMessage *req = codec_unpack(&ref, s->methods[m].req, rq->body.len, rq->body.data);
         rv = req ? s->methods[m].unary(s->app, req, &reply) : CAIRN_EPROTO;
-        if (req)
-            protobuf_c_message_free_unpacked(req, NULL);
+        codec_free(req, ref);
     }
-    protobuf_c_message_free_unpacked(&rq->base, NULL);
+    codec_msg_free(&env);
     Cairn__V1__CallReply rep = CAIRN__V1__CALL_REPLY__INIT;
     rep.code = (uint32_t)rpc_status_from_err(rv);
     rep.err = rv;
     rep.detail = (char *)(rv ? cairn_strerror(rv) : "");
-    if (rv == 0 && reply && codec_pack(reply, &rep.body) != 0)
+    ProtobufCBinaryData body = {0, NULL};
+    if (rv == 0 && reply && codec_pack(reply, &body) != 0)
         abort(); /* out of memory: gRPC aborts on it too (codec_encode) */
     if (reply)
         protobuf_c_message_free_unpacked(reply, NULL);
-    c->send = codec_encode(&rep.base);
-    free(rep.body.data);
+    c->send = codec_encode_with(&rep.base, 4 /* CallReply.body */, &body);
     if (m != SIZE_MAX && s->observe)
         s->observe(s->app, m, (int)rep.code, seconds_since(&c->t0));
     grpc_op op;

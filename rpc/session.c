@@ -249,14 +249,15 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
         session_free(se);
         return o;
     }
-    Cairn__V1__CallReply *rep = (Cairn__V1__CallReply *)codec_decode(
-        recv, &cairn__v1__call_reply__descriptor, RPC_MAX_MESSAGE);
+    struct codec_msg env;
+    int bad = codec_msg_decode(&env, recv, &cairn__v1__call_reply__descriptor, RPC_MAX_MESSAGE);
     grpc_byte_buffer_destroy(recv);
-    if (!rep) {
+    if (bad) {
         session_free(se);
         *rv = CAIRN_EPROTO;
         return DONE;
     }
+    const Cairn__V1__CallReply *rep = (const Cairn__V1__CallReply *)env.m;
     *rv = channel_result((grpc_status_code)rep->code, grpc_slice_from_static_string(rep->detail),
                          rep->err);
     if (rep->code == GRPC_STATUS_OK) {
@@ -264,7 +265,7 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
         if (!*resp)
             *rv = CAIRN_EPROTO;
     }
-    protobuf_c_message_free_unpacked(&rep->base, NULL);
+    codec_msg_free(&env);
     if (timed_out)
         session_free(se);
     else
@@ -282,10 +283,10 @@ int session_call(struct session_pool *p, const char *path, int timeout_ms, int w
         return 0;
     Cairn__V1__CallRequest rq = CAIRN__V1__CALL_REQUEST__INIT;
     rq.method = (char *)path;
-    if (codec_pack(req, &rq.body) != 0)
+    ProtobufCBinaryData body;
+    if (codec_pack(req, &body) != 0)
         return 0;
-    grpc_byte_buffer *send = codec_encode(&rq.base);
-    free(rq.body.data);
+    grpc_byte_buffer *send = codec_encode_with(&rq.base, 2 /* CallRequest.body */, &body);
     /* One deadline for the call, whatever the number of attempts. */
     gpr_timespec dl =
         gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
