@@ -59,10 +59,13 @@ static int get_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
     return -1;
 }
 
-/* One top-level field of wire bytes: [start, end) in all, its value at val. */
+/* One top-level field of wire bytes: [start, end) in all, its value at val;
+ * plain: its tag and length take at most 5 bytes each, the most protobuf-c
+ * reads (it refuses longer ones). */
 struct field {
     uint64_t tag;
     size_t start, val, end;
+    int plain;
 };
 
 /* The field at *I, moving *I past it; -1 when the bytes do not scan (groups
@@ -73,6 +76,7 @@ static int next_field(const uint8_t *p, size_t n, size_t *i, struct field *f)
     f->start = *i;
     if (get_varint(p, n, i, &f->tag) != 0)
         return -1;
+    f->plain = *i - f->start <= 5;
     f->val = *i;
     switch (f->tag & 7) {
     case 0:
@@ -90,6 +94,7 @@ static int next_field(const uint8_t *p, size_t n, size_t *i, struct field *f)
     case 2:
         if (get_varint(p, n, i, &v) != 0 || v > n - *i)
             return -1;
+        f->plain = f->plain && *i - f->val <= 5;
         f->val = *i;
         *i += (size_t)v;
         break;
@@ -100,11 +105,10 @@ static int next_field(const uint8_t *p, size_t n, size_t *i, struct field *f)
     return 0;
 }
 
-/* The one field of D in P[0..N) to leave in place: a proto3 singular bytes
- * field (no presence, not in a oneof) at least CODEC_REF_MIN long whose number
- * occurs once. 0 with *OUT and
- * *FD; -1 when there is none (or the bytes do not scan: the plain unpack
- * then rejects them). */
+/* The one field of D in P[0..N) to leave in place: a plain proto3 singular
+ * bytes field (no presence, not in a oneof) at least CODEC_REF_MIN long
+ * whose number occurs once. 0 with *OUT and *FD; -1 when there is none (or
+ * the bytes do not scan: the plain unpack then rejects them). */
 static int find_ref(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n,
                     struct field *out, const ProtobufCFieldDescriptor **fd)
 {
@@ -114,7 +118,7 @@ static int find_ref(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_
     while (i < n) {
         if (next_field(p, n, &i, &f) != 0)
             return -1;
-        if ((f.tag & 7) != 2 || f.end - f.val < CODEC_REF_MIN)
+        if ((f.tag & 7) != 2 || f.end - f.val < CODEC_REF_MIN || !f.plain)
             continue;
         const ProtobufCFieldDescriptor *c =
             protobuf_c_message_descriptor_get_field(d, (unsigned)(f.tag >> 3));

@@ -14,6 +14,7 @@
  *  - every truncation and every single-byte change of a message with a large
  *    field: NULL exactly when protobuf rejects it, the same message when not;
  *  - two large bytes fields, or a large string: nothing left in place;
+ *  - tags and lengths padded past the 5 bytes protobuf-c reads: refused;
  *  - codec_encode_with + codec_msg_decode round-trip a session envelope with
  *    a large body and with none; a message over the size limit is refused
  *    and the released codec_msg can be freed again.
@@ -46,6 +47,14 @@ static void put_varint(struct buf *b, uint64_t v)
         v >>= 7;
     }
     b->p[b->n++] = (uint8_t)v;
+}
+
+/* V as a varint padded to exactly W bytes (W >= its plain length). */
+static void put_padded(struct buf *b, uint64_t v, unsigned w)
+{
+    for (unsigned i = 0; i + 1 < w; i++, v >>= 7)
+        b->p[b->n++] = (uint8_t)(v | 0x80);
+    b->p[b->n++] = (uint8_t)(v & 0x7f);
 }
 
 static void put_bytes(struct buf *b, uint32_t field, const uint8_t *data, size_t len)
@@ -225,6 +234,32 @@ static void test_truncated_and_changed_bytes(void **state)
     }
 }
 
+/* protobuf-c reads tags and lengths of at most 5 bytes: a longer (padded)
+ * one is refused by both decoders, a 5-byte one accepted by both. */
+static void test_padded_varints(void **state)
+{
+    (void)state;
+    for (unsigned w = 2; w <= 7; w++) {
+        for (int which = 0; which < 2; which++) {
+            struct buf b = {.n = 0};
+            put_u64(&b, 2, 1);
+            if (which == 0) { /* padded tag */
+                put_padded(&b, 4 << 3 | 2, w);
+                put_varint(&b, BIG);
+            } else { /* padded length */
+                put_varint(&b, 4 << 3 | 2);
+                put_padded(&b, BIG, w);
+            }
+            memcpy(b.p + b.n, pattern, BIG);
+            b.n += BIG;
+            int ok;
+            const ProtobufCBinaryData *ref = agree(wreq, b.p, b.n, &ok);
+            assert_int_equal(ok, w <= 5);
+            assert_int_equal(ref != NULL, w <= 5);
+        }
+    }
+}
+
 static void test_envelope_round_trip(void **state)
 {
     (void)state;
@@ -268,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_large_field_in_place),
         cmocka_unit_test(test_no_reference_when_not_alone_or_short),
         cmocka_unit_test(test_truncated_and_changed_bytes),
+        cmocka_unit_test(test_padded_varints),
         cmocka_unit_test(test_envelope_round_trip),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
