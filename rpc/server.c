@@ -633,6 +633,24 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
 
 /* Waits until every call context is gone (and the shutdown tag was seen, if
  * SHUT), or until DEADLINE (CLOCK_REALTIME); 1 when done. */
+/* CLOCK_REALTIME (pthread_cond_timedwait's clock) MS milliseconds from now. */
+static struct timespec deadline_in(int ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+/* How long a stop waits for clients to read their last answers and close
+ * their connections before it disconnects them (within the grace). */
+#define FLUSH_MS 250
+
 static int wait_drained(struct rpc_server *s, const struct timespec *deadline, int shut)
 {
     pthread_mutex_lock(&s->lock);
@@ -657,18 +675,21 @@ int rpc_server_stop(struct rpc_server *s, int grace_ms)
         grpc_call_cancel_with_status(c->call, GRPC_STATUS_ABORTED, RPC_SESSION_ENDED, NULL);
     }
     pthread_mutex_unlock(&s->lock);
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += grace_ms / 1000;
-    dl.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = deadline_in(grace_ms);
     int late = !wait_drained(s, &dl, 0);
-    /* Every call is over (or late): the shutdown tag still waits for idle
-     * client connections to close, which an idle client never does;
-     * cancelling disconnects them (and ends the late calls). */
+    if (!late) {
+        /* Every call is over, but the last answers may still be in the
+         * connections' write buffers: a client that reads its answer and
+         * has nothing else open closes its connection, which delivers the
+         * shutdown tag. Wait for that a moment (within the grace), so that
+         * no applied call loses its answer to the disconnect below. */
+        struct timespec fl = deadline_in(FLUSH_MS);
+        int sooner = fl.tv_sec < dl.tv_sec || (fl.tv_sec == dl.tv_sec && fl.tv_nsec < dl.tv_nsec);
+        wait_drained(s, sooner ? &fl : &dl, 1);
+    }
+    /* The shutdown tag still waits for idle client connections to close,
+     * which an idle client never does; cancelling disconnects them (and
+     * ends the late calls). */
     grpc_server_cancel_all_calls(s->srv);
     wait_drained(s, NULL, 1); /* (2) */
     grpc_server_destroy(s->srv);
