@@ -111,20 +111,9 @@ for ((round = 1; round <= ROUNDS; round++)); do
   done
   delay_ms=$((1000 + RANDOM % 2001))
   sleep "$((delay_ms / 1000)).$(printf '%03d' $((delay_ms % 1000)))"
-  pid=$(node_pid n1)
   touch "$T_TMP/termed"
-  kill -TERM "$pid"
-  ( # SIGKILL if it has not stopped within 30 s
-    for ((t = 0; t < 300; t++)); do
-      sleep 0.1
-      kill -0 "$pid" 2>/dev/null || exit 0
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-  ) >/dev/null 2>&1 &
-  watchdog=$!
-  rc=0
-  wait "$pid" || rc=$?
-  wait "$watchdog" || true
+  node_term n1
+  rc=$NODE_RC
   [[ $rc != 137 ]] || fail "round $round: cairnd did not stop within 30 s of SIGTERM"
   [[ $rc == 0 ]] || fail "round $round: cairnd exited $rc after SIGTERM, want 0"
   stops=$(grep -c 'stopped cleanly' "$LOG" || true)

@@ -87,21 +87,10 @@ for ((round = 1; round <= ROUNDS; round++)); do
   fi
   before=$(grep -c '^ack ' "$out" || true)
 
-  pid=$(node_pid n1)
   t0=$(now_ms)
-  kill -TERM "$pid"
-  ( # SIGKILL if it has not stopped within 30 s
-    for ((t = 0; t < 300; t++)); do
-      sleep 0.1
-      kill -0 "$pid" 2>/dev/null || exit 0
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-  ) >/dev/null 2>&1 &
-  watchdog=$!
-  rc=0
-  wait "$pid" || rc=$?
+  node_term n1
+  rc=$NODE_RC
   stop_ms=$(($(now_ms) - t0))
-  wait "$watchdog" || true
   kill -USR1 "$hpid" 2>/dev/null || true # its idle connection may call now
   [[ $rc != 137 ]] || fail "round $round: cairnd did not stop within 30 s of SIGTERM"
   [[ $rc == 0 ]] || fail "round $round: cairnd exited $rc after SIGTERM, want 0"

@@ -87,8 +87,26 @@ node_kill() {
   fail "cairnd $1 did not exit after SIG$sig"
 }
 
-# node_exit_status NAME: waits for the node and prints its exit status.
 node_pid() { cat "$T_TMP/$1/pid"; }
+
+# node_term NAME: SIGTERM to the node, SIGKILL if it has not exited within
+# 30 s; sets NODE_RC to its exit status (137: it had to be killed).
+node_term() {
+  local pid t
+  pid=$(node_pid "$1")
+  kill -TERM "$pid"
+  ( # SIGKILL if it has not stopped within 30 s
+    for ((t = 0; t < 300; t++)); do
+      sleep 0.1
+      kill -0 "$pid" 2>/dev/null || exit 0
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+  ) >/dev/null 2>&1 &
+  local watchdog=$!
+  NODE_RC=0
+  wait "$pid" || NODE_RC=$?
+  wait "$watchdog" || true
+}
 
 ctl() {
   local name=$1; shift
