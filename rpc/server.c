@@ -631,8 +631,6 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
     return 0;
 }
 
-/* Waits until every call context is gone (and the shutdown tag was seen, if
- * SHUT), or until DEADLINE (CLOCK_REALTIME); 1 when done. */
 /* CLOCK_REALTIME (pthread_cond_timedwait's clock) MS milliseconds from now. */
 static struct timespec deadline_in(int ms)
 {
@@ -651,6 +649,8 @@ static struct timespec deadline_in(int ms)
  * their connections before it disconnects them (within the grace). */
 #define FLUSH_MS 250
 
+/* Waits until every call context is gone (and the shutdown tag was seen, if
+ * SHUT), or until DEADLINE (CLOCK_REALTIME); 1 when done. */
 static int wait_drained(struct rpc_server *s, const struct timespec *deadline, int shut)
 {
     pthread_mutex_lock(&s->lock);
