@@ -90,6 +90,19 @@ static void expect_error(struct fx *f, const char *text, int line, const char *w
                  want);
 }
 
+/* Each of the N values BAD, put in "[SECTION]\nKEY = %s\n", is refused on
+ * line 2 with "[SECTION] KEY: WHY". */
+static void expect_bad_values(struct fx *f, const char *section, const char *key,
+                              const char *const *bad, size_t n, const char *why)
+{
+    for (size_t i = 0; i < n; i++) {
+        char text[128], what[200];
+        snprintf(text, sizeof text, "[%s]\n%s = %s\n", section, key, bad[i]);
+        snprintf(what, sizeof what, "[%s] %s: %s", section, key, why);
+        expect_error(f, text, 2, what);
+    }
+}
+
 static void expect_defaults(const struct config *c)
 {
     char host[256];
@@ -276,11 +289,8 @@ static void config_chunk_size_takes_suffixes_and_a_4m_minimum(void **state)
                                 "G",
                                 "16777216T",
                                 "99999999999999999999"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char text[128];
-        snprintf(text, sizeof text, "[chunks]\nsize = %s\n", bad[i]);
-        expect_error(f, text, 2, "[chunks] size: must be a size of at least 4M (e.g. 64M, 8G)");
-    }
+    expect_bad_values(f, "chunks", "size", bad, sizeof bad / sizeof bad[0],
+                      "must be a size of at least 4M (e.g. 64M, 8G)");
 }
 
 static void config_rpc_threads_must_be_1_to_256(void **state)
@@ -291,11 +301,8 @@ static void config_rpc_threads_must_be_1_to_256(void **state)
     assert_int_equal(load(f, "[rpc]\nthreads = 256\n"), 0);
     assert_int_equal(f->c.rpc_threads, 256);
     static const char *bad[] = {"0", "257", "-1", "4x", "", "four", "99999999999999999999"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char text[64];
-        snprintf(text, sizeof text, "[rpc]\nthreads = %s\n", bad[i]);
-        expect_error(f, text, 2, "[rpc] threads: must be a number from 1 to 256");
-    }
+    expect_bad_values(f, "rpc", "threads", bad, sizeof bad / sizeof bad[0],
+                      "must be a number from 1 to 256");
 }
 
 static void config_rpc_sessions_yes_or_no(void **state)
@@ -306,11 +313,7 @@ static void config_rpc_sessions_yes_or_no(void **state)
     assert_int_equal(load(f, "[rpc]\nsessions = yes\n"), 0);
     assert_int_equal(f->c.rpc_no_sessions, 0);
     static const char *bad[] = {"", "1", "true", "off", "nope"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char text[64];
-        snprintf(text, sizeof text, "[rpc]\nsessions = %s\n", bad[i]);
-        expect_error(f, text, 2, "[rpc] sessions: must be yes or no");
-    }
+    expect_bad_values(f, "rpc", "sessions", bad, sizeof bad / sizeof bad[0], "must be yes or no");
 }
 
 static void config_log_level_names(void **state)
