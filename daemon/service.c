@@ -1014,7 +1014,13 @@ static int h_ping(void *app, const ProtobufCMessage *msg, ProtobufCMessage **res
     return 0;
 }
 
-#define UNARY(id, desc, fn) [id] = {NULL, RPC_UNARY, &desc, fn, NULL, NULL, NULL, NULL, NULL, NULL}
+#define UNARY(id, desc, fn)                                                                        \
+    [id] = {NULL, RPC_UNARY, &desc, fn, NULL, NULL, NULL, NULL, NULL, NULL, 0}
+/* A handler that may wait for the disk: it reads file data (perhaps not
+ * cached), syncs, or scans (rpc.h slow). A unary Write is at most one piece
+ * into the page cache: not slow. */
+#define UNARY_SLOW(id, desc, fn)                                                                   \
+    [id] = {NULL, RPC_UNARY, &desc, fn, NULL, NULL, NULL, NULL, NULL, NULL, 1}
 
 const struct rpc_method service_methods[M_COUNT] = {
     UNARY(M_FS_LOOKUP, cairn__v1__lookup_request__descriptor, h_lookup),
@@ -1028,24 +1034,24 @@ const struct rpc_method service_methods[M_COUNT] = {
     UNARY(M_FS_LINK, cairn__v1__link_request__descriptor, h_link),
     UNARY(M_FS_READLINK, cairn__v1__get_attr_request__descriptor, h_readlink),
     UNARY(M_FS_READDIR, cairn__v1__read_dir_request__descriptor, h_readdir),
-    UNARY(M_FS_READ, cairn__v1__read_request__descriptor, h_read),
+    UNARY_SLOW(M_FS_READ, cairn__v1__read_request__descriptor, h_read),
     [M_FS_READSTREAM] = {NULL, RPC_SERVER_STREAM, &cairn__v1__read_request__descriptor, NULL,
-                         rs_start, rs_next, NULL, NULL, NULL, rs_free},
+                         rs_start, rs_next, NULL, NULL, NULL, rs_free, 1},
     UNARY(M_FS_WRITE, cairn__v1__write_request__descriptor, h_write),
     [M_FS_WRITESTREAM] = {NULL, RPC_CLIENT_STREAM, &cairn__v1__write_request__descriptor, NULL,
-                          NULL, NULL, ws_start, ws_msg, ws_finish, ws_free},
-    UNARY(M_FS_FSYNC, cairn__v1__volume_request__descriptor, h_fsync),
+                          NULL, NULL, ws_start, ws_msg, ws_finish, ws_free, 1},
+    UNARY_SLOW(M_FS_FSYNC, cairn__v1__volume_request__descriptor, h_fsync),
     UNARY(M_FS_STATFS, cairn__v1__volume_request__descriptor, h_statfs),
     UNARY(M_FS_SETXATTR, cairn__v1__xattr_request__descriptor, h_setxattr),
     UNARY(M_FS_GETXATTR, cairn__v1__xattr_request__descriptor, h_getxattr),
     UNARY(M_FS_LISTXATTR, cairn__v1__xattr_request__descriptor, h_listxattr),
     UNARY(M_FS_REMOVEXATTR, cairn__v1__xattr_request__descriptor, h_removexattr),
-    UNARY(M_FS_HISTORY, cairn__v1__history_request__descriptor, h_history),
+    UNARY_SLOW(M_FS_HISTORY, cairn__v1__history_request__descriptor, h_history),
     UNARY(M_FS_SNAPSHOTCREATE, cairn__v1__snapshot_request__descriptor, h_snapshot_create),
     UNARY(M_FS_SNAPSHOTLIST, cairn__v1__volume_request__descriptor, h_snapshot_list),
     UNARY(M_ADMIN_NODESTATUS, cairn__v1__admin_empty__descriptor, h_node_status),
-    UNARY(M_ADMIN_NODEREINDEX, cairn__v1__admin_empty__descriptor, h_node_reindex),
-    UNARY(M_ADMIN_CHUNKCREATE, cairn__v1__chunk_create_request__descriptor, h_chunk_create),
+    UNARY_SLOW(M_ADMIN_NODEREINDEX, cairn__v1__admin_empty__descriptor, h_node_reindex),
+    UNARY_SLOW(M_ADMIN_CHUNKCREATE, cairn__v1__chunk_create_request__descriptor, h_chunk_create),
     UNARY(M_ADMIN_CHUNKLIST, cairn__v1__admin_empty__descriptor, h_chunk_list),
     UNARY(M_ADMIN_CHUNKASSIGN, cairn__v1__chunk_assign_request__descriptor, h_chunk_assign),
     UNARY(M_ADMIN_VOLUMECREATE, cairn__v1__volume_create_request__descriptor, h_volume_create),

@@ -45,6 +45,10 @@ struct rpc_method {
     int (*cfinish)(void *state, ProtobufCMessage **resp);
     /* Frees stream state (both stream shapes); called exactly once. */
     void (*sfree)(void *state);
+    /* 1: its handler (each piece, for a stream) may take long or block on
+     * the disk, so the thread that runs it first lets another one serve the
+     * completion queue (server.c (6)). */
+    int slow;
 };
 
 struct rpc_server_opts {

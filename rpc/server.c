@@ -72,7 +72,7 @@ struct rpc_server {
     _Atomic int serving;          /* threads in grpc_completion_queue_next */
     _Atomic unsigned long events; /* events taken from the queue */
     _Atomic int dozing;           /* standby threads waiting for an event */
-    _Atomic int handoff;          /* a stream's piece is being handled: take over now */
+    _Atomic int handoff;          /* a slow handler runs: take over now */
     int turns_over;               /* the queue is shut down; under turn_lock */
     pthread_mutex_t turn_lock;
     pthread_cond_t turn_cond;
@@ -215,6 +215,16 @@ static void start_batch(struct call *c, grpc_op *ops, size_t n)
         call_free(c);
 }
 
+static void hand_over(struct rpc_server *s);
+
+/* Lets another thread serve the queue while M's handler runs, if it is slow
+ * (6). */
+static void before_handler(struct rpc_server *s, const struct rpc_method *m)
+{
+    if (m->slow)
+        hand_over(s);
+}
+
 /* Sends the final status (3) with REPLY (may be NULL) and closes the call. */
 static void finish(struct call *c, int err, ProtobufCMessage *reply)
 {
@@ -258,6 +268,7 @@ static void stream_next(struct call *c)
 {
     const struct rpc_method *m = &c->s->methods[c->m];
     ProtobufCMessage *msg = NULL;
+    before_handler(c->s, m);
     int rv = m->snext(c->state_ptr, &msg);
     if (rv <= 0) {
         finish(c, rv, NULL);
@@ -336,6 +347,7 @@ static void on_request(struct call *c)
             finish(c, CAIRN_EPROTO, NULL);
             return;
         }
+        before_handler(s, m);
         rv = m->unary(s->app, req.m, &reply);
         codec_msg_free(&req);
         finish(c, rv, rv == 0 ? reply : NULL);
@@ -347,6 +359,7 @@ static void on_request(struct call *c)
             finish(c, CAIRN_EPROTO, NULL);
             return;
         }
+        before_handler(s, m);
         rv = m->sstart(s->app, req.m, &c->state_ptr);
         codec_msg_free(&req);
         if (rv != 0) {
@@ -386,6 +399,7 @@ static void on_received(struct call *c)
         finish(c, CAIRN_EPROTO, NULL);
         return;
     }
+    before_handler(c->s, m);
     int rv = m->cmsg(c->state_ptr, msg.m);
     codec_msg_free(&msg);
     if (rv != 0)
@@ -479,6 +493,8 @@ static void session_request(struct call *c)
     if (m != SIZE_MAX) {
         ProtobufCBinaryData *ref;
         ProtobufCMessage *req = codec_unpack(&ref, s->methods[m].req, rq->body.len, rq->body.data);
+        if (req)
+            before_handler(s, &s->methods[m]);
         rv = req ? s->methods[m].unary(s->app, req, &reply) : CAIRN_EPROTO;
         codec_free(req, ref);
     }
@@ -561,11 +577,12 @@ static struct timespec deadline_in(int ms)
  * file created through a mount (against 4 and ~370 us with one thread).
  * With one waiter there is nothing to hand over, and a standby thread still
  * serves the queue while the other is blocked in a handler, after at most
- * two looks. A stream's piece (a write piece applied to the engine, a read
- * piece read from it) is known to keep its thread for a while: its thread
- * hands the turn over at once, so the next piece is received (or the last one
- * sent) while this one is handled, which a stream needs to run at the speed
- * of the slower side instead of the sum of both. A standby that saw no event
+ * two looks. A slow method's handler (rpc.h: a read that may wait for the
+ * disk, a write stream's piece, a sync) is known to keep its thread for a
+ * while: its thread hands the turn over before it runs it (hand_over), so
+ * other calls are served and a stream's next piece is received (or the last
+ * one sent) meanwhile: a stream runs at the speed of the slower side instead
+ * of the sum of both. A standby that saw no event
  * for TURN_DOZE looks dozes until the serving thread takes one. */
 #define TURN_LOOK_MS 1
 #define TURN_DOZE 20
@@ -604,15 +621,16 @@ static int take_turn(struct rpc_server *s)
     return turn;
 }
 
-/* 1 if EV is a stream's piece (6): the tag's call is only touched by the
- * thread that took the event, so its state can be read here. */
-static int is_stream_piece(const grpc_event *ev)
+/* A slow handler is about to run on this thread: a standby takes the turn
+ * at once instead of after a look. */
+static void hand_over(struct rpc_server *s)
 {
-    if (ev->type != GRPC_OP_COMPLETE || ev->tag == &shutdown_tag || !ev->success)
-        return 0;
-    const struct call *c = ev->tag;
-    return c->m != SESSION && c->m != GENERIC &&
-           (c->state == CS_RECEIVING || c->state == CS_SENDING);
+    if (s->n_threads < 2)
+        return;
+    atomic_store(&s->handoff, 1);
+    pthread_mutex_lock(&s->turn_lock);
+    pthread_cond_broadcast(&s->turn_cond);
+    pthread_mutex_unlock(&s->turn_lock);
 }
 
 /* The queue is shut down: standby threads leave too. */
@@ -633,9 +651,7 @@ static void *worker(void *arg)
          * turn from a thread that has only just taken its event. */
         atomic_fetch_add(&s->events, 1);
         atomic_store(&s->serving, 0);
-        if (is_stream_piece(&ev))
-            atomic_store(&s->handoff, 1);
-        if (atomic_load(&s->dozing) > 0 || atomic_load(&s->handoff)) {
+        if (atomic_load(&s->dozing) > 0) {
             pthread_mutex_lock(&s->turn_lock);
             pthread_cond_broadcast(&s->turn_cond);
             pthread_mutex_unlock(&s->turn_lock);

@@ -1,0 +1,189 @@
+/*
+ * test_server.c — unit tests for rpc/server.c's turns (invariant (6)): at
+ * most one thread waits in the completion queue, and a handler that blocks
+ * never holds up the other calls while the server has a second thread.
+ *
+ * A real server on a unix socket in a temporary directory with two methods
+ * of the Peer.Ping shape: Block (its handler waits until the test releases
+ * it) and Quick (answers at once). With Block's handler held, 200 Quick calls
+ * from another thread must all be answered, within the channel's 10 s
+ * deadline per call (a stuck queue fails them with a timeout instead of
+ * hanging the test):
+ *  - Block marked slow (rpc.h): its thread hands the turn over first;
+ *  - Block not marked slow: the standby takes the turn after a look;
+ *  - both again with plain calls instead of session streams;
+ * and Block's own caller gets its answer once released.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "cairn/v1/peer.pb-c.h"
+#include "rpc.h"
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { M_BLOCK, M_QUICK, M_N };
+
+static const char *const paths[M_N] = {"/cairn.test.T/Block", "/cairn.test.T/Quick"};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static int entered, released; /* under lock */
+
+static int answer(const ProtobufCMessage *req, ProtobufCMessage **resp)
+{
+    const Cairn__V1__PingRequest *rq = (const Cairn__V1__PingRequest *)req;
+    Cairn__V1__PingReply *rep = malloc(sizeof *rep);
+    if (!rep)
+        return -12;
+    cairn__v1__ping_reply__init(rep);
+    rep->hlc = rq->hlc + 1;
+    *resp = &rep->base;
+    return 0;
+}
+
+static int h_block(void *app, const ProtobufCMessage *req, ProtobufCMessage **resp)
+{
+    (void)app;
+    pthread_mutex_lock(&lock);
+    entered = 1;
+    pthread_cond_broadcast(&cond);
+    while (!released)
+        pthread_cond_wait(&cond, &lock);
+    pthread_mutex_unlock(&lock);
+    return answer(req, resp);
+}
+
+static int h_quick(void *app, const ProtobufCMessage *req, ProtobufCMessage **resp)
+{
+    (void)app;
+    return answer(req, resp);
+}
+
+static int call(struct rpc_channel *ch, size_t m, uint64_t v)
+{
+    Cairn__V1__PingRequest rq = CAIRN__V1__PING_REQUEST__INIT;
+    rq.hlc = v;
+    ProtobufCMessage *rep = NULL;
+    int rv = rpc_unary(ch, m, &rq.base, &cairn__v1__ping_reply__descriptor, &rep);
+    if (rv == 0) {
+        if (((Cairn__V1__PingReply *)rep)->hlc != v + 1)
+            rv = -1;
+        protobuf_c_message_free_unpacked(rep, NULL);
+    }
+    return rv;
+}
+
+struct blocker {
+    struct rpc_channel *ch;
+    int rv;
+};
+
+static void *block_caller(void *arg)
+{
+    struct blocker *b = arg;
+    b->rv = call(b->ch, M_BLOCK, 41);
+    return NULL;
+}
+
+static void run(int slow, int no_sessions)
+{
+    char *dir = tu_tmpdir("server");
+    char sock[512], addr[520];
+    snprintf(sock, sizeof sock, "%s/s.sock", dir);
+    snprintf(addr, sizeof addr, "unix:%s", sock);
+    struct rpc_method methods[M_N];
+    memset(methods, 0, sizeof methods);
+    methods[M_BLOCK] = (struct rpc_method){.path = paths[M_BLOCK],
+                                           .shape = RPC_UNARY,
+                                           .req = &cairn__v1__ping_request__descriptor,
+                                           .unary = h_block,
+                                           .slow = slow};
+    methods[M_QUICK] = (struct rpc_method){.path = paths[M_QUICK],
+                                           .shape = RPC_UNARY,
+                                           .req = &cairn__v1__ping_request__descriptor,
+                                           .unary = h_quick};
+    struct rpc_server_opts o = {.unix_path = sock,
+                                .threads = 2,
+                                .methods = methods,
+                                .n_methods = M_N,
+                                .no_sessions = no_sessions};
+    struct rpc_server *s = NULL;
+    assert_int_equal(rpc_server_start(&s, &o), 0);
+    entered = released = 0;
+
+    struct rpc_channel *bch = NULL, *qch = NULL;
+    assert_int_equal(rpc_channel_open(&bch, addr, paths, M_N), 0);
+    assert_int_equal(rpc_channel_open(&qch, addr, paths, M_N), 0);
+    rpc_channel_set_timeout(bch, 10000);
+    rpc_channel_set_timeout(qch, 10000);
+    struct blocker b = {bch, 1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, block_caller, &b), 0);
+    pthread_mutex_lock(&lock);
+    while (!entered)
+        pthread_cond_wait(&cond, &lock);
+    pthread_mutex_unlock(&lock);
+
+    /* Block's handler holds one of the two threads. */
+    for (uint64_t i = 0; i < 200; i++)
+        assert_int_equal(call(qch, M_QUICK, i), 0);
+    pthread_mutex_lock(&lock);
+    assert_int_equal(released, 0); /* all answered while it was held */
+    released = 1;
+    pthread_cond_broadcast(&cond);
+    pthread_mutex_unlock(&lock);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(b.rv, 0);
+
+    rpc_channel_close(bch);
+    rpc_channel_close(qch);
+    assert_int_equal(rpc_server_stop(s, 2000), 0);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+static void test_slow_handler_hands_its_turn_over(void **state)
+{
+    (void)state;
+    run(1, 0);
+}
+
+static void test_blocked_handler_is_covered_after_a_look(void **state)
+{
+    (void)state;
+    run(0, 0);
+}
+
+static void test_plain_calls_slow_handler(void **state)
+{
+    (void)state;
+    run(1, 1);
+}
+
+static void test_plain_calls_blocked_handler(void **state)
+{
+    (void)state;
+    run(0, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_slow_handler_hands_its_turn_over),
+        cmocka_unit_test(test_blocked_handler_is_covered_after_a_look),
+        cmocka_unit_test(test_plain_calls_slow_handler),
+        cmocka_unit_test(test_plain_calls_blocked_handler),
+    };
+    int rv = cmocka_run_group_tests(tests, NULL, NULL);
+    rpc_release();
+    return rv;
+}
