@@ -84,7 +84,10 @@ int rpc_err_from_status(int code, int errno_md)
     case GRPC_STATUS_DEADLINE_EXCEEDED:
         return -ETIMEDOUT;
     case GRPC_STATUS_CANCELLED:
-        return -ECANCELED;
+        /* Not a handler's answer (that would carry cairn-errno), and our own
+         * cancels return their own error: the server cancelled the call
+         * because it is stopping, or the stream broke. */
+        return CAIRN_EUNAVAIL;
     case GRPC_STATUS_DATA_LOSS:
         return CAIRN_ECHECKSUM;
     case GRPC_STATUS_UNAVAILABLE:

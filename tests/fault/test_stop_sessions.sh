@@ -20,11 +20,12 @@
 # have failed before the SIGTERM. stop_hammer must end on its own within 20 s
 # of cairnd's exit (no call hangs), exit 0 (no crash), and every thread and
 # the idle connection must have ended by one failure that a stopping server
-# gives: "service unavailable" (CAIRN_EUNAVAIL) or "Operation canceled"
-# (-ECANCELED: gRPC cancels a stream that reaches a server being shut
-# down); never File exists (a request applied twice), Function not
-# implemented, a protocol error, an I/O error (RPC_SESSION_ENDED returned
-# instead of sent again: session.c (3)) or a timeout. After a restart on
+# gives: "service unavailable" (CAIRN_EUNAVAIL; a stream that gRPC cancels
+# because it reached a server being shut down is reported so too, never as
+# "Operation canceled"); never File exists (a request applied twice),
+# Function not implemented, a protocol error, an I/O error
+# (RPC_SESSION_ENDED returned instead of sent again: session.c (3)) or a
+# timeout. After a restart on
 # the same data directory every acknowledged name of every round so far
 # exists, no name exists that was never sent, and no name exists whose call
 # was told its request was not applied (RPC_SESSION_ENDED, whatever its
@@ -48,7 +49,6 @@ MAX_OPS=1000000 # per thread and round: far more than fit before the stop
 MAX_SECS=40     # per thread and round (the stop comes within ~17 s)
 MIN_ACKS=500    # acknowledged calls, all threads, before the SIGTERM
 EUNAVAIL=-4007  # CAIRN_EUNAVAIL (client/include/cairn_err.h)
-ECANCELED=-125  # -ECANCELED on Linux
 
 node_start n1
 make_volume n1 v1 2 512M
@@ -121,7 +121,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
   fi
   fails=$(grep -c '^fail ' "$out" || true)
   [[ $fails == $((THREADS + 1)) ]] || fail "round $round: $fails failure lines, want one per thread and connection"
-  if awk -v a="$EUNAVAIL" -v b="$ECANCELED" '$1 == "fail" && $3 != a && $3 != b' "$out" |
+  if awk -v a="$EUNAVAIL" '$1 == "fail" && $3 != a' "$out" |
     grep . >&2; then
     fail "round $round: calls cut off by the stop failed with an error a stopping server must not give (above)"
   fi
@@ -129,10 +129,9 @@ for ((round = 1; round <= ROUNDS; round++)); do
   [[ -n $windows ]] || fail "round $round: no summary line from stop_hammer"
   windows_total=$((windows_total + windows))
   acked=$(grep -c '^ack ' "$out" || true)
-  canceled=$(awk -v b="$ECANCELED" '$1 == "fail" && $3 == b' "$out" | wc -l)
   echo "# round $round: SIGTERM ${delay_ms} ms after $MIN_ACKS acks ($before acked by then, $acked in all);" \
     "cairnd stopped in $stop_ms ms, stop_hammer ended ${hammer_ms} ms after the SIGTERM;" \
-    "$canceled of $fails failures were 'Operation canceled'; window hit $windows times"
+    "window hit $windows times"
 
   node_start n1
   for ((r = 1; r <= round; r++)); do
