@@ -123,6 +123,17 @@ static void set_str(char **field, const char *v)
 }
 
 /* Sets one key; NULL, or why its section, name or value is refused. */
+/* A thread count: 1..256 into *OUT; -1 (OUT untouched) otherwise. */
+static int parse_count(const char *value, int *out)
+{
+    char *end;
+    long n = strtol(value, &end, 10);
+    if (*end || end == value || n < 1 || n > 256)
+        return -1;
+    *out = (int)n;
+    return 0;
+}
+
 static const char *apply_key(struct config *c, const char *section, const char *name,
                              const char *value)
 {
@@ -161,12 +172,11 @@ static const char *apply_key(struct config *c, const char *section, const char *
             why = "unknown key";
     } else if (strcmp(section, "rpc") == 0) {
         if (strcmp(name, "threads") == 0) {
-            char *end;
-            long n = strtol(value, &end, 10);
-            if (*end || n < 1 || n > 256)
+            if (parse_count(value, &c->rpc_threads) != 0)
                 why = "must be a number from 1 to 256";
-            else
-                c->rpc_threads = (int)n;
+        } else if (strcmp(name, "pollers") == 0) {
+            if (parse_count(value, &c->rpc_pollers) != 0)
+                why = "must be a number from 1 to 256 (at most [rpc] threads are used)";
         } else if (strcmp(name, "sessions") == 0) {
             if (strcmp(value, "yes") == 0)
                 c->rpc_no_sessions = 0;
@@ -225,6 +235,7 @@ static void defaults(struct config *c)
     c->metrics_listen = xstrdup("127.0.0.1:9420");
     c->chunk_size = 8ull << 30;
     c->rpc_threads = 2;
+    c->rpc_pollers = 1;
     c->log_level = LOG_INFO;
 }
 

@@ -5,7 +5,7 @@
  *   [node]    name, data_dir, listen, socket, metrics_listen
  *   [cluster] seeds, key_file
  *   [chunks]  size
- *   [rpc]     threads
+ *   [rpc]     threads, pollers, sessions
  *   [log]     level
  * Called once at start-up by one thread.
  */
@@ -27,6 +27,7 @@ struct config {
     char *key_file;       /* cluster key (later stages) */
     uint64_t chunk_size;  /* default size of new chunks, default 8 GiB */
     int rpc_threads;      /* default 2 */
+    int rpc_pollers;      /* threads waiting in the completion queue at once; default 1 */
     int rpc_no_sessions;  /* [rpc] sessions = no; default 0 */
     enum log_level log_level;
 };

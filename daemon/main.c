@@ -175,8 +175,16 @@ int main(int argc, char **argv)
                 rv == -EADDRINUSE ? "another cairnd is listening there" : strerror(-rv));
         goto out;
     }
-    struct rpc_server_opts so = {cfg.socket, cfg.listen, cfg.rpc_threads,     methods,   M_COUNT,
-                                 &svc,       observe,    cfg.rpc_no_sessions, on_session};
+    struct rpc_server_opts so = {.unix_path = cfg.socket,
+                                 .tcp_addr = cfg.listen,
+                                 .threads = cfg.rpc_threads,
+                                 .methods = methods,
+                                 .n_methods = M_COUNT,
+                                 .app = &svc,
+                                 .observe = observe,
+                                 .no_sessions = cfg.rpc_no_sessions,
+                                 .session = on_session,
+                                 .pollers = cfg.rpc_pollers};
     mode_t old = umask(0117); /* the socket: owner and group only */
     rv = rpc_server_start(&srv, &so);
     umask(old);

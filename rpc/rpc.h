@@ -65,6 +65,9 @@ struct rpc_server_opts {
     /* Called with +1 when a session stream starts and -1 when it ends; may be
      * NULL. Any thread. */
     void (*session)(void *app, int delta);
+    /* Threads that wait in the completion queue at once (server.c (6));
+     * 0 means 1, more than THREADS means THREADS. */
+    int pollers;
 };
 
 struct rpc_server;

@@ -23,9 +23,10 @@
  * exactly as the plain unary call would, in the order they came; an IDLE
  * session is on the server's idle list, and stopping cancels every idle
  * session and never applies a request that arrives after that; (6) turns:
- * at most one thread waits in the completion queue at a time, the others
- * stand by and take over only when the queue has gone unserved for a whole
- * look (its thread is in a handler that may be blocked on the disk).
+ * at most `pollers` threads (default 1) wait in the completion queue at a
+ * time; the others stand by and take over when the queue has gone unserved
+ * for a whole look (its thread is in a handler that may be blocked on the
+ * disk) or at once before a slow method's handler runs.
  */
 #include "rpc.h"
 
@@ -70,6 +71,7 @@ struct rpc_server {
     int shut_seen; /* under lock */
     /* (6) */
     _Atomic int serving;          /* threads in grpc_completion_queue_next */
+    int max_serving;              /* rpc_server_opts.pollers */
     _Atomic unsigned long events; /* events taken from the queue */
     _Atomic int dozing;           /* standby threads waiting for an event */
     _Atomic int handoff;          /* a slow handler runs: take over now */
@@ -582,16 +584,27 @@ static struct timespec deadline_in(int ms)
  * while: its thread hands the turn over before it runs it (hand_over), so
  * other calls are served and a stream's next piece is received (or the last
  * one sent) meanwhile: a stream runs at the speed of the slower side instead
- * of the sum of both. A standby that saw no event
- * for TURN_DOZE looks dozes until the serving thread takes one. */
+ * of the sum of both. A standby that saw no event for TURN_DOZE looks dozes
+ * until a serving thread takes one. With pollers > 1 that many threads wait
+ * in the queue at once (gRPC hands events among them), for machines whose
+ * cores can run more quick calls at a time than the hand-offs cost. */
 #define TURN_LOOK_MS 1
 #define TURN_DOZE 20
+
+/* 1 if this thread may wait in the queue now (fewer than max_serving do). */
+static int try_serve(struct rpc_server *s)
+{
+    int n = atomic_load(&s->serving);
+    while (n < s->max_serving)
+        if (atomic_compare_exchange_weak(&s->serving, &n, n + 1))
+            return 1;
+    return 0;
+}
 
 /* 1 when this thread is to wait in the queue, 0 when the queue is shut down. */
 static int take_turn(struct rpc_server *s)
 {
-    int none = 0;
-    if (atomic_compare_exchange_strong(&s->serving, &none, 1))
+    if (try_serve(s))
         return 1;
     pthread_mutex_lock(&s->turn_lock);
     unsigned long seen = atomic_load(&s->events);
@@ -608,11 +621,10 @@ static int take_turn(struct rpc_server *s)
             pthread_cond_timedwait(&s->turn_cond, &s->turn_lock, &dl);
         }
         unsigned long now = atomic_load(&s->events);
-        none = 0;
         /* Handed over, or unserved and no event taken for a whole look: the
          * thread that took the last one is still in its handler. */
         int wanted = atomic_exchange(&s->handoff, 0) || now == seen;
-        if (wanted && atomic_compare_exchange_strong(&s->serving, &none, 1))
+        if (wanted && try_serve(s))
             turn = 1;
         quiet = now == seen ? quiet + 1 : 0;
         seen = now;
@@ -650,7 +662,7 @@ static void *worker(void *arg)
         /* Counted before the turn is given up, so a standby never takes a
          * turn from a thread that has only just taken its event. */
         atomic_fetch_add(&s->events, 1);
-        atomic_store(&s->serving, 0);
+        atomic_fetch_sub(&s->serving, 1);
         if (atomic_load(&s->dozing) > 0) {
             pthread_mutex_lock(&s->turn_lock);
             pthread_cond_broadcast(&s->turn_cond);
@@ -691,6 +703,7 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
     s->observe = o->observe;
     s->session = o->session;
     s->n_threads = o->threads > 0 ? o->threads : 1;
+    s->max_serving = o->pollers < 1 ? 1 : o->pollers > s->n_threads ? s->n_threads : o->pollers;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     pthread_mutex_init(&s->turn_lock, NULL);

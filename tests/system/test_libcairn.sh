@@ -7,7 +7,9 @@
 # that the node serves the first tour's data after a restart. The first run
 # makes its unary calls on session streams (cairn.v1.Session); the restarted
 # node has "[rpc] sessions = no", like a cairnd from before sessions, so the
-# second run checks that libcairn falls back to plain calls.
+# second run checks that libcairn falls back to plain calls; it also has
+# "[rpc] threads = 3, pollers = 2", so its calls are served by several
+# threads waiting in the completion queue at once (rpc/server.c (6)).
 #
 # Checks of known product defects print "not ok - ..." and let the tour go on
 # to its end ("not ok - tour complete, ..."); this script then goes on too,
@@ -54,7 +56,7 @@ pass "the tour's unary calls went on $n session stream(s)"
 
 node_kill n1 TERM
 grep -q 'stopped cleanly' "$N1_DIR/cairnd.log" || fail "no clean stop"
-printf '[rpc]\nsessions = no\n' >>"$N1_DIR/cairnd.conf"
+printf '[rpc]\nsessions = no\nthreads = 3\npollers = 2\n' >>"$N1_DIR/cairnd.conf"
 node_start n1
 ctl n1 --json volume list >"$T_TMP/vols"
 /usr/bin/python3 - "$T_TMP/vols" <<'PY' || fail "volumes after restart: $(cat "$T_TMP/vols")"
@@ -63,6 +65,6 @@ d = {v["name"]: v for v in json.load(open(sys.argv[1]))}
 assert d["v1"]["chunks"] == 2, d
 assert [n for n in d if n.startswith("tour-aux-")], d
 PY
-run_tour "libcairn tour 2 (after a restart, on the same volume, plain calls)"
+run_tour "libcairn tour 2 (after a restart, on the same volume, plain calls, 2 pollers)"
 [[ $(sessions_total) == 0 ]] || fail "a node with sessions = no served $(sessions_total) session streams"
 (( DEFECTS == 0 )) || fail "the tour reported failed checks (not ok lines above)"

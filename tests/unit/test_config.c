@@ -8,7 +8,7 @@
  *    a repeated key is refused (it may be a continued value); an empty name
  *    does not leave the name NULL;
  *  - [chunks] size with K/M/G/T, KiB/MiB.., KB.. suffixes and the 4M minimum;
- *    [rpc] threads 1..256, sessions yes|no; [log] level names;
+ *    [rpc] threads and pollers 1..256, sessions yes|no; [log] level names;
  *  - errors read "FILE:LINE: [section] key: why" for unknown keys, unknown
  *    sections and bad values, name the FIRST bad line when several are bad
  *    (also when the first is a syntax error), and a missing file gives
@@ -117,6 +117,7 @@ static void expect_defaults(const struct config *c)
     assert_null(c->key_file);
     assert_int_equal(c->chunk_size, 8ull << 30);
     assert_int_equal(c->rpc_threads, 2);
+    assert_int_equal(c->rpc_pollers, 1);
     assert_int_equal(c->rpc_no_sessions, 0);
     assert_int_equal(c->log_level, LOG_INFO);
 }
@@ -303,6 +304,19 @@ static void config_rpc_threads_must_be_1_to_256(void **state)
     static const char *bad[] = {"0", "257", "-1", "4x", "", "four", "99999999999999999999"};
     expect_bad_values(f, "rpc", "threads", bad, sizeof bad / sizeof bad[0],
                       "must be a number from 1 to 256");
+}
+
+static void config_rpc_pollers_must_be_1_to_256(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(load(f, "[rpc]\npollers = 2\nthreads = 4\n"), 0);
+    assert_int_equal(f->c.rpc_pollers, 2);
+    assert_int_equal(f->c.rpc_threads, 4);
+    assert_int_equal(load(f, "[rpc]\npollers = 256\n"), 0);
+    assert_int_equal(f->c.rpc_pollers, 256); /* the server uses at most [rpc] threads */
+    static const char *bad[] = {"0", "257", "-1", "2x", "", "two"};
+    expect_bad_values(f, "rpc", "pollers", bad, sizeof bad / sizeof bad[0],
+                      "must be a number from 1 to 256 (at most [rpc] threads are used)");
 }
 
 static void config_rpc_sessions_yes_or_no(void **state)
@@ -594,6 +608,7 @@ int main(void)
         T(config_address_ports_are_checked),
         T(config_chunk_size_takes_suffixes_and_a_4m_minimum),
         T(config_rpc_threads_must_be_1_to_256),
+        T(config_rpc_pollers_must_be_1_to_256),
         T(config_rpc_sessions_yes_or_no),
         T(config_log_level_names),
         T(config_data_dir_must_be_a_path),

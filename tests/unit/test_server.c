@@ -12,6 +12,8 @@
  *  - Block marked slow (rpc.h): its thread hands the turn over first;
  *  - Block not marked slow: the standby takes the turn after a look;
  *  - both again with plain calls instead of session streams;
+ *  - Block not marked slow, with two threads that both wait in the queue
+ *    ([rpc] pollers = 2);
  * and Block's own caller gets its answer once released.
  */
 #include <setjmp.h>
@@ -94,7 +96,7 @@ static void *block_caller(void *arg)
     return NULL;
 }
 
-static void run(int slow, int no_sessions)
+static void run(int slow, int no_sessions, int pollers)
 {
     char *dir = tu_tmpdir("server");
     char sock[512], addr[520];
@@ -115,7 +117,8 @@ static void run(int slow, int no_sessions)
                                 .threads = 2,
                                 .methods = methods,
                                 .n_methods = M_N,
-                                .no_sessions = no_sessions};
+                                .no_sessions = no_sessions,
+                                .pollers = pollers};
     struct rpc_server *s = NULL;
     assert_int_equal(rpc_server_start(&s, &o), 0);
     entered = released = 0;
@@ -154,25 +157,31 @@ static void run(int slow, int no_sessions)
 static void test_slow_handler_hands_its_turn_over(void **state)
 {
     (void)state;
-    run(1, 0);
+    run(1, 0, 1);
 }
 
 static void test_blocked_handler_is_covered_after_a_look(void **state)
 {
     (void)state;
-    run(0, 0);
+    run(0, 0, 1);
 }
 
 static void test_plain_calls_slow_handler(void **state)
 {
     (void)state;
-    run(1, 1);
+    run(1, 1, 1);
 }
 
 static void test_plain_calls_blocked_handler(void **state)
 {
     (void)state;
-    run(0, 1);
+    run(0, 1, 1);
+}
+
+static void test_two_pollers_blocked_handler(void **state)
+{
+    (void)state;
+    run(0, 0, 2);
 }
 
 int main(void)
@@ -182,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_blocked_handler_is_covered_after_a_look),
         cmocka_unit_test(test_plain_calls_slow_handler),
         cmocka_unit_test(test_plain_calls_blocked_handler),
+        cmocka_unit_test(test_two_pollers_blocked_handler),
     };
     int rv = cmocka_run_group_tests(tests, NULL, NULL);
     rpc_release();
