@@ -1017,8 +1017,9 @@ static int h_ping(void *app, const ProtobufCMessage *msg, ProtobufCMessage **res
 #define UNARY(id, desc, fn)                                                                        \
     [id] = {NULL, RPC_UNARY, &desc, fn, NULL, NULL, NULL, NULL, NULL, NULL, 0}
 /* A handler that may wait for the disk: it reads file data (perhaps not
- * cached), syncs, or scans (rpc.h slow). A unary Write is at most one piece
- * into the page cache: not slow. */
+ * cached), syncs (Fsync; catalog changes: chunk create and assign, volume
+ * create), or scans (rpc.h slow). A unary Write is at most one piece into
+ * the page cache: not slow. */
 #define UNARY_SLOW(id, desc, fn)                                                                   \
     [id] = {NULL, RPC_UNARY, &desc, fn, NULL, NULL, NULL, NULL, NULL, NULL, 1}
 
@@ -1053,8 +1054,8 @@ const struct rpc_method service_methods[M_COUNT] = {
     UNARY_SLOW(M_ADMIN_NODEREINDEX, cairn__v1__admin_empty__descriptor, h_node_reindex),
     UNARY_SLOW(M_ADMIN_CHUNKCREATE, cairn__v1__chunk_create_request__descriptor, h_chunk_create),
     UNARY(M_ADMIN_CHUNKLIST, cairn__v1__admin_empty__descriptor, h_chunk_list),
-    UNARY(M_ADMIN_CHUNKASSIGN, cairn__v1__chunk_assign_request__descriptor, h_chunk_assign),
-    UNARY(M_ADMIN_VOLUMECREATE, cairn__v1__volume_create_request__descriptor, h_volume_create),
+    UNARY_SLOW(M_ADMIN_CHUNKASSIGN, cairn__v1__chunk_assign_request__descriptor, h_chunk_assign),
+    UNARY_SLOW(M_ADMIN_VOLUMECREATE, cairn__v1__volume_create_request__descriptor, h_volume_create),
     UNARY(M_ADMIN_VOLUMELIST, cairn__v1__admin_empty__descriptor, h_volume_list),
     UNARY(M_PEER_PING, cairn__v1__ping_request__descriptor, h_ping),
 };
