@@ -633,6 +633,14 @@ static int take_turn(struct rpc_server *s)
     return turn;
 }
 
+/* Wakes every standby thread to look again. */
+static void turn_wake(struct rpc_server *s)
+{
+    pthread_mutex_lock(&s->turn_lock);
+    pthread_cond_broadcast(&s->turn_cond);
+    pthread_mutex_unlock(&s->turn_lock);
+}
+
 /* A slow handler is about to run on this thread: a standby takes the turn
  * at once instead of after a look. */
 static void hand_over(struct rpc_server *s)
@@ -640,9 +648,7 @@ static void hand_over(struct rpc_server *s)
     if (s->n_threads < 2)
         return;
     atomic_store(&s->handoff, 1);
-    pthread_mutex_lock(&s->turn_lock);
-    pthread_cond_broadcast(&s->turn_cond);
-    pthread_mutex_unlock(&s->turn_lock);
+    turn_wake(s);
 }
 
 /* The queue is shut down: standby threads leave too. */
@@ -663,11 +669,8 @@ static void *worker(void *arg)
          * turn from a thread that has only just taken its event. */
         atomic_fetch_add(&s->events, 1);
         atomic_fetch_sub(&s->serving, 1);
-        if (atomic_load(&s->dozing) > 0) {
-            pthread_mutex_lock(&s->turn_lock);
-            pthread_cond_broadcast(&s->turn_cond);
-            pthread_mutex_unlock(&s->turn_lock);
-        }
+        if (atomic_load(&s->dozing) > 0)
+            turn_wake(s);
         if (ev.type == GRPC_QUEUE_SHUTDOWN) {
             turns_over(s);
             break;

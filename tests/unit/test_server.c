@@ -154,44 +154,27 @@ static void run(int slow, int no_sessions, int pollers)
     free(dir);
 }
 
-static void test_slow_handler_hands_its_turn_over(void **state)
-{
-    (void)state;
-    run(1, 0, 1);
-}
+/* One case of the table below: how Block is marked, plain calls or
+ * sessions, pollers. */
+struct variant {
+    int slow, no_sessions, pollers;
+};
 
-static void test_blocked_handler_is_covered_after_a_look(void **state)
+static void test_variant(void **state)
 {
-    (void)state;
-    run(0, 0, 1);
-}
-
-static void test_plain_calls_slow_handler(void **state)
-{
-    (void)state;
-    run(1, 1, 1);
-}
-
-static void test_plain_calls_blocked_handler(void **state)
-{
-    (void)state;
-    run(0, 1, 1);
-}
-
-static void test_two_pollers_blocked_handler(void **state)
-{
-    (void)state;
-    run(0, 0, 2);
+    const struct variant *v = *state;
+    run(v->slow, v->no_sessions, v->pollers);
 }
 
 int main(void)
 {
+    static struct variant v[] = {{1, 0, 1}, {0, 0, 1}, {1, 1, 1}, {0, 1, 1}, {0, 0, 2}};
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_slow_handler_hands_its_turn_over),
-        cmocka_unit_test(test_blocked_handler_is_covered_after_a_look),
-        cmocka_unit_test(test_plain_calls_slow_handler),
-        cmocka_unit_test(test_plain_calls_blocked_handler),
-        cmocka_unit_test(test_two_pollers_blocked_handler),
+        {"slow_handler_hands_its_turn_over", test_variant, NULL, NULL, &v[0]},
+        {"blocked_handler_is_covered_after_a_look", test_variant, NULL, NULL, &v[1]},
+        {"plain_calls_slow_handler", test_variant, NULL, NULL, &v[2]},
+        {"plain_calls_blocked_handler", test_variant, NULL, NULL, &v[3]},
+        {"two_pollers_blocked_handler", test_variant, NULL, NULL, &v[4]},
     };
     int rv = cmocka_run_group_tests(tests, NULL, NULL);
     rpc_release();
