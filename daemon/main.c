@@ -226,9 +226,15 @@ int main(int argc, char **argv)
     sd_notify(0, "STOPPING=1");
     status = 0;
 out:
-    if (rpc_server_stop(srv, DRAIN_GRACE_MS)) /* drain: in-flight calls finish first */
+    long dropped;
+    if (rpc_server_stop(srv, DRAIN_GRACE_MS, &dropped)) /* drain: in-flight calls finish first */
         log_warn("cairnd", "calls still running %d ms after the stop were cancelled",
                  DRAIN_GRACE_MS);
+    if (dropped > 0)
+        log_info("cairnd",
+                 "%ld requests came on sessions the stop had ended: not applied, "
+                 "their clients were told so",
+                 dropped);
     metrics_free(g_metrics);
     engine_close(e); /* flushes every volume and closes the index */
     if (cfg.socket && srv)

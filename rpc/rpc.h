@@ -77,9 +77,11 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o);
 int rpc_server_port(const struct rpc_server *s);
 /* Stops accepting calls, ends idle sessions, lets running calls finish for
  * up to GRACE_MS, cancels the rest, and frees everything; 1 if calls had to
- * be cancelled, else 0. Blocks. Each started server holds a reference on the
- * gRPC library until rpc_release() is called. */
-int rpc_server_stop(struct rpc_server *s, int grace_ms);
+ * be cancelled, else 0. *DROPPED (if DROPPED is not NULL): how many requests
+ * reached a session after the stop had ended it and were not applied (their
+ * clients are told so: session.c (3)). Blocks. Each started server holds a
+ * reference on the gRPC library until rpc_release() is called. */
+int rpc_server_stop(struct rpc_server *s, int grace_ms, long *dropped);
 /* Drops a started server's reference on the gRPC library (grpc_shutdown).
  * May block for seconds inside gRPC; a process about to exit may skip it. */
 void rpc_release(void);

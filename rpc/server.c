@@ -65,6 +65,7 @@ struct rpc_server {
     void (*session)(void *app, int delta);
     int port;
     _Atomic int shutting_down;
+    _Atomic long dropped; /* (5) requests that met a session the stop ended */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     long live;     /* (2) under lock */
@@ -531,9 +532,12 @@ static void session_sent(struct call *c)
 
 static void step(struct call *c, int success)
 {
-    if (c->m == SESSION && c->state == CS_IDLE && session_wake(c))
+    if (c->m == SESSION && c->state == CS_IDLE && session_wake(c)) {
+        if (success && c->payload) /* a request, not a half-close */
+            atomic_fetch_add(&c->s->dropped, 1);
         success = 0; /* cancelled by stopping: the request is never applied */
-    if (!success) {  /* shutting down, cancelled, client gone, deadline */
+    }
+    if (!success) { /* shutting down, cancelled, client gone, deadline */
         call_free(c);
         return;
     }
@@ -792,8 +796,10 @@ static int wait_drained(struct rpc_server *s, const struct timespec *deadline, i
     return done;
 }
 
-int rpc_server_stop(struct rpc_server *s, int grace_ms)
+int rpc_server_stop(struct rpc_server *s, int grace_ms, long *dropped)
 {
+    if (dropped)
+        *dropped = 0;
     if (!s)
         return 0;
     atomic_store(&s->shutting_down, 1);
@@ -826,6 +832,8 @@ int rpc_server_stop(struct rpc_server *s, int grace_ms)
     for (int i = 0; i < s->n_threads; i++)
         pthread_join(s->threads[i], NULL);
     grpc_completion_queue_destroy(s->cq);
+    if (dropped)
+        *dropped = atomic_load(&s->dropped);
     free(s->threads);
     free(s->handles);
     pthread_cond_destroy(&s->turn_cond);

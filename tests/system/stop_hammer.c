@@ -36,10 +36,11 @@
  * the "ok" line counts those present as failed_present=N. Prints "ok - ..."
  * or "FAIL: ..." lines and exits 0 or 1.
  *
- * The window: neither cairnd (log, metrics) nor libcairn tells when a
- * request went out on a session that the stop was ending (server.c (5):
- * dropped unapplied, ABORTED RPC_SESSION_ENDED) and was sent again
- * (session.c (3)). So that a test log can show the window was exercised,
+ * The window: libcairn does not tell when a request went out on a session
+ * that the stop was ending (server.c (5): dropped unapplied, ABORTED
+ * RPC_SESSION_ENDED) and was sent again (session.c (3)); cairnd logs only
+ * the requests that reached it, not those gRPC discarded in the socket.
+ * So that a test log can show the window was exercised,
  * this program defines two gRPC functions itself, which take precedence
  * over libgrpc's for libcairn (the real ones are found with
  * dlsym(RTLD_NEXT)): grpc_call_start_batch, to count a call's attempts

@@ -149,7 +149,9 @@ static void run(int slow, int no_sessions, int pollers)
 
     rpc_channel_close(bch);
     rpc_channel_close(qch);
-    assert_int_equal(rpc_server_stop(s, 2000), 0);
+    long dropped = -1;
+    assert_int_equal(rpc_server_stop(s, 2000, &dropped), 0);
+    assert_int_equal(dropped, 0); /* closed sessions are no dropped requests */
     tu_rmrf(dir);
     free(dir);
 }
