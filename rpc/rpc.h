@@ -71,7 +71,9 @@ struct rpc_server_opts {
 };
 
 struct rpc_server;
-/* Binds and starts serving. -EADDRINUSE etc. when an address cannot be bound. */
+/* Binds and starts serving. -EADDRINUSE when an address cannot be bound,
+ * -EINVAL when a method path is given twice, -EAGAIN when not one thread
+ * could be created (fewer than THREADS serve if only some could). */
 int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o);
 /* The TCP port actually bound (for "HOST:0"). */
 int rpc_server_port(const struct rpc_server *s);

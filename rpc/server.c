@@ -373,6 +373,7 @@ static void on_request(struct call *c)
         stream_next(c);
         return;
     case RPC_CLIENT_STREAM:
+        before_handler(s, m);
         if ((rv = m->cstart(s->app, &c->state_ptr)) != 0) {
             finish(c, rv, NULL);
             return;
@@ -388,6 +389,7 @@ static void on_received(struct call *c)
     const struct rpc_method *m = &c->s->methods[c->m];
     if (!c->payload) { /* the client half-closed */
         ProtobufCMessage *reply = NULL;
+        before_handler(c->s, m);
         int rv = m->cfinish(c->state_ptr, &reply);
         finish(c, rv, rv == 0 ? reply : NULL);
         if (rv != 0 && reply)
@@ -563,11 +565,13 @@ static void step(struct call *c, int success)
     }
 }
 
-/* CLOCK_REALTIME (pthread_cond_timedwait's clock) MS milliseconds from now. */
+/* CLOCK_MONOTONIC (the clock of the server's condition variables) MS
+ * milliseconds from now: a step of the wall clock neither stretches a look
+ * nor the stop's grace. */
 static struct timespec deadline_in(int ms)
 {
     struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
+    clock_gettime(CLOCK_MONOTONIC, &t);
     t.tv_sec += ms / 1000;
     t.tv_nsec += (long)(ms % 1000) * 1000000L;
     if (t.tv_nsec >= 1000000000L) {
@@ -711,10 +715,14 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
     s->session = o->session;
     s->n_threads = o->threads > 0 ? o->threads : 1;
     s->max_serving = o->pollers < 1 ? 1 : o->pollers > s->n_threads ? s->n_threads : o->pollers;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadline_in */
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->cond, NULL);
+    pthread_cond_init(&s->cond, &ca);
     pthread_mutex_init(&s->turn_lock, NULL);
-    pthread_cond_init(&s->turn_cond, NULL);
+    pthread_cond_init(&s->turn_cond, &ca);
+    pthread_condattr_destroy(&ca);
     grpc_arg args[CODEC_N_ARGS];
     codec_channel_args(args);
     grpc_channel_args cargs = {CODEC_N_ARGS, args};
@@ -731,9 +739,14 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
     if (!o->no_sessions)
         s->session_handle =
             grpc_server_register_method(s->srv, RPC_SESSION_PATH, NULL, GRPC_SRM_PAYLOAD_NONE, 0);
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
     int rv = 0;
-    if (o->unix_path) {
+    for (size_t i = 0; i < s->n_methods; i++)
+        if (!s->handles[i]) /* a path given twice (or RPC_SESSION_PATH) */
+            rv = -EINVAL;
+    if (!o->no_sessions && !s->session_handle)
+        rv = -EINVAL;
+    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    if (rv == 0 && o->unix_path) {
         char *addr = NULL;
         if (asprintf(&addr, "unix:%s", o->unix_path) < 0)
             abort();
@@ -747,6 +760,20 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
             rv = -EADDRINUSE;
     }
     grpc_server_credentials_release(creds);
+    /* The threads first, so that a start that cannot have any fails like a
+     * bad address: nothing was served yet. They wait for the first events. */
+    s->threads = calloc((size_t)s->n_threads, sizeof *s->threads);
+    if (!s->threads)
+        abort();
+    int started = 0;
+    while (rv == 0 && started < s->n_threads &&
+           pthread_create(&s->threads[started], NULL, worker, s) == 0)
+        started++;
+    if (rv == 0 && started == 0)
+        rv = -EAGAIN;
+    s->n_threads = started;
+    if (s->max_serving > started && started > 0)
+        s->max_serving = started;
     if (rv != 0) {
         grpc_server_destroy(s->srv);
         grpc_completion_queue_shutdown(s->cq);
@@ -754,6 +781,7 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
                GRPC_QUEUE_SHUTDOWN)
             ;
         grpc_completion_queue_destroy(s->cq);
+        free(s->threads);
         free(s->handles);
         pthread_cond_destroy(&s->turn_cond);
         pthread_mutex_destroy(&s->turn_lock);
@@ -771,9 +799,6 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
         post_request(s, SESSION);
     for (int k = 0; k < POSTED_GENERIC; k++)
         post_generic(s);
-    s->threads = calloc((size_t)s->n_threads, sizeof *s->threads);
-    for (int i = 0; i < s->n_threads; i++)
-        pthread_create(&s->threads[i], NULL, worker, s);
     *out = s;
     return 0;
 }
@@ -783,7 +808,7 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
 #define FLUSH_MS 250
 
 /* Waits until every call context is gone (and the shutdown tag was seen, if
- * SHUT), or until DEADLINE (CLOCK_REALTIME); 1 when done. */
+ * SHUT), or until DEADLINE (deadline_in); 1 when done. */
 static int wait_drained(struct rpc_server *s, const struct timespec *deadline, int shut)
 {
     pthread_mutex_lock(&s->lock);

@@ -15,6 +15,9 @@
  *  - Block not marked slow, with two threads that both wait in the queue
  *    ([rpc] pollers = 2);
  * and Block's own caller gets its answer once released.
+ *
+ * A method table that names a path twice (or the session stream's path)
+ * is refused at start with -EINVAL, before anything is bound.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,13 +27,16 @@
 #include <cmocka.h>
 
 #include "cairn/v1/peer.pb-c.h"
+#include "codec.h" /* RPC_SESSION_PATH */
 #include "rpc.h"
 #include "testutil.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { M_BLOCK, M_QUICK, M_N };
 
@@ -168,6 +174,34 @@ static void test_variant(void **state)
     run(v->slow, v->no_sessions, v->pollers);
 }
 
+static void test_duplicate_path_refused(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("server");
+    char sock[512];
+    snprintf(sock, sizeof sock, "%s/s.sock", dir);
+    const char *twice[] = {paths[M_QUICK], RPC_SESSION_PATH};
+    for (size_t i = 0; i < 2; i++) {
+        struct rpc_method methods[2] = {
+            {.path = paths[M_QUICK],
+             .shape = RPC_UNARY,
+             .req = &cairn__v1__ping_request__descriptor,
+             .unary = h_quick},
+            {.path = twice[i],
+             .shape = RPC_CLIENT_STREAM,
+             .req = &cairn__v1__ping_request__descriptor},
+        };
+        struct rpc_server_opts o = {
+            .unix_path = sock, .threads = 2, .methods = methods, .n_methods = 2};
+        struct rpc_server *s = NULL;
+        assert_int_equal(rpc_server_start(&s, &o), -EINVAL);
+        assert_null(s);
+        assert_int_equal(access(sock, F_OK), -1); /* nothing bound */
+    }
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     static struct variant v[] = {{1, 0, 1}, {0, 0, 1}, {1, 1, 1}, {0, 1, 1}, {0, 0, 2}};
@@ -177,6 +211,7 @@ int main(void)
         {"plain_calls_slow_handler", test_variant, NULL, NULL, &v[2]},
         {"plain_calls_blocked_handler", test_variant, NULL, NULL, &v[3]},
         {"two_pollers_blocked_handler", test_variant, NULL, NULL, &v[4]},
+        cmocka_unit_test(test_duplicate_path_refused),
     };
     int rv = cmocka_run_group_tests(tests, NULL, NULL);
     rpc_release();
