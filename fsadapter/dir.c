@@ -4,10 +4,16 @@
  *
  * Invariants: (1) the offset the kernel passes back is an index into the
  * handle's entries (1 = ".", 2 = "..", 3.. = entries), so resuming is O(1)
- * and never re-lists; (2) entries are fetched in name order after the last
- * fetched name, so a listing never repeats or skips an entry that existed
- * throughout it. Threads: the kernel serialises calls on one handle, but the
- * handle lock makes that not matter.
+ * and never re-lists; offset 0 (opendir, rewinddir) lists afresh; (2)
+ * entries are fetched in name order after the last fetched name, so a
+ * listing never repeats or skips an entry that existed throughout it; (3)
+ * READDIRPLUS entries of the live volume carry attributes only while
+ * attrcache.c still holds them (the fetch put them there): a page is read
+ * by the kernel over many requests, and an entry whose inode this mount
+ * changed since (a write, truncate, unlink, rename) goes as a bare name, so
+ * the kernel never takes an older size or a removed name from a listing.
+ * Threads: the kernel serialises calls on one handle, but the handle lock
+ * makes that not matter.
  */
 #include "fs.h"
 
@@ -39,6 +45,8 @@ struct dirh {
 struct fetch {
     struct dirh *d;
     size_t added;
+    double born; /* when cairnd was asked (attrcache.c (1)) */
+    uint64_t gen;
 };
 
 static int add_entry(void *ctx, const char *name, uint64_t ino, uint32_t type,
@@ -63,8 +71,10 @@ static int add_entry(void *ctx, const char *name, uint64_t ino, uint32_t type,
     de->ino = ino;
     de->type = type;
     de->has_attr = attr != NULL;
-    if (attr)
+    if (attr) {
         de->attr = *attr;
+        ac_put(attr, f->born, f->gen); /* (3) */
+    }
     d->n++;
     f->added++;
     return 0;
@@ -79,8 +89,9 @@ static int fetch_more(struct fsctx *fs, fuse_ino_t ino, struct dirh *d, int plus
         snprintf(last, sizeof last, "%s", d->e[d->n - 1].name);
         after = last;
     }
-    struct fetch f = {d, 0};
-    int rv = cairn_readdir(fs_cairn(fs), fs->volume, ino, &fs->at, after, plus, add_entry, &f);
+    cairn_t *c = fs_cairn(fs); /* queued writes first: their sizes are in the listing */
+    struct fetch f = {d, 0, ac_now(), ac_gen()};
+    int rv = cairn_readdir(c, fs->volume, ino, &fs->at, after, plus, add_entry, &f);
     if (!after && !fs->readonly)
         ac_changed(ino, 0); /* a listing from the start moves the atime (relatime) */
     if (rv == 0 && f.added < DIR_PAGE)
@@ -114,6 +125,21 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     }
 }
 
+/* E for a READDIRPLUS entry: its attributes if still good (3), else
+ * nothing (e->ino stays 0: the kernel gets the bare name). */
+static void plus_entry(const struct fsctx *fs, const struct dent *de, struct fuse_entry_param *e)
+{
+    cairn_attr_t a = de->attr;
+    double left = fs->attr_timeout; /* a past view never changes */
+    if (!fs->readonly && (left = ac_get(de->ino, fs->attr_timeout, &a)) <= 0)
+        return;
+    fs_stat(&e->attr, &a);
+    e->ino = de->ino;
+    e->attr_timeout = left;
+    double entry_left = fs->entry_timeout - (fs->attr_timeout - left); /* less its age */
+    e->entry_timeout = entry_left > 0 ? entry_left : 0;
+}
+
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                        struct fuse_file_info *fi, int plus)
 {
@@ -125,6 +151,12 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         return;
     }
     pthread_mutex_lock(&d->lock);
+    if (off == 0 && d->n > 0) { /* rewinddir: the directory as it is now (1) */
+        for (size_t i = 0; i < d->n; i++)
+            free(d->e[i].name);
+        d->n = 0;
+        d->eof = 0;
+    }
     size_t used = 0;
     int rv = 0;
     for (off_t i = off; used < size; i++) {
@@ -148,12 +180,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
             name = de->name;
             st.st_ino = de->ino;
             st.st_mode = de->type;
-            if (plus && de->has_attr) {
-                fs_stat(&e.attr, &de->attr);
-                e.ino = de->ino;
-                e.attr_timeout = fs->attr_timeout;
-                e.entry_timeout = fs->entry_timeout;
-            }
+            if (plus && de->has_attr)
+                plus_entry(fs, de, &e);
         }
         if (plus) {
             if (e.ino == 0) { /* "." and "..": no entry, just the name */

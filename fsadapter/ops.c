@@ -547,17 +547,19 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
     struct fsctx *fs = FS(req);
     size_t len = 0;
-    int rv = cairn_listxattr(fs_cairn(fs), fs->volume, ino, &fs->at, NULL, 0, &len);
-    if (rv != 0 || size == 0) {
+    if (size == 0) { /* the caller asks how big a buffer it needs */
+        int rv = cairn_listxattr(fs_cairn(fs), fs->volume, ino, &fs->at, NULL, 0, &len);
         reply_xattr_value(req, rv, NULL, len, 0);
         return;
     }
-    char *buf = malloc(len ? len : 1);
+    /* One call into a buffer of the caller's size: a list that grows
+     * between two calls must not be answered from a smaller buffer. */
+    char *buf = malloc(size);
     if (!buf) {
         fuse_reply_err(req, ENOMEM);
         return;
     }
-    rv = cairn_listxattr(fs_cairn(fs), fs->volume, ino, &fs->at, buf, len, &len);
+    int rv = cairn_listxattr(fs_cairn(fs), fs->volume, ino, &fs->at, buf, size, &len);
     reply_xattr_value(req, rv, buf, len, size);
     free(buf);
 }

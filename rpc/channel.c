@@ -53,8 +53,10 @@ int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *con
         return -EINVAL;
     grpc_init();
     struct rpc_channel *c = calloc(1, sizeof *c);
-    if (!c)
+    if (!c) {
+        grpc_shutdown();
         return -ENOMEM;
+    }
     grpc_arg args[CODEC_N_ARGS];
     codec_channel_args(args);
     grpc_channel_args cargs = {CODEC_N_ARGS, args};

@@ -244,8 +244,10 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
         } else if (!cancelled && (sent == 0 || ended_idle)) {
             o = RETRY; /* (3) */
         }
-        *rv = channel_result(se->status == GRPC_STATUS_OK ? GRPC_STATUS_UNAVAILABLE : se->status,
-                             se->details, channel_trailer_errno(&se->trail_md));
+        /* a session the server ended (stopping) is the server going away,
+         * also when no retry is left */
+        *rv = channel_result(ended_idle ? GRPC_STATUS_UNAVAILABLE : se->status, se->details,
+                             channel_trailer_errno(&se->trail_md));
         session_free(se);
         return o;
     }

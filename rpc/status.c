@@ -73,7 +73,9 @@ int rpc_err_from_status(int code, int errno_md)
     case GRPC_STATUS_OUT_OF_RANGE:
         return -ERANGE;
     case GRPC_STATUS_RESOURCE_EXHAUSTED:
-        return -ENOSPC;
+        /* cairnd's ENOSPC carries cairn-errno (returned above); without it
+         * this is gRPC's own message size limit, on either side */
+        return -EMSGSIZE;
     case GRPC_STATUS_FAILED_PRECONDITION:
         return -EPERM;
     case GRPC_STATUS_PERMISSION_DENIED:

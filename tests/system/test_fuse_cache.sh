@@ -22,6 +22,15 @@
 #     size changed through B shows in A within attr_timeout;
 #  5. with entry_timeout=0 nothing is answered from a list: B's new name is
 #     visible in A at once.
+#  6. a listing read over many READDIRPLUS requests never gives the kernel
+#     attributes or names older than A's own changes (dir.c (3)), with
+#     attr_timeout=entry_timeout=30 so that nothing expires meanwhile: in a
+#     directory of 302 names, between the first and the later getdents of
+#     one listing, a file open O_APPEND grows by 100 bytes and another name
+#     is unlinked; a second append must land after the first (the listing
+#     must not shrink the size back), the unlinked name must stay gone and
+#     be creatable with O_EXCL; and a rewinddir on the same handle shows a
+#     name made after the first pass.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fuse_lib.sh"
 
@@ -166,6 +175,52 @@ mkdir "$A/strict"
 echo b >"$B/strict/y"
 [[ -e $A/strict/y ]] || fail "with entry_timeout=0, strict/y made through B is not visible in A at once"
 pass "with entry_timeout=0 a name made through B is visible in A at once"
+
+# ---- 6: a listing read in many requests ----
+fuse_umount "$A"
+fuse_mount "$N1_SOCK" v1 "$A" attr_timeout=30,entry_timeout=30
+/usr/bin/python3 - "$A/big" <<'PY' || fail "a listing gave the kernel attributes or names older than A's changes (above)"
+import os, sys
+d = sys.argv[1]
+os.mkdir(d)
+for i in range(900):
+    with open(f"{d}/f{i:03d}", "w") as f:
+        f.write("x")
+with open(f"{d}/zlog", "w") as f:
+    f.write("0123456789")
+fd = os.open(f"{d}/zlog", os.O_WRONLY | os.O_APPEND)
+it = os.scandir(d)
+next(it)  # the first getdents: the whole page is fetched, with attributes
+os.write(fd, b"a" * 100)
+os.unlink(f"{d}/f800")
+seen = 1
+for e in it:  # the later getdents, READDIRPLUS while entries are looked at
+    seen += 1
+    try:
+        os.stat(e.path)
+    except FileNotFoundError:
+        pass
+os.write(fd, b"b" * 100)
+os.close(fd)
+with open(f"{d}/zlog", "rb") as f:
+    got = f.read()
+want = b"0123456789" + b"a" * 100 + b"b" * 100
+if got != want:
+    sys.exit(f"zlog: {len(got)} bytes, want {len(want)} (the second O_APPEND write overwrote the first)")
+if os.path.exists(f"{d}/f800"):
+    sys.exit("f800 exists after its unlink (a listing made a dentry for it)")
+os.close(os.open(f"{d}/f800", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+first = set(os.listdir(dfd))
+with open(f"{d}/new", "w") as f:
+    f.write("n")
+again = set(os.listdir(dfd))  # rewinddir on the same open directory
+os.close(dfd)
+if "new" in first or "new" not in again:
+    sys.exit(f"rewinddir: 'new' in first pass {'new' in first}, in second {'new' in again}")
+print(f"# listing of {seen} names over many requests: appends, unlink and rewinddir consistent")
+PY
+pass "a listing read over many requests never undoes A's append or unlink; rewinddir lists afresh"
 
 fuse_umount "$A"
 fuse_umount "$B"
