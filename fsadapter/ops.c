@@ -70,6 +70,35 @@ void fs_stat(struct stat *st, const cairn_attr_t *a)
 
 #define FS(req) ((struct fsctx *)fuse_req_userdata(req))
 
+/* An open file (fi->fh, from open or create until release): how far it was
+ * told of its inode's deferred write errors (wbehind.c (3)), and whether it
+ * was opened for writing (only then does its close report them). */
+struct ofile {
+    uint64_t seen;
+    int writer;
+};
+
+#define OFILE(fi) ((struct ofile *)(uintptr_t)(fi)->fh)
+
+static struct ofile *ofile_new(int flags)
+{
+    struct ofile *of = calloc(1, sizeof *of);
+    if (of)
+        of->writer = (flags & O_ACCMODE) != O_RDONLY;
+    return of;
+}
+
+/* Hands OF to the kernel in FI with the answer to an open; freed if the
+ * request was interrupted meanwhile (no release follows then). */
+static void reply_open(fuse_req_t req, fuse_ino_t ino, struct ofile *of, struct fuse_file_info *fi,
+                       const struct fuse_entry_param *e)
+{
+    of->seen = wb_sample(ino);
+    fi->fh = (uint64_t)(uintptr_t)of;
+    if ((e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi)) != 0)
+        free(of);
+}
+
 /* (2) */
 /* Every operation that changes the volume starts with this: EROFS on a
  * past view, and the attribute cache drops the inodes A and B that it
@@ -387,23 +416,34 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
             return;
         }
     }
+    struct ofile *of = ofile_new(fi->flags);
+    if (!of) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
     fi->keep_cache = FS(req)->readonly; /* a past view never changes */
-    fuse_reply_open(req, fi);
+    reply_open(req, ino, of, fi, NULL);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
                       struct fuse_file_info *fi)
 {
     READ_ONLY_GUARD(req, parent, 0);
+    struct ofile *of = ofile_new(fi->flags);
+    if (!of) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
     cairn_attr_t a;
     int rv = mknod_for(req, parent, name, S_IFREG | (mode & 07777), 0, &a);
     if (rv != 0) {
+        free(of);
         fuse_reply_err(req, fs_errno(rv));
         return;
     }
     struct fuse_entry_param e;
     entry_param(&e, &a, FS(req)->entry_timeout, FS(req)->attr_timeout);
-    fuse_reply_create(req, &e, fi);
+    reply_open(req, a.ino, of, fi, &e);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -430,12 +470,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
                      struct fuse_file_info *fi)
 {
-    (void)fi;
     if (FS(req)->readonly) { /* no READ_ONLY_GUARD: a write changes no directory */
         fuse_reply_err(req, EROFS);
         return;
     }
-    int err = wb_write(ino, buf, size, (uint64_t)off);
+    int err = wb_write(ino, &OFILE(fi)->seen, buf, size, (uint64_t)off);
     if (err)
         fuse_reply_err(req, err);
     else
@@ -444,28 +483,33 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    (void)fi;
-    fuse_reply_err(req, wb_settle(ino)); /* close(2) reports late write errors */
+    struct ofile *of = OFILE(fi); /* close(2) of a writer reports late write errors */
+    fuse_reply_err(req, of->writer ? wb_settle(ino, &of->seen) : 0);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     (void)ino;
-    (void)fi;
+    free(OFILE(fi));
     fuse_reply_err(req, 0);
 }
 
-static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+/* fsync and fsyncdir: ERR is what the queued writes left (0 for a
+ * directory), then cairnd syncs the volume. */
+static void sync_after(fuse_req_t req, int err)
 {
-    (void)datasync;
-    (void)fi;
     struct fsctx *fs = FS(req);
-    int err = wb_settle(ino);
     if (fs->readonly || err) {
         fuse_reply_err(req, err);
         return;
     }
     fuse_reply_err(req, fs_errno(cairn_fsync(fs->c, fs->volume)));
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+    (void)datasync;
+    sync_after(req, wb_settle(ino, &OFILE(fi)->seen));
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -573,7 +617,11 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-    op_fsync(req, ino, datasync, fi);
+    (void)ino;
+    (void)datasync;
+    (void)fi;   /* a directory handle (dir.c) */
+    wb_drain(); /* the names' files may have queued writes */
+    sync_after(req, 0);
 }
 
 const struct fuse_lowlevel_ops fs_ops = {

@@ -13,8 +13,14 @@
  *     ops.c), so no reply ever carries a size or bytes older than a write
  *     the kernel was told was done;
  * (3) errors are never lost: a write that fails in the sender leaves its
- *     error on the inode, returned by the inode's next write, flush (close)
- *     or fsync, as NFS reports late write errors;
+ *     error on the inode, with a sequence number, as Linux's errseq_t; each
+ *     open file samples the sequence when opened (an error nobody was told
+ *     of yet is reported to the next opener too) and is told of every
+ *     newer error once, at its next write, fsync or (if opened for
+ *     writing) close, as NFS reports late write errors: one reader's close
+ *     does not swallow a writer's error. Error records are kept until the
+ *     mount ends, at most WB_FAILED_MAX of them (the oldest reported one
+ *     goes first);
  * (4) memory: at most WB_MAX_BYTES of buffers are held, plus WB_SPARES
  *     spare big buffers kept for reuse; a writer waits for room;
  * (5) a write changes its inode's size and times: it tells attrcache.c so
@@ -54,8 +60,12 @@ struct item {
 struct failed {
     struct failed *next;
     fuse_ino_t ino;
-    int err; /* positive errno */
+    int err;      /* positive errno: the first since the last report */
+    uint64_t seq; /* (3) this inode's newest failure */
+    int reported; /* some open file was told of it */
 };
+
+#define WB_FAILED_MAX 1024
 
 static struct {
     pthread_mutex_t lock;
@@ -65,42 +75,85 @@ static struct {
     size_t held;              /* buffer bytes, queued and in the sender (4) */
     uint64_t queued, sent;    /* tickets (2) */
     struct failed *failed;
+    unsigned n_failed;
+    uint64_t err_seq;       /* (3) */
     char *spare[WB_SPARES]; /* (4) */
     unsigned n_spare;
     int stop, started;
     pthread_t thread;
 } wb = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
-/* Under lock: the inode's deferred error (positive), cleared; 0 if none. */
-static int take_error(fuse_ino_t ino)
-{
-    for (struct failed **p = &wb.failed; *p; p = &(*p)->next) {
-        if ((*p)->ino == ino) {
-            struct failed *f = *p;
-            int err = f->err;
-            *p = f->next;
-            free(f);
-            return err;
-        }
-    }
-    return 0;
-}
-
-static void note_error(fuse_ino_t ino, int err)
+/* Under lock: the inode's error record, or NULL. */
+static struct failed *find_failed(fuse_ino_t ino)
 {
     for (struct failed *f = wb.failed; f; f = f->next)
         if (f->ino == ino)
-            return; /* the first error is the one reported */
-    struct failed *f = malloc(sizeof *f);
-    if (!f) { /* out of memory: the log is all that is left */
-        fuse_log(FUSE_LOG_ERR, "cairn-fuse: write to inode %lu failed: %s\n", (unsigned long)ino,
-                 strerror(err));
-        return;
+            return f;
+    return NULL;
+}
+
+/* Under lock: the inode's error that the open file which has seen up to
+ * *SEEN was not told of yet (positive errno; *SEEN moves on), or 0 (3). */
+static int take_error(fuse_ino_t ino, uint64_t *seen)
+{
+    struct failed *f = find_failed(ino);
+    if (!f || f->seq <= *seen)
+        return 0;
+    *seen = f->seq;
+    f->reported = 1;
+    return f->err;
+}
+
+/* Under lock: makes room for one more record (3): drops the oldest one that
+ * was reported, or else the oldest (logged: nobody will hear of it). */
+static void drop_oldest(void)
+{
+    struct failed **victim = NULL;
+    for (int reported = 1; reported >= 0 && !victim; reported--)
+        for (struct failed **p = &wb.failed; *p; p = &(*p)->next)
+            if ((*p)->reported == reported && (!victim || (*p)->seq < (*victim)->seq))
+                victim = p;
+    struct failed *f = *victim;
+    if (!f->reported)
+        fuse_log(FUSE_LOG_ERR, "cairn-fuse: write to inode %lu failed and was never reported: %s\n",
+                 (unsigned long)f->ino, strerror(f->err));
+    *victim = f->next;
+    free(f);
+    wb.n_failed--;
+}
+
+/* Under lock. */
+static void note_error(fuse_ino_t ino, int err)
+{
+    struct failed *f = find_failed(ino);
+    if (!f) {
+        if (wb.n_failed >= WB_FAILED_MAX)
+            drop_oldest();
+        f = calloc(1, sizeof *f);
+        if (!f) { /* out of memory: the log is all that is left */
+            fuse_log(FUSE_LOG_ERR, "cairn-fuse: write to inode %lu failed: %s\n",
+                     (unsigned long)ino, strerror(err));
+            return;
+        }
+        f->ino = ino;
+        f->reported = 1; /* so err is taken below */
+        f->next = wb.failed;
+        wb.failed = f;
+        wb.n_failed++;
     }
-    f->ino = ino;
-    f->err = err;
-    f->next = wb.failed;
-    wb.failed = f;
+    if (f->reported)
+        f->err = err;
+    f->reported = 0;
+    f->seq = ++wb.err_seq;
+}
+
+uint64_t wb_sample(fuse_ino_t ino)
+{
+    pthread_mutex_lock(&wb.lock);
+    struct failed *f = find_failed(ino);
+    uint64_t seen = f && f->reported ? f->seq : 0; /* (3) */
+    pthread_mutex_unlock(&wb.lock);
+    return seen;
 }
 
 /* Under lock: a buffer of CAP bytes, a spare one if it is big. */
@@ -177,14 +230,17 @@ void wb_stop(void)
         free(wb.spare[--wb.n_spare]);
     while (wb.failed) {
         struct failed *f = wb.failed;
-        fuse_log(FUSE_LOG_ERR, "cairn-fuse: write to inode %lu failed and was never reported: %s\n",
-                 (unsigned long)f->ino, strerror(f->err));
+        if (!f->reported)
+            fuse_log(FUSE_LOG_ERR,
+                     "cairn-fuse: write to inode %lu failed and was never reported: %s\n",
+                     (unsigned long)f->ino, strerror(f->err));
         wb.failed = f->next;
         free(f);
     }
+    wb.n_failed = 0;
 }
 
-int wb_write(fuse_ino_t ino, const char *buf, size_t size, uint64_t off)
+int wb_write(fuse_ino_t ino, uint64_t *seen, const char *buf, size_t size, uint64_t off)
 {
     ac_changed(ino, 0); /* (5) */
     if (!wb.started) {  /* no sender: write through */
@@ -193,7 +249,7 @@ int wb_write(fuse_ino_t ino, const char *buf, size_t size, uint64_t off)
         return rv ? fs_errno(rv) : 0;
     }
     pthread_mutex_lock(&wb.lock);
-    int err = take_error(ino);
+    int err = take_error(ino, seen);
     if (err) {
         pthread_mutex_unlock(&wb.lock);
         return err;
@@ -240,11 +296,11 @@ void wb_drain(void)
     pthread_mutex_unlock(&wb.lock);
 }
 
-int wb_settle(fuse_ino_t ino)
+int wb_settle(fuse_ino_t ino, uint64_t *seen)
 {
     wb_drain();
     pthread_mutex_lock(&wb.lock);
-    int err = take_error(ino);
+    int err = take_error(ino, seen);
     pthread_mutex_unlock(&wb.lock);
     return err;
 }
