@@ -425,6 +425,71 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     reply_open(req, ino, of, fi, NULL);
 }
 
+/* 1 if the caller of REQ is in group GID (its own or a supplementary one). */
+static int in_group(fuse_req_t req, uint32_t gid)
+{
+    if (fuse_req_ctx(req)->gid == gid)
+        return 1;
+    gid_t groups[256];
+    int n = fuse_req_getgroups(req, 256, groups);
+    for (int i = 0; i < n && i < 256; i++)
+        if (groups[i] == gid)
+            return 1;
+    return 0;
+}
+
+/* Whether the caller of REQ may open the file A with FLAGS: the check the
+ * kernel makes for an open of an existing file, which it skips when it
+ * asked for a create (default_permissions). 0 or EACCES. */
+static int may_open(fuse_req_t req, const cairn_attr_t *a, int flags)
+{
+    if (fuse_req_ctx(req)->uid == 0)
+        return 0;
+    unsigned want = 0, acc = (unsigned)flags & O_ACCMODE;
+    if (acc != O_WRONLY)
+        want |= 4;
+    if (acc != O_RDONLY || (flags & O_TRUNC))
+        want |= 2;
+    unsigned bits = a->mode & 7;
+    if (fuse_req_ctx(req)->uid == a->uid)
+        bits = (a->mode >> 6) & 7;
+    else if (in_group(req, a->gid))
+        bits = (a->mode >> 3) & 7;
+    return (bits & want) == want ? 0 : EACCES;
+}
+
+/* The kernel asked for a create because it believed NAME absent, but it
+ * exists (made through another mount or node meanwhile): without O_EXCL,
+ * POSIX opens the existing file. 1 when REQ was answered (OF is then the
+ * kernel's or freed), 0 when NAME is not a regular file: EEXIST stands. */
+static int open_existing(fuse_req_t req, fuse_ino_t parent, const char *name, struct ofile *of,
+                         struct fuse_file_info *fi)
+{
+    struct fsctx *fs = FS(req);
+    cairn_attr_t a;
+    int rv = cairn_lookup(fs_cairn(fs), fs->volume, parent, name, &fs->at, &a);
+    if (rv == 0 && S_ISDIR(a.mode))
+        rv = -EISDIR;
+    else if (rv == 0 && !S_ISREG(a.mode))
+        return 0;
+    int err = rv ? fs_errno(rv) : may_open(req, &a, fi->flags);
+    if (!err && (fi->flags & O_TRUNC)) {
+        cairn_setattr_t sa = {CAIRN_SET_SIZE, 0, 0, 0, 0, 0, 0, 0};
+        ac_changed(a.ino, 0);
+        err = fs_errno(cairn_setattr(fs_cairn(fs), fs->volume, a.ino, &sa, &a));
+        ac_changed(a.ino, 0);
+    }
+    if (err) {
+        free(of);
+        fuse_reply_err(req, err);
+        return 1;
+    }
+    struct fuse_entry_param e;
+    entry_param(&e, &a, fs->entry_timeout, fs->attr_timeout);
+    reply_open(req, a.ino, of, fi, &e);
+    return 1;
+}
+
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
                       struct fuse_file_info *fi)
 {
@@ -436,6 +501,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     }
     cairn_attr_t a;
     int rv = mknod_for(req, parent, name, S_IFREG | (mode & 07777), 0, &a);
+    if (rv == -EEXIST && !(fi->flags & O_EXCL) && open_existing(req, parent, name, of, fi))
+        return;
     if (rv != 0) {
         free(of);
         fuse_reply_err(req, fs_errno(rv));

@@ -30,7 +30,13 @@
 #     is unlinked; a second append must land after the first (the listing
 #     must not shrink the size back), the unlinked name must stay gone and
 #     be creatable with O_EXCL; and a rewinddir on the same handle shows a
-#     name made after the first pass.
+#     name made after the first pass;
+#  7. a name made through B while A still believes it absent (A looked it
+#     up first; entry_timeout=30): open(O_CREAT) in A without O_EXCL opens
+#     the existing file as on a local disk (O_APPEND appends to B's bytes,
+#     O_TRUNC truncates), with O_EXCL fails EEXIST, on a directory fails
+#     EISDIR, and for a user without write permission on the file (in a
+#     directory everyone may write) fails EACCES (A is mounted allow_other).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fuse_lib.sh"
 
@@ -178,7 +184,7 @@ pass "with entry_timeout=0 a name made through B is visible in A at once"
 
 # ---- 6: a listing read in many requests ----
 fuse_umount "$A"
-fuse_mount "$N1_SOCK" v1 "$A" attr_timeout=30,entry_timeout=30
+fuse_mount "$N1_SOCK" v1 "$A" allow_other,attr_timeout=30,entry_timeout=30
 /usr/bin/python3 - "$A/big" <<'PY' || fail "a listing gave the kernel attributes or names older than A's changes (above)"
 import os, sys
 d = sys.argv[1]
@@ -221,6 +227,51 @@ if "new" in first or "new" not in again:
 print(f"# listing of {seen} names over many requests: appends, unlink and rewinddir consistent")
 PY
 pass "a listing read over many requests never undoes A's append or unlink; rewinddir lists afresh"
+
+# ---- 7: O_CREAT of a name made elsewhere while A believed it absent ----
+chmod 0755 "$T_TMP"
+mkdir -m 0777 "$A/late"
+for n in app trunc excl dir perm; do
+  [[ -e $A/late/$n ]] && fail "late/$n exists before anyone made it"
+done
+printf 'from B\n' >"$B/late/app"
+printf 'from B\n' >"$B/late/trunc"
+printf 'from B\n' >"$B/late/excl"
+printf 'from B\n' >"$B/late/perm"
+chmod 0644 "$B/late/perm"
+mkdir "$B/late/dir"
+/usr/bin/python3 - "$A/late" <<'PY' || fail "open(O_CREAT) of a name A believed absent (above)"
+import errno, os, sys
+d = sys.argv[1]
+fd = os.open(f"{d}/app", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+os.write(fd, b"from A\n")
+os.close(fd)
+with open(f"{d}/app", "rb") as f:
+    got = f.read()
+if got != b"from B\nfrom A\n":
+    sys.exit(f"O_CREAT|O_APPEND: {got!r}")
+fd = os.open(f"{d}/trunc", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.close(fd)
+if os.stat(f"{d}/trunc").st_size != 0:
+    sys.exit("O_CREAT|O_TRUNC left bytes")
+for name, flags, want in (("excl", os.O_EXCL, errno.EEXIST), ("dir", 0, errno.EISDIR)):
+    try:
+        os.close(os.open(f"{d}/{name}", os.O_WRONLY | os.O_CREAT | flags, 0o644))
+        sys.exit(f"{name}: open(O_CREAT) succeeded, want {errno.errorcode[want]}")
+    except OSError as e:
+        if e.errno != want:
+            sys.exit(f"{name}: {e}, want {errno.errorcode[want]}")
+PY
+[[ -e $A/late/perm ]] && fail "A already sees late/perm (its negative entry expired?)"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
+import os, sys
+try:
+    os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
+    print("opened")
+except OSError as e:
+    print(e.strerror)' "$A/late/perm" 2>&1)
+[[ $out == "Permission denied" ]] || fail "nobody's open(O_CREAT|O_WRONLY) of B's 0644 file: $out, want Permission denied"
+pass "open(O_CREAT) of a name made through B while A believed it absent opens it (O_APPEND, O_TRUNC); EEXIST with O_EXCL, EISDIR, EACCES"
 
 fuse_umount "$A"
 fuse_umount "$B"
