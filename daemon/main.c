@@ -154,6 +154,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     int status = 1;
+    long dropped = 0; /* requests a stop did not apply (rpc_server_stop) */
     struct engine *e = NULL;
     struct rpc_server *srv = NULL;
     struct engine_opts eo = {cfg.data_dir, NULL, NULL};
@@ -226,7 +227,6 @@ int main(int argc, char **argv)
     sd_notify(0, "STOPPING=1");
     status = 0;
 out:
-    long dropped;
     if (rpc_server_stop(srv, DRAIN_GRACE_MS, &dropped)) /* drain: in-flight calls finish first */
         log_warn("cairnd", "calls still running %d ms after the stop were cancelled",
                  DRAIN_GRACE_MS);

@@ -131,8 +131,11 @@ static void plus_entry(const struct fsctx *fs, const struct dent *de, struct fus
 {
     cairn_attr_t a = de->attr;
     double left = fs->attr_timeout; /* a past view never changes */
-    if (!fs->readonly && (left = ac_get(de->ino, fs->attr_timeout, &a)) <= 0)
-        return;
+    if (!fs->readonly) {
+        left = ac_get(de->ino, fs->attr_timeout, &a);
+        if (left <= 0)
+            return;
+    }
     fs_stat(&e->attr, &a);
     e->ino = de->ino;
     e->attr_timeout = left;

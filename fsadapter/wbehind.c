@@ -113,6 +113,8 @@ static void drop_oldest(void)
         for (struct failed **p = &wb.failed; *p; p = &(*p)->next)
             if ((*p)->reported == reported && (!victim || (*p)->seq < (*victim)->seq))
                 victim = p;
+    if (!victim)
+        return; /* no record at all */
     struct failed *f = *victim;
     if (!f->reported)
         fuse_log(FUSE_LOG_ERR, "cairn-fuse: write to inode %lu failed and was never reported: %s\n",
