@@ -1068,7 +1068,7 @@ int fs_listxattr(struct volume *v, const struct asof *at, uint64_t ino, char *bu
     meta_iter_free(vit);
     meta_iter_free(it);
     engine_leave(v->eng);
-    if (rv == 0 && buf && cap && *len > cap)
+    if (rv == 0 && buf && *len > cap) /* also with CAP 0: nothing was copied */
         rv = -ERANGE;
     return rv;
 }

@@ -126,7 +126,7 @@ int mk_name(const uint8_t *k, size_t klen, const char **name, size_t *nlen)
         return CAIRN_EFORMAT;
     *name = (const char *)k + 12;
     *nlen = klen - 12 - 1 - STAMP_LEN;
-    if (memchr(*name, 0, *nlen))
+    if (*nlen > 255 || memchr(*name, 0, *nlen)) /* no name is longer: callers copy into KEY_MAX */
         return CAIRN_EFORMAT;
     return 0;
 }

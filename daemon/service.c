@@ -344,9 +344,6 @@ static int h_readlink(void *app, const ProtobufCMessage *msg, ProtobufCMessage *
 struct dirlist {
     Cairn__V1__ReadDirReply *rep;
     size_t cap, limit;
-    struct volume *v;
-    const struct asof *at;
-    int with_attrs;
 };
 
 static int dir_one(void *ctx, const char *name, size_t nlen, uint64_t ino, uint32_t type)
@@ -366,12 +363,7 @@ static int dir_one(void *ctx, const char *name, size_t nlen, uint64_t ino, uint3
     e->ino = ino;
     e->type = type;
     d->rep->entries[d->rep->n_entries++] = e;
-    if (d->with_attrs) {
-        struct attr a;
-        if (fs_getattr(d->v, d->at, ino, &a) == 0)
-            e->attr = pb_attr(ino, &a);
-    }
-    return 0;
+    return 0; /* attributes after the listing: fs_readdir holds the engine gate */
 }
 
 static int h_readdir(void *app, const ProtobufCMessage *msg, ProtobufCMessage **resp)
@@ -391,10 +383,17 @@ static int h_readdir(void *app, const ProtobufCMessage *msg, ProtobufCMessage **
     Cairn__V1__ReadDirReply *rep = xmalloc(sizeof *rep);
     cairn__v1__read_dir_reply__init(rep);
     rep->eof = 1;
-    struct dirlist d = {rep, 0, r->limit ? r->limit : READDIR_DEFAULT, v, &at, r->with_attrs};
+    struct dirlist d = {rep, 0, r->limit ? r->limit : READDIR_DEFAULT};
     if (d.limit > READDIR_MAX)
         d.limit = READDIR_MAX;
     rv = fs_readdir(v, &at, r->dir, r->after.len ? after : NULL, r->after.len, dir_one, &d);
+    /* Not from dir_one: taking the gate again inside fs_readdir's hold
+     * deadlocks once a reindex waits for it (a writer-preferring lock). */
+    for (size_t i = 0; rv == 0 && r->with_attrs && i < rep->n_entries; i++) {
+        struct attr a;
+        if (fs_getattr(v, &at, rep->entries[i]->ino, &a) == 0) /* best effort, as before */
+            rep->entries[i]->attr = pb_attr(rep->entries[i]->ino, &a);
+    }
     vv_fini(&vv);
     if (rv == 0 && r->relatime && !r->after.len && !at.vv && at.hlc == UINT64_MAX)
         (void)fs_read_atime(v, r->dir); /* best effort: the listing succeeded */
@@ -703,13 +702,21 @@ static int h_listxattr(void *app, const ProtobufCMessage *msg, ProtobufCMessage 
     vv_init(&vv);
     int rv;
     if ((rv = arg_volume(app, &r->volume, &v)) == 0 && (rv = arg_at(v, r->at, &at, &vv)) == 0) {
-        size_t len;
-        if ((rv = fs_listxattr(v, &at, r->ino, NULL, 0, &len)) == 0) {
+        /* Size, then fill; again if the list grew in between (a bounded
+         * number of times: ERANGE then says it keeps growing). */
+        for (int tries = 0; tries < 8; tries++) {
+            size_t len;
+            if ((rv = fs_listxattr(v, &at, r->ino, NULL, 0, &len)) != 0)
+                break;
             uint8_t *buf = xmalloc(len ? len : 1);
-            if ((rv = fs_listxattr(v, &at, r->ino, (char *)buf, len, &len)) == 0)
+            size_t cap = len;
+            if ((rv = fs_listxattr(v, &at, r->ino, (char *)buf, cap, &len)) == 0) {
                 *resp = xattr_reply(buf, len);
-            else
-                free(buf);
+                break;
+            }
+            free(buf);
+            if (rv != -ERANGE)
+                break;
         }
     }
     vv_fini(&vv);
