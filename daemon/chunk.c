@@ -181,8 +181,17 @@ int chunk_append(struct chunk *c, const void *buf, size_t len, uint64_t *off_out
     if (len > chunk_free(c))
         return -ENOSPC;
     int rv = io_pwrite(c->fd, buf, len, c->tail);
-    if (rv != 0)
-        return rv; /* (1): tail unchanged, the partial bytes lie above it */
+    if (rv != 0) {
+        /* (1): the tail is unchanged. A short write left bytes above it,
+         * maybe whole records of this append: cut them, or recovery would
+         * replay part of an append that was reported failed. */
+        int cut = io_ftruncate(c->fd, c->tail);
+        if (cut != 0) {
+            log_err("chunk", "cannot cut a failed append's bytes: %s", cairn_strerror(cut));
+            return CAIRN_EFAILED;
+        }
+        return rv;
+    }
     *off_out = c->tail;
     c->tail += len;
     if (c->tail - c->wb_mark >= CHUNK_WB_STEP) {

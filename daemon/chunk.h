@@ -62,8 +62,10 @@ int chunk_scan(struct chunk *c, uint64_t from, chunk_scan_fn fn, void *ctx, int 
 uint64_t chunk_free(const struct chunk *c);
 /* Appends LEN bytes (whole records) at the tail and returns their offset.
  * -ENOSPC when they do not fit the capacity (nothing is written). A failed
- * write leaves the tail where it was, so the next append overwrites the
- * partial bytes; nothing below the tail is ever written again. */
+ * write leaves the tail where it was and cuts the bytes it wrote above it,
+ * so recovery never replays part of a failed append; CAIRN_EFAILED when
+ * they could not be cut: the chunk must take no more appends before a
+ * restart. Nothing below the tail is ever written again. */
 int chunk_append(struct chunk *c, const void *buf, size_t len, uint64_t *off_out);
 /* Reads LEN bytes at OFF. */
 int chunk_read(struct chunk *c, uint64_t off, void *buf, size_t len);

@@ -188,6 +188,8 @@ static int catalog_append(struct engine *e, struct record *r)
     uint64_t off;
     int rv = chunk_append(c, buf, len, &off);
     free(buf);
+    if (rv == CAIRN_EFAILED)
+        e->catalog_failed = 1; /* its bytes stay above the tail: no more appends */
     if (rv != 0)
         return rv;
     struct meta_batch *b = meta_batch_new();
@@ -499,6 +501,14 @@ static int load(struct engine *e)
     if (e->replayed)
         log_info("engine", "recovery: applied %llu records (%llu bytes) the index lacked",
                  (unsigned long long)e->replayed, (unsigned long long)e->replayed_bytes);
+    /* The chunks' bytes before the index that now points at them: after a
+     * crash some may still be only in the page cache, and later syncs of a
+     * volume start at its current chunk (sync_from). */
+    for (uint32_t no = 0; no <= e->max_no; no++) {
+        struct chunk *c = engine_chunk_by_no(e, no);
+        if (c && (rv = chunk_sync(c)) != 0)
+            return rv;
+    }
     return meta_sync(e->meta);
 }
 

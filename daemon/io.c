@@ -37,9 +37,12 @@ int io_pwrite(int fd, const void *buf, size_t n, uint64_t off)
     int rv = fault_check("pwrite");
     if (rv)
         return rv;
+    /* tests: the first half of the bytes is written, then the error */
+    int torn = fault_check("pwrite_torn");
+    size_t stop = torn ? n - n / 2 : 0; /* bytes left unwritten when it fails */
     const char *p = buf;
-    while (n > 0) {
-        ssize_t w = pwrite(fd, p, n, (off_t)off);
+    while (n > stop) {
+        ssize_t w = pwrite(fd, p, n - stop, (off_t)off);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -51,7 +54,7 @@ int io_pwrite(int fd, const void *buf, size_t n, uint64_t off)
         n -= (size_t)w;
         off += (uint64_t)w;
     }
-    return 0;
+    return torn;
 }
 
 int io_pread(int fd, void *buf, size_t n, uint64_t off)

@@ -194,6 +194,8 @@ int volume_commit(struct volume *v, struct record *recs, uint32_t n)
     if ((rv = chunk_append(c, v->wbuf, total, &off)) != 0) {
         log_err("volume", "volume %s: append to chunk %u failed: %s", v->info.name, c->no,
                 cairn_strerror(rv));
+        if (rv == CAIRN_EFAILED) /* its bytes stay above the tail (chunk.h) */
+            atomic_store(&v->failed, rv);
         goto out; /* (1) */
     }
     if ((rv = meta_batch_commit(v->meta, v->batch, 0)) != 0) {

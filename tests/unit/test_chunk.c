@@ -748,6 +748,49 @@ static void chunk_append_overwrites_partial_bytes_of_a_failed_write(void **state
     free(b);
 }
 
+/* An append of two whole records whose write fails after the first one
+ * (a short write, then ENOSPC): the record that did reach the file is cut,
+ * so recovery does not replay half of an append reported failed; when the
+ * cut fails too, the append says CAIRN_EFAILED. */
+static void chunk_append_that_fails_midway_leaves_nothing_above_the_tail(void **state)
+{
+    struct fixture *f = *state;
+    struct chunk *c = NULL;
+    assert_int_equal(chunk_create(&c, f->dir, f->id, 1, 1, CAP), 0);
+    size_t la, lb, lc;
+    uint8_t *a = make_record(1, 300, NULL, &la);
+    uint8_t *b = make_record(2, 900, NULL, &lb);
+    uint8_t *cc = make_record(3, 100, NULL, &lc);
+    assert_true(lb >= (lb + lc) / 2); /* half the group holds all of B */
+    uint8_t *group = malloc(lb + lc);
+    assert_non_null(group);
+    memcpy(group, b, lb);
+    memcpy(group + lb, cc, lc);
+    uint64_t off;
+    assert_int_equal(chunk_append(c, a, la, &off), 0);
+    uint64_t tail = c->tail;
+    fault_arm("pwrite_torn", 1, -ENOSPC, 0);
+    assert_int_equal(chunk_append(c, group, lb + lc, &off), -ENOSPC);
+    assert_int_equal(c->tail, tail);
+    assert_int_equal(file_size(f->path), (off_t)tail); /* B's bytes were cut */
+    fault_arm("pwrite_torn", 1, -EIO, 0);
+    fault_arm("ftruncate", 1, -EIO, 0);
+    assert_int_equal(chunk_append(c, group, lb + lc, &off), CAIRN_EFAILED);
+    fault_reset();
+    assert_int_equal(truncate(f->path, (off_t)tail), 0); /* as if the cut had worked */
+    chunk_close(c);
+    struct seen s = {0};
+    uint64_t dropped = 0;
+    assert_int_equal(reopen_and_recover(f, &c, &s, &dropped), 0);
+    assert_int_equal(s.n, 1); /* A only */
+    assert_int_equal(s.seq[0], 1);
+    chunk_close(c);
+    free(group);
+    free(a);
+    free(b);
+    free(cc);
+}
+
 static void chunk_create_that_fails_to_sync_leaves_no_file(void **state)
 {
     struct fixture *f = *state;
@@ -811,6 +854,7 @@ int main(void)
 #ifdef CAIRN_FAULT
         T(chunk_append_after_a_failed_pwrite_reuses_the_offset),
         T(chunk_append_overwrites_partial_bytes_of_a_failed_write),
+        T(chunk_append_that_fails_midway_leaves_nothing_above_the_tail),
         T(chunk_create_that_fails_to_sync_leaves_no_file),
         T(chunk_recover_reports_a_failed_truncate),
 #endif
