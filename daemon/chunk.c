@@ -5,7 +5,9 @@
  * (1) bytes below the tail are never rewritten; appends only write at the
  *     tail, and recovery only cuts bytes at or above the first bad record;
  * (2) a chunk file exists only with a complete, fsync'ed header whose
- *     directory entry was fsync'ed too (chunk_create);
+ *     directory entry was fsync'ed too (chunk_create): the header is made
+ *     under NAME.new first, so a crash during a creation leaves at most a
+ *     .new file, which the next start removes;
  * (3) every record handed out by a scan or a read passed its checksum;
  * (4) writeback of appended bytes is started every CHUNK_WB_STEP bytes, so a
  *     later fdatasync has little left to do and dirty memory stays bounded.
@@ -115,18 +117,32 @@ int chunk_create(struct chunk **out, const char *dir, const uint8_t id[16], uint
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     encode_header(c, (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u, h);
+    /* (2): the header is written and synced under a temporary name, then
+     * linked to the chunk's name (which must not exist) */
+    char *tmp = xasprintf("%s" CHUNK_NEW_SUFFIX, c->path);
     int rv;
-    if ((rv = io_open(c->path, O_RDWR | O_CREAT | O_EXCL, 0600, &c->fd)) != 0)
+    if ((rv = io_open(tmp, O_RDWR | O_CREAT | O_EXCL, 0600, &c->fd)) != 0)
         goto out;
-    if ((rv = io_pwrite(c->fd, h, sizeof h, 0)) != 0 || (rv = io_fsync(c->fd)) != 0 ||
-        (rv = io_fsync_dir(dir)) != 0) {
+    if ((rv = io_pwrite(c->fd, h, sizeof h, 0)) != 0 || (rv = io_fsync(c->fd)) != 0) {
+        unlink(tmp);
+        goto out;
+    }
+    if (link(tmp, c->path) != 0) {
+        rv = -errno;
+        unlink(tmp);
+        goto out;
+    }
+    unlink(tmp);
+    if ((rv = io_fsync_dir(dir)) != 0) {
         unlink(c->path); /* never leave a chunk whose creation was not durable */
         goto out;
     }
     c->tail = c->wb_mark = CHUNK_HDR_LEN;
+    free(tmp);
     *out = c;
     return 0;
 out:
+    free(tmp);
     chunk_close(c);
     return rv;
 }

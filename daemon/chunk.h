@@ -27,6 +27,9 @@ struct chunk {
 void chunk_id_hex(const uint8_t id[16], char out[33]);
 /* Parses 32 hex digits; -EINVAL otherwise. */
 int chunk_id_parse(const char *hex, uint8_t id[16]);
+/* The name a chunk file has while chunk_create writes its header: <id>.new.
+ * Such a file left by a crash is no chunk; the engine removes it at open. */
+#define CHUNK_NEW_SUFFIX ".new"
 
 /* Creates DIR/<id> with its header, fsyncs the file and DIR. -EEXIST if it
  * exists. On success *OUT is the open chunk (tail = header length). */

@@ -39,6 +39,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ENGINE_MAX_CHUNKS 65536u
 #define REPLAY_BATCH 256
@@ -552,6 +553,16 @@ static int open_chunks(struct engine *e)
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         uint8_t id[16];
+        size_t nl = strlen(de->d_name);
+        if (nl == 32 + strlen(CHUNK_NEW_SUFFIX) &&
+            strcmp(de->d_name + 32, CHUNK_NEW_SUFFIX) == 0) { /* chunk.h: a creation cut short */
+            char *path = xasprintf("%s/%s", e->chunk_dir, de->d_name);
+            log_warn("engine", "removing %s: a chunk whose creation did not finish", path);
+            if (unlink(path) != 0)
+                log_warn("engine", "cannot remove %s: %s", path, strerror(errno));
+            free(path);
+            continue;
+        }
         if (de->d_name[0] == '.' || chunk_id_parse(de->d_name, id) != 0) {
             if (de->d_name[0] != '.')
                 log_warn("engine", "ignoring %s/%s: not a chunk file name", e->chunk_dir,

@@ -21,6 +21,9 @@
  *    torn bytes are dropped (torn_bytes_dropped > 0, the file is cut back to
  *    the last good record), no size claims bytes that were never written, and
  *    appends after the cut survive another restart;
+ *  - a chunk whose creation a crash cut short (its header file under the
+ *    temporary name <id>.new, empty or half a header): the next open
+ *    succeeds, removes it, keeps everything else, and chunks can be made;
  *  - one byte flipped in the last record of a chunk, which was fsync'ed:
  *    acknowledged data must not vanish silently: the bytes are kept and
  *    reads of them report CAIRN_ECHECKSUM; the same for the catalog.
@@ -479,6 +482,40 @@ static void garbage_after_the_last_record_is_dropped_as_a_torn_tail(void **state
     }
 }
 
+static void unfinished_chunk_creation_is_removed_at_open(void **state)
+{
+    (void)state;
+    quiet();
+    g_rng = tu_seed("unfinished_chunk");
+    struct cx c;
+    cx_create(&c, "corrupt_new");
+    uint64_t a = mkfile(&c, "a");
+    uint8_t *ad = random_bytes(10000);
+    wr(&c, a, 0, ad, 10000);
+    assert_int_equal(fs_fsync(c.v), 0);
+    cx_close(&c);
+    static const size_t sizes[] = {0, CHUNK_HDR_LEN / 2};
+    for (size_t k = 0; k < 2; k++) {
+        char *tmp = NULL;
+        assert_true(asprintf(&tmp, "%s/chunks/%032llx" CHUNK_NEW_SUFFIX, c.dir,
+                             (unsigned long long)(k + 0x1234)) > 0);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        assert_true(fd >= 0);
+        uint8_t half[CHUNK_HDR_LEN] = {0};
+        assert_int_equal(write(fd, half, sizes[k]), (ssize_t)sizes[k]);
+        close(fd);
+        cx_open(&c); /* used to fail: a chunk file without a header */
+        assert_int_equal(access(tmp, F_OK), -1);
+        expect_data(&c, a, 0, ad, 10000);
+        uint8_t id[16];
+        assert_int_equal(engine_chunk_create(c.e, CHUNK_CAP, id), 0);
+        cx_close(&c);
+        free(tmp);
+    }
+    free(ad);
+    cx_destroy(&c);
+}
+
 static void chunk_cut_inside_its_last_record_keeps_acknowledged_data(void **state)
 {
     (void)state;
@@ -673,6 +710,7 @@ int main(void)
         cmocka_unit_test(damaged_record_is_skipped_on_rebuild_and_later_records_are_kept),
         cmocka_unit_test(garbage_after_the_last_record_is_dropped_as_a_torn_tail),
         cmocka_unit_test(chunk_cut_inside_its_last_record_keeps_acknowledged_data),
+        cmocka_unit_test(unfinished_chunk_creation_is_removed_at_open),
         cmocka_unit_test(damaged_last_record_is_not_dropped_as_a_torn_tail),
         cmocka_unit_test(every_byte_of_a_data_record_is_covered_by_its_checksum),
         cmocka_unit_test(damaged_catalog_record_does_not_empty_the_volume),
