@@ -304,8 +304,10 @@ int fs_read_atime(struct volume *v, uint64_t ino)
     int rv = fs_getattr(v, &ASOF_NOW, ino, &a);
     if (rv != 0 || !relatime_due(&a))
         return rv;
-    struct setattr sa = {.mask = SET_ATIME_NOW | SET_CTIME, .ctime = a.ctime};
-    return fs_setattr(v, ino, &sa, NULL); /* atime alone leaves ctime as it was */
+    /* checked again under the writer lock, against the inode as it is then:
+     * a change that came meanwhile keeps its ctime */
+    struct setattr sa = {.mask = SET_RELATIME};
+    return fs_setattr(v, ino, &sa, NULL);
 }
 
 int fs_readlink(struct volume *v, const struct asof *at, uint64_t ino, char *buf, size_t cap,
@@ -752,6 +754,11 @@ int fs_setattr(struct volume *v, uint64_t ino, const struct setattr *sa, struct 
     if ((rv = txn_begin(&t, v)) != 0 || (rv = txn_get(&t, ino, &c)) != 0)
         goto out;
     struct attr *a = &c->a;
+    if ((sa->mask & SET_RELATIME) && !relatime_due(a)) { /* moved meanwhile */
+        if (out)
+            *out = *a;
+        goto out;
+    }
     if (sa->mask & SET_SIZE) {
         if (S_ISDIR(a->mode)) {
             rv = -EISDIR;
@@ -787,7 +794,10 @@ int fs_setattr(struct volume *v, uint64_t ino, const struct setattr *sa, struct 
         a->mtime = sa->mtime;
     if (sa->mask & SET_MTIME_NOW)
         a->mtime = t.now;
-    a->ctime = (sa->mask & SET_CTIME) ? sa->ctime : t.now;
+    if (sa->mask & SET_RELATIME)
+        a->atime = t.now; /* and the ctime of the loaded inode stays */
+    else
+        a->ctime = (sa->mask & SET_CTIME) ? sa->ctime : t.now;
     c->dirty = 1;
     if ((rv = txn_commit(&t)) == 0 && out)
         *out = *a;

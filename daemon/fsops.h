@@ -43,6 +43,10 @@ enum setattr_mask {
     SET_ATIME_NOW = 1 << 6,
     SET_MTIME_NOW = 1 << 7,
     SET_CTIME = 1 << 8,
+    /* Internal (the service accepts bits 0-8 only): atime to now if
+     * relatime finds it due, decided under the volume's writer lock; ctime
+     * stays as it is. */
+    SET_RELATIME = 1 << 9,
 };
 
 struct setattr {
