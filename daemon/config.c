@@ -17,7 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+/* The longest unix socket path (sun_path less its NUL). */
+#define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
 struct parse {
     struct config *c;
@@ -150,9 +154,11 @@ static const char *apply_key(struct config *c, const char *section, const char *
                 why = "must be a path";
         } else if (strcmp(name, "listen") == 0)
             rv = parse_addr(value, &c->listen), why = rv ? "must be HOST:PORT or none" : NULL;
-        else if (strcmp(name, "socket") == 0)
+        else if (strcmp(name, "socket") == 0) {
             set_str(&c->socket, value);
-        else if (strcmp(name, "metrics_listen") == 0)
+            if (c->socket && (c->socket[0] != '/' || strlen(c->socket) > SOCKET_PATH_MAX))
+                why = "must be an absolute path of at most 107 bytes, or none";
+        } else if (strcmp(name, "metrics_listen") == 0)
             rv = parse_addr(value, &c->metrics_listen),
             why = rv ? "must be HOST:PORT or none" : NULL;
         else
@@ -166,8 +172,9 @@ static const char *apply_key(struct config *c, const char *section, const char *
             why = "unknown key";
     } else if (strcmp(section, "chunks") == 0) {
         if (strcmp(name, "size") == 0) {
-            if (config_parse_size(value, &c->chunk_size) != 0 || c->chunk_size < ENGINE_MIN_CHUNK)
-                why = "must be a size of at least 4M (e.g. 64M, 8G)";
+            if (config_parse_size(value, &c->chunk_size) != 0 || c->chunk_size < ENGINE_MIN_CHUNK ||
+                c->chunk_size > ENGINE_MAX_CHUNK)
+                why = "must be a size from 4M to 1P (e.g. 64M, 8G)";
         } else
             why = "unknown key";
     } else if (strcmp(section, "rpc") == 0) {
@@ -256,6 +263,12 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
     p->f = f;
     int rv = ini_parse_stream(read_line, p, on_key, p);
     fclose(f);
+    if (rv == 0 && !p->err_line && !c->socket && !c->listen) {
+        snprintf(err, errlen,
+                 "%s: [node] socket and listen: both none, nothing could reach the node", path);
+        free(p);
+        return -EINVAL;
+    }
     if (rv == 0 && !p->err_line) {
         free(p);
         return 0;

@@ -728,7 +728,7 @@ uint64_t engine_index_bytes(struct engine *e)
 
 int engine_chunk_create(struct engine *e, uint64_t capacity, uint8_t id_out[16])
 {
-    if (capacity < ENGINE_MIN_CHUNK || capacity > (1ull << 50))
+    if (capacity < ENGINE_MIN_CHUNK || capacity > ENGINE_MAX_CHUNK)
         return -EINVAL;
     pthread_mutex_lock(&e->lock);
     int rv = 0;

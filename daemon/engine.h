@@ -75,6 +75,7 @@ uint64_t engine_index_bytes(struct engine *e);
 
 /* Creates a chunk of CAPACITY bytes (>= ENGINE_MIN_CHUNK) with a new id. */
 #define ENGINE_MIN_CHUNK (4u << 20)
+#define ENGINE_MAX_CHUNK (1ull << 50) /* 1 PiB */
 int engine_chunk_create(struct engine *e, uint64_t capacity, uint8_t id_out[16]);
 /* *OUT is malloc'ed (free it), *N its length; ordered by chunk number. */
 int engine_chunk_list(struct engine *e, struct chunk_info **out, size_t *n);

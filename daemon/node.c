@@ -88,8 +88,14 @@ static int read_id(const char *path, uint32_t *id)
 {
     struct idfile f = {0, 0, 0};
     int rv = ini_parse(path, idfile_kv, &f);
-    if (rv == -1)
-        return -ENOENT;
+    if (rv == -1) {                      /* cannot open: only a missing file means "no id yet" */
+        int err = errno ? -errno : -EIO; /* fopen's */
+        struct stat st;
+        if (stat(path, &st) != 0 && errno == ENOENT)
+            return -ENOENT;
+        log_err("node", "cannot read %s: %s", path, strerror(-err));
+        return err;
+    }
     if (rv != 0 || f.bad || f.format < 1 || f.format > (long)NODE_FILE_VERSION || f.id < 1 ||
         f.id > (long long)NODE_ID_MAX) {
         log_err("node", "%s is malformed (line %d)", path, rv);

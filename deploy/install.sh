@@ -3,8 +3,10 @@
 # unit, a cairn system user, /etc/cairn/cairnd.conf (kept if present) and
 # /var/lib/cairn. Run as root after building:  deploy/install.sh [BUILD_DIR]
 set -euo pipefail
+build=
+[[ -n ${1:-} ]] && build=$(realpath -m "$1") # relative to where it was run from
 cd "$(dirname "$0")/.."
-build=${1:-build}
+build=${build:-build}
 [[ $(id -u) -eq 0 ]] || { echo "install.sh: run as root" >&2; exit 1; }
 [[ -x $build/daemon/cairnd ]] || { echo "install.sh: build first (no $build/daemon/cairnd)" >&2; exit 1; }
 install -D -m 0755 "$build/daemon/cairnd" /usr/local/sbin/cairnd
@@ -16,7 +18,11 @@ for f in cairn-fuse mount.cairn; do
 done
 install -D -m 0644 deploy/cairnd.service /etc/systemd/system/cairnd.service
 install -D -m 0644 README.md /usr/local/share/doc/cairn/README.md
-getent passwd cairn >/dev/null || useradd --system --home-dir /var/lib/cairn --shell /usr/sbin/nologin cairn
+if ! getent passwd cairn >/dev/null; then
+  group=(--user-group)
+  getent group cairn >/dev/null && group=(-g cairn) # a group of that name already exists
+  useradd --system "${group[@]}" --home-dir /var/lib/cairn --shell /usr/sbin/nologin cairn
+fi
 install -d -m 0755 /etc/cairn
 [[ -f /etc/cairn/cairnd.conf ]] || install -m 0640 -g cairn deploy/cairnd.conf.example /etc/cairn/cairnd.conf
 install -d -m 0700 -o cairn -g cairn /var/lib/cairn

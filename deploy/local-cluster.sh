@@ -72,6 +72,11 @@ stop() {
     pid=$(cat "$run/$n/pid")
     if kill -TERM "$pid" 2>/dev/null; then
       for ((i = 0; i < 600; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      if kill -0 "$pid" 2>/dev/null; then # still there after 60 s: do not leave it holding the data
+        echo "$n did not stop within 60 s of SIGTERM: killing it (see $run/$n/cairnd.log)" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+        for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      fi
       echo "$n stopped"
     fi
     rm -f "$run/$n/pid"

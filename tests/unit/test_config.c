@@ -188,18 +188,23 @@ static void config_strips_whitespace_and_inline_comments(void **state)
 static void config_none_or_empty_turns_addresses_off(void **state)
 {
     struct fx *f = *state;
-    assert_int_equal(load(f, "[node]\nlisten = none\nsocket = none\nmetrics_listen = none\n"
+    /* (socket and listen not both: config_socket_must_be_absolute_and_fit) */
+    assert_int_equal(load(f, "[node]\nlisten = none\nmetrics_listen = none\n"
                              "[cluster]\nseeds = none\nkey_file = none\n"),
                      0);
     assert_null(f->c.listen);
-    assert_null(f->c.socket);
+    assert_non_null(f->c.socket);
     assert_null(f->c.metrics_listen);
     assert_null(f->c.seeds);
     assert_null(f->c.key_file);
-    assert_int_equal(load(f, "[node]\nlisten =\nsocket =\nmetrics_listen =\n"), 0);
-    assert_null(f->c.listen);
+    assert_int_equal(load(f, "[node]\nsocket = none\n"), 0);
     assert_null(f->c.socket);
+    assert_non_null(f->c.listen);
+    assert_int_equal(load(f, "[node]\nlisten =\nmetrics_listen =\n"), 0);
+    assert_null(f->c.listen);
     assert_null(f->c.metrics_listen);
+    assert_int_equal(load(f, "[node]\nsocket =\n"), 0);
+    assert_null(f->c.socket);
 }
 
 static void config_empty_name_is_refused_or_defaulted(void **state)
@@ -262,13 +267,11 @@ static void config_chunk_size_takes_suffixes_and_a_4m_minimum(void **state)
         const char *s;
         uint64_t v;
     } good[] = {
-        {"4M", 4ull << 20},      {"4m", 4ull << 20},
-        {"4MiB", 4ull << 20},    {"4mib", 4ull << 20},
-        {"4MB", 4ull << 20},     {"4096K", 4ull << 20},
-        {"4096KiB", 4ull << 20}, {"4194304", 4ull << 20},
-        {"1G", 1ull << 30},      {"8GiB", 8ull << 30},
-        {"2T", 2ull << 40},      {"1TiB", 1ull << 40},
-        {"5000000", 5000000},    {"16777215T", 16777215ull << 40},
+        {"4M", 4ull << 20},      {"4m", 4ull << 20},      {"4MiB", 4ull << 20},
+        {"4mib", 4ull << 20},    {"4MB", 4ull << 20},     {"4096K", 4ull << 20},
+        {"4096KiB", 4ull << 20}, {"4194304", 4ull << 20}, {"1G", 1ull << 30},
+        {"8GiB", 8ull << 30},    {"2T", 2ull << 40},      {"1TiB", 1ull << 40},
+        {"5000000", 5000000},    {"1024T", 1ull << 50},
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         char text[128];
@@ -277,21 +280,11 @@ static void config_chunk_size_takes_suffixes_and_a_4m_minimum(void **state)
             fail_msg("size = %s rejected: %s", good[i].s, f->err);
         assert_int_equal(f->c.chunk_size, good[i].v);
     }
-    static const char *bad[] = {"4194303",
-                                "3M",
-                                "4095K",
-                                "4095KiB",
-                                "0",
-                                "",
-                                "-8G",
-                                "8X",
-                                "8 G",
-                                "8Gi",
-                                "G",
-                                "16777216T",
-                                "99999999999999999999"};
+    static const char *bad[] = {"4194303", "3M",        "4095K", "4095KiB", "0",
+                                "",        "-8G",       "8X",    "8 G",     "8Gi",
+                                "G",       "16777216T", "1025T", "2P",      "99999999999999999999"};
     expect_bad_values(f, "chunks", "size", bad, sizeof bad / sizeof bad[0],
-                      "must be a size of at least 4M (e.g. 64M, 8G)");
+                      "must be a size from 4M to 1P (e.g. 64M, 8G)");
 }
 
 static void config_rpc_threads_must_be_1_to_256(void **state)
@@ -350,6 +343,27 @@ static void config_log_level_names(void **state)
     expect_error(f, "[log]\nlevel = verbose\n", 2,
                  "[log] level: must be error, warn, info or debug");
     expect_error(f, "[log]\nlevel =\n", 2, "[log] level: must be error, warn, info or debug");
+}
+
+static void config_socket_must_be_absolute_and_fit(void **state)
+{
+    struct fx *f = *state;
+    char text[400], path[200];
+    memset(path, 'a', 108);
+    path[0] = '/';
+    path[108] = '\0'; /* 108 bytes: one more than sun_path holds */
+    const char *bad[] = {"run/cairnd.sock", "./s.sock", path};
+    expect_bad_values(f, "node", "socket", bad, 3,
+                      "must be an absolute path of at most 107 bytes, or none");
+    path[107] = '\0';
+    snprintf(text, sizeof text, "[node]\nsocket = %s\n", path);
+    assert_int_equal(load(f, text), 0);
+    assert_int_equal(load(f, "[node]\nsocket = none\n"), 0); /* TCP only */
+    /* nothing at all to reach the node by */
+    assert_int_equal(load(f, "[node]\nsocket = none\nlisten = none\n"), -EINVAL);
+    snprintf(text, sizeof text,
+             "%s: [node] socket and listen: both none, nothing could reach the node", f->path);
+    assert_string_equal(f->err, text);
 }
 
 static void config_data_dir_must_be_a_path(void **state)
@@ -611,6 +625,7 @@ int main(void)
         T(config_rpc_pollers_must_be_1_to_256),
         T(config_rpc_sessions_yes_or_no),
         T(config_log_level_names),
+        T(config_socket_must_be_absolute_and_fit),
         T(config_data_dir_must_be_a_path),
         T(config_unknown_key_is_an_error_naming_it),
         T(config_key_outside_a_known_section_is_an_error),

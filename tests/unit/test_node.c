@@ -175,6 +175,23 @@ static void node_reopen_returns_the_same_id(void **state)
     free(idpath);
 }
 
+/* A node.id that exists but cannot be opened (here a symlink loop: ELOOP;
+ * in life EACCES, EMFILE, EIO) is an error, never "no id yet": a new id
+ * written over it would change the node's identity. */
+static void node_id_file_that_cannot_be_opened_is_an_error_and_kept(void **state)
+{
+    struct fx *f = *state;
+    char *idpath = path2(f->data, "node.id");
+    assert_int_equal(node_mkdirs(f->data), 0);
+    assert_int_equal(symlink("node.id", idpath), 0);
+    struct node n;
+    assert_int_equal(node_open(&n, f->data), -ELOOP);
+    struct stat st;
+    assert_int_equal(lstat(idpath, &st), 0);
+    assert_true(S_ISLNK(st.st_mode)); /* not replaced by a new id file */
+    free(idpath);
+}
+
 static void node_accepts_a_hand_written_id_file(void **state)
 {
     struct fx *f = *state;
@@ -423,6 +440,7 @@ int main(void)
         T(node_different_directories_get_different_ids),
         T(node_malformed_id_file_is_eformat_and_kept),
         T(node_id_file_that_is_a_directory_is_refused),
+        T(node_id_file_that_cannot_be_opened_is_an_error_and_kept),
         T(node_second_open_of_a_held_directory_is_ebusy),
         T(node_lock_is_held_against_other_open_file_descriptions),
 #ifdef CAIRN_FAULT
