@@ -62,6 +62,7 @@ struct engine {
     _Atomic uint64_t torn_dropped;
     uint64_t replayed, replayed_bytes; /* by the last load, for its log line */
     int rebuilding;                    /* the index was thrown away: scans must not cut bytes */
+    _Atomic int reindexing;            /* engine_reindex waits for or holds the gate */
 };
 
 struct chunk *engine_chunk_by_no(struct engine *e, uint32_t no)
@@ -683,8 +684,27 @@ out:
     return rv;
 }
 
+int engine_responsive(struct engine *e, int ms)
+{
+    if (atomic_load(&e->reindexing))
+        return 1; /* a reindex holds the gate for as long as it takes */
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += ms / 1000;
+    dl.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    if (pthread_rwlock_clockrdlock(&e->gate, CLOCK_MONOTONIC, &dl) != 0)
+        return atomic_load(&e->reindexing);
+    pthread_rwlock_unlock(&e->gate);
+    return 1;
+}
+
 int engine_reindex(struct engine *e)
 {
+    atomic_store(&e->reindexing, 1);
     pthread_rwlock_wrlock(&e->gate);
     pthread_mutex_lock(&e->lock);
     int rv = 0;
@@ -694,6 +714,7 @@ int engine_reindex(struct engine *e)
         rv = rebuild(e);
     pthread_mutex_unlock(&e->lock);
     pthread_rwlock_unlock(&e->gate);
+    atomic_store(&e->reindexing, 0);
     if (rv != 0)
         log_err("engine", "reindex failed: %s", cairn_strerror(rv));
     return rv;

@@ -66,6 +66,9 @@ void engine_close(struct engine *e);
 
 /* Throws the index away and rebuilds it from the chunk files alone. */
 int engine_reindex(struct engine *e);
+/* 1 if every operation could still get into the engine: its gate can be
+ * taken within MS milliseconds, or a reindex holds it. For the watchdog. */
+int engine_responsive(struct engine *e, int ms);
 
 uint32_t engine_node_id(const struct engine *e);
 struct hlc *engine_hlc(struct engine *e);

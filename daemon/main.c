@@ -38,6 +38,9 @@
 #define CAIRN_VERSION "0"
 #endif
 #define DRAIN_GRACE_MS 5000
+/* How long the watchdog check waits to enter the engine (WatchdogSec is 30 s,
+ * petted every 15 s: two misses and systemd restarts the node). */
+#define WD_CHECK_MS 5000
 
 static void usage(FILE *f)
 {
@@ -221,8 +224,13 @@ int main(int argc, char **argv)
         }
         if (sig == SIGHUP)
             log_info("cairnd", "SIGHUP ignored (restart to reload the configuration)");
-        if (wd)
+        /* Petted only while calls can still get into the engine: a node
+         * wedged on its gate is restarted by systemd, not kept alive. */
+        if (wd && engine_responsive(e, WD_CHECK_MS))
             sd_notify(0, "WATCHDOG=1");
+        else if (wd)
+            log_err("cairnd", "the engine could not be entered for %d ms: watchdog not petted",
+                    WD_CHECK_MS);
     }
     sd_notify(0, "STOPPING=1");
     status = 0;
