@@ -47,6 +47,8 @@ struct opts {
     {                                                                                              \
         t, offsetof(struct opts, f), 1                                                             \
     }
+#define TIMEOUT_MAX 86400 /* timeout=, seconds (times 1000 must fit an int) */
+
 static const struct fuse_opt cairn_opts[] = {
     OPT("server=%s", server),
     OPT("--server=%s", server),
@@ -228,6 +230,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "cairn-fuse: snapshot= and asof= exclude each other\n");
         goto out;
     }
+    if (o.timeout > TIMEOUT_MAX) { /* also "-1", which %u takes as UINT_MAX */
+        fprintf(stderr, "cairn-fuse: timeout= must be 0 to %d seconds\n", TIMEOUT_MAX);
+        goto out;
+    }
+    /* -1: not given; anything else below 0, NaN or past a day is a mistake */
+    const double given[2] = {o.attr_timeout, o.entry_timeout};
+    for (int i = 0; i < 2; i++)
+        if (given[i] != -1 && !(given[i] >= 0 && given[i] <= 86400)) {
+            fprintf(stderr, "cairn-fuse: %s= must be 0 to 86400 seconds\n",
+                    i ? "entry_timeout" : "attr_timeout");
+            goto out;
+        }
     fs.volume = o.volume;
     if (o.snapshot)
         fs.at.snapshot = o.snapshot;
@@ -309,7 +323,7 @@ int main(int argc, char **argv)
     fuse_session_unmount(se);
     wb_stop(); /* what was answered still goes to cairnd */
     fuse_remove_signal_handlers(se);
-    status = rv == 0 ? 0 : 1;
+    status = rv < 0 ? 1 : 0; /* > 0: the signal that ended the loop, a clean unmount */
 out:
     if (report >= 0) /* the child failed before mounting: the parent exits 1 */
         close(report);

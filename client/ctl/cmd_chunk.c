@@ -3,6 +3,8 @@
  */
 #include "ctl.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,8 +43,9 @@ static void listing_end(struct listing *l)
 static int parse_size(const char *s, uint64_t *out)
 {
     char *end;
+    errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || s[0] == '-')
+    if (end == s || s[0] == '-' || errno == ERANGE || v == 0)
         return -1;
     int shift = 0;
     switch (*end) {
@@ -71,7 +74,7 @@ static int parse_size(const char *s, uint64_t *out)
     }
     if (shift && (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0))
         end += strlen(end);
-    if (*end)
+    if (*end || v > UINT64_MAX >> shift) /* would not fit in 64 bits */
         return -1;
     *out = (uint64_t)v << shift;
     return 0;

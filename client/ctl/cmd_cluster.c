@@ -29,7 +29,8 @@ static int cluster_init(struct ctl *x, int argc, char **argv)
     char text[128];
     int n = snprintf(text, sizeof text, "# cairn cluster key, format 1: keep secret\n%s\n", b64);
     sodium_memzero(b64, sizeof b64);
-    int rv = write(fd, text, (size_t)n) == n && fsync(fd) == 0 ? 0 : -errno;
+    errno = 0;
+    int rv = write(fd, text, (size_t)n) == n && fsync(fd) == 0 ? 0 : -(errno ? errno : EIO);
     sodium_memzero(text, sizeof text);
     close(fd);
     if (rv != 0) {

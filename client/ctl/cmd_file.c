@@ -73,7 +73,13 @@ static int put(struct ctl *x, int argc, char **argv)
         return ctl_fail(src, -errno);
     uint32_t mode = 0644;
     struct stat st;
-    if (fd != STDIN_FILENO && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+    rv = fstat(fd, &st) != 0 ? -errno : S_ISDIR(st.st_mode) ? -EISDIR : 0;
+    if (rv != 0) { /* before anything is made */
+        if (fd != STDIN_FILENO)
+            close(fd);
+        return ctl_fail(src, rv);
+    }
+    if (fd != STDIN_FILENO && S_ISREG(st.st_mode))
         mode = st.st_mode & 0777;
     uint8_t *buf = NULL;
     uint64_t parent, off = 0;

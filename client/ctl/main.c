@@ -5,6 +5,7 @@
  */
 #include "ctl.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,8 +109,8 @@ int main(int argc, char **argv)
                     continue;
                 skip = 2;
             }
-            for (int i = skip; i < argc; i++)
-                if (is_help(argv[i])) {
+            for (int i = skip; i < argc; i++) /* "help" there may be a name */
+                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
                     printf("usage: cairnctl %s%s%s %s\n  %s\n", c->noun, c->verb ? " " : "",
                            c->verb ? c->verb : "", c->args, c->help);
                     return 0;
@@ -117,6 +118,8 @@ int main(int argc, char **argv)
             optind = 1; /* commands parse their own options */
             int rv = c->fn(&x, argc - skip, argv + skip);
             cairn_disconnect(x.c);
+            if (fflush(stdout) != 0 && rv == 0) /* a listing that did not reach its reader */
+                rv = ctl_fail("stdout", -errno);
             return rv;
         }
     if (argc >= 2 && is_help(argv[1]) && noun_help(noun, stdout))

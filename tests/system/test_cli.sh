@@ -125,6 +125,8 @@ run 2 ctl n1 snapshot list
 run 2 ctl n1 conflicts list
 run 2 ctl n1 cluster init
 run 2 ctl n1 cluster init --out
+run 2 ctl n1 chunk create --size 16777216T # 2^64: does not fit
+run 2 ctl n1 chunk create --size 0
 pass "bad usage exits 2"
 
 # ---- a server that is not running ---------------------------------------
@@ -309,6 +311,16 @@ if [[ $rc != 1 ]]; then
   defect "rm v1:/victim/ (a file with a trailing slash) exited $rc, want 1"
 fi
 ctl n1 rm v1:/victim >/dev/null 2>&1 || true
+# a directory as the source fails before anything is made
+run 1 ctl n1 put v1:/fromdir /etc
+err1 'Is a directory'
+run 1 ctl n1 ls v1:/fromdir
+# "help" after a command is an argument (here a local file that is not there)
+run 1 ctl n1 put v1:/named help
+# a listing that cannot be written out is a failure
+rc=0
+ctl n1 --json volume list >/dev/full 2>"$ERR" || rc=$?
+[[ $rc == 1 ]] || fail "volume list >/dev/full exited $rc, want 1"
 pass "put (file, stdin, '-', nested dirs, 5 MB binary, empty, shorter overwrite), cat, errors"
 
 run 0 ctl n1 --json ls v1:/

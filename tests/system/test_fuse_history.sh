@@ -236,5 +236,27 @@ umount "$M4" || fail "umount $M4 failed"
 mountpoint -q "$M4" && fail "$M4 still mounted after umount"
 pass "an fstab line (mount -T FILE MNT, with _netdev,noauto,x-* options) mounts; umount unmounts"
 
+# Options that make no sense are refused before anything is mounted: exit
+# 2 with one line. A mount ended by SIGTERM unmounts and exits 0.
+M5=$T_TMP/m5
+mkdir -p "$M5"
+fuse_track "$M5"
+for o in timeout=-1 timeout=9999999 attr_timeout=-5 entry_timeout=nan snapshot=s,asof=@1; do
+  rc=0
+  "$CAIRN_FUSE" --server "unix:$N1_SOCK" v1 "$M5" -f -o "$o" 2>"$T_TMP/opterr" || rc=$?
+  [[ $rc == 2 ]] || fail "cairn-fuse -o $o exited $rc, want 2"
+  [[ $(wc -l <"$T_TMP/opterr") == 1 ]] || fail "cairn-fuse -o $o: $(cat "$T_TMP/opterr")"
+  mountpoint -q "$M5" && fail "cairn-fuse -o $o mounted"
+done
+"$CAIRN_FUSE" --server "unix:$N1_SOCK" v1 "$M5" -f 2>>"$T_TMP/m5.log" &
+pid=$!
+f_wait_mounted "$M5" "$pid"
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+[[ $rc == 0 ]] || fail "cairn-fuse exited $rc after SIGTERM, want 0"
+mountpoint -q "$M5" && fail "$M5 still mounted after SIGTERM"
+pass "nonsense options exit 2 with one line; SIGTERM unmounts and exits 0"
+
 fuse_umount "$LIVE"
 node_kill n1 TERM
