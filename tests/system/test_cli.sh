@@ -339,6 +339,19 @@ run 0 ctl n1 ls v1:/hello
 grep -Eq '^file +0644 .* 13 .* hello$' "$OUT" || fail "ls of a file: $(cat "$OUT")"
 run 1 ctl n1 ls v1:/nothing
 err1 'No such file'
+# names are bytes: --json stays valid JSON for names that are not UTF-8
+# (each such byte as a lone surrogate U+DC80+byte, Python's surrogateescape)
+run 0 ctl n1 put "v1:/bytes/"$'a\xff"\x01'"é" "$F/hello"
+run 0 ctl n1 --json ls v1:/bytes
+/usr/bin/python3 -c '
+import json, sys
+d = json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))  # strict: valid UTF-8
+got = d[0]["name"].encode("utf-8", "surrogateescape")
+want = b"a\xff\x22\x01" + "é".encode()
+sys.exit(0 if got == want else f"name {got!r}, want {want!r}")' "$OUT" ||
+  fail "--json ls of a non-UTF-8 name: $(cat "$OUT")"
+run 0 ctl n1 rm "v1:/bytes/"$'a\xff"\x01'"é"
+run 0 ctl n1 rm v1:/bytes
 
 run 0 ctl n1 put v1:/tmp/gone "$F/hello"
 run 0 ctl n1 rm v1:/tmp/gone
