@@ -146,8 +146,11 @@ static int at_option(int *argc, char **argv, cairn_at_t *at, const struct cmd *c
     int r = ctl_opt(argc, argv, "--at", &s);
     if (r < 0)
         return ctl_usage(c);
-    if (r == 1)
-        ctl_parse_at(s, at);
+    if (r == 1 && ctl_parse_at(s, at) != 0) {
+        fprintf(stderr, "cairnctl: --at '%s' is neither a time after 1970 nor a snapshot name\n",
+                s);
+        return 2;
+    }
     return 0;
 }
 

@@ -127,6 +127,10 @@ run 2 ctl n1 cluster init
 run 2 ctl n1 cluster init --out
 run 2 ctl n1 chunk create --size 16777216T # 2^64: does not fit
 run 2 ctl n1 chunk create --size 0
+# --at values that look like times but are not (never read as "now")
+for at in @0 @-5 '' 2026-02-31T00:00:00Z 2026-11-24T18:00:00Zjunk 99999999999999999999; do
+  run 2 ctl n1 cat v1:/x --at "$at"
+done
 pass "bad usage exits 2"
 
 # ---- a server that is not running ---------------------------------------
