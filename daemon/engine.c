@@ -690,12 +690,9 @@ int engine_responsive(struct engine *e, int ms)
         return 1; /* a reindex holds the gate for as long as it takes */
     struct timespec dl;
     clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += ms / 1000;
-    dl.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    int64_t ns = dl.tv_nsec + (int64_t)ms * 1000000;
+    dl.tv_sec += (time_t)(ns / 1000000000);
+    dl.tv_nsec = (long)(ns % 1000000000);
     if (pthread_rwlock_clockrdlock(&e->gate, CLOCK_MONOTONIC, &dl) != 0)
         return atomic_load(&e->reindexing);
     pthread_rwlock_unlock(&e->gate);
