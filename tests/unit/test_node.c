@@ -160,7 +160,7 @@ static void node_reopen_returns_the_same_id(void **state)
     node_close(&n);
 
     char *idpath = path2(f->data, "node.id");
-    size_t len0, len1;
+    size_t len0 = 0, len1 = 0;
     char *before = slurp(idpath, &len0);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(node_open(&n, f->data), 0);
@@ -271,7 +271,7 @@ static void node_malformed_id_file_is_eformat_and_kept(void **state)
             fail_msg("node.id \"%s\": rv %d (id %u), want CAIRN_EFORMAT", bad[i], rv, n.id);
         assert_int_equal(n.lock_fd, -1);
         assert_null(n.dir);
-        size_t got_len;
+        size_t got_len = 0;
         char *got = slurp(idpath, &got_len);
         assert_non_null(got);
         if (got_len != len || memcmp(got, bad[i], len) != 0)
