@@ -35,10 +35,8 @@
 
 struct opts {
     char *server, *snapshot, *asof;
-    unsigned timeout;
-    double attr_timeout, entry_timeout;
+    char *timeout, *attr_timeout, *entry_timeout, *readahead_kb; /* numbers: num_opt */
     int writeback;
-    unsigned readahead_kb;
     char *volume;
     int nonopts;
 };
@@ -49,17 +47,34 @@ struct opts {
     }
 #define TIMEOUT_MAX 86400 /* timeout=, seconds (times 1000 must fit an int) */
 
+/* The number option NAME=S (S NULL: not given, *OUT stays): all of S a
+ * number from LO to HI, whole if WHOLE; else one line and -1. */
+static int num_opt(const char *name, const char *s, double lo, double hi, int whole, double *out)
+{
+    if (!s)
+        return 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= lo && v <= hi) || (whole && v != (double)(long long)v)) {
+        fprintf(stderr, "cairn-fuse: %s= must be a%s number from %.15g to %.15g, not '%s'\n", name,
+                whole ? " whole" : "", lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 static const struct fuse_opt cairn_opts[] = {
     OPT("server=%s", server),
     OPT("--server=%s", server),
     OPT("--server %s", server),
     OPT("snapshot=%s", snapshot),
     OPT("asof=%s", asof),
-    OPT("timeout=%u", timeout),
-    OPT("attr_timeout=%lf", attr_timeout),
-    OPT("entry_timeout=%lf", entry_timeout),
+    OPT("timeout=%s", timeout),
+    OPT("attr_timeout=%s", attr_timeout),
+    OPT("entry_timeout=%s", entry_timeout),
     OPT("writeback_cache", writeback),
-    OPT("readahead_kb=%u", readahead_kb),
+    OPT("readahead_kb=%s", readahead_kb),
     FUSE_OPT_END,
 };
 
@@ -197,9 +212,6 @@ int main(int argc, char **argv)
     struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
     struct opts o;
     memset(&o, 0, sizeof o);
-    o.timeout = 30;
-    o.attr_timeout = o.entry_timeout = -1;
-    o.readahead_kb = 4096;
     if (fuse_opt_parse(&args, &o, cairn_opts, opt_proc) != 0)
         return 2;
     struct fuse_cmdline_opts co;
@@ -230,18 +242,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "cairn-fuse: snapshot= and asof= exclude each other\n");
         goto out;
     }
-    if (o.timeout > TIMEOUT_MAX) { /* also "-1", which %u takes as UINT_MAX */
-        fprintf(stderr, "cairn-fuse: timeout= must be 0 to %d seconds\n", TIMEOUT_MAX);
+    double timeout = 30, attr_timeout = -1, entry_timeout = -1, readahead_kb = 4096;
+    if (num_opt("timeout", o.timeout, 0, TIMEOUT_MAX, 1, &timeout) != 0 ||
+        num_opt("attr_timeout", o.attr_timeout, 0, 86400, 0, &attr_timeout) != 0 ||
+        num_opt("entry_timeout", o.entry_timeout, 0, 86400, 0, &entry_timeout) != 0 ||
+        num_opt("readahead_kb", o.readahead_kb, 0, 1 << 20, 1, &readahead_kb) != 0)
         goto out;
-    }
-    /* -1: not given; anything else below 0, NaN or past a day is a mistake */
-    const double given[2] = {o.attr_timeout, o.entry_timeout};
-    for (int i = 0; i < 2; i++)
-        if (given[i] != -1 && !(given[i] >= 0 && given[i] <= 86400)) {
-            fprintf(stderr, "cairn-fuse: %s= must be 0 to 86400 seconds\n",
-                    i ? "entry_timeout" : "attr_timeout");
-            goto out;
-        }
     fs.volume = o.volume;
     if (o.snapshot)
         fs.at.snapshot = o.snapshot;
@@ -252,9 +258,9 @@ int main(int argc, char **argv)
     }
     fs.readonly = o.snapshot || o.asof;
     fs.writeback = o.writeback && !fs.readonly;
-    fs.readahead_kb = o.readahead_kb > (1u << 20) ? 1u << 20 : o.readahead_kb;
-    fs.attr_timeout = o.attr_timeout >= 0 ? o.attr_timeout : fs.readonly ? 3600 : 1;
-    fs.entry_timeout = o.entry_timeout >= 0 ? o.entry_timeout : fs.readonly ? 3600 : 1;
+    fs.readahead_kb = (unsigned)readahead_kb;
+    fs.attr_timeout = attr_timeout >= 0 ? attr_timeout : fs.readonly ? 3600 : 1;
+    fs.entry_timeout = entry_timeout >= 0 ? entry_timeout : fs.readonly ? 3600 : 1;
     status = 1;
     if (!co.foreground && (report = daemon_start()) < 0)
         goto out;
@@ -278,8 +284,8 @@ int main(int argc, char **argv)
                 why[0] ? ": " : "", why);
         goto out;
     }
-    cairn_set_timeout(fs.c, (int)(o.timeout ? o.timeout : 1) * 1000);
-    cairn_set_wait_for_ready(fs.c, o.timeout > 0);
+    cairn_set_timeout(fs.c, (int)(timeout > 0 ? timeout : 1) * 1000);
+    cairn_set_wait_for_ready(fs.c, timeout > 0);
     cairn_set_relatime(fs.c, !fs.readonly); /* POSIX atime, the relatime way */
 
     char extra[512];
@@ -334,6 +340,10 @@ out:
     free(o.server);
     free(o.snapshot);
     free(o.asof);
+    free(o.timeout);
+    free(o.attr_timeout);
+    free(o.entry_timeout);
+    free(o.readahead_kb);
     free(o.volume);
     fuse_opt_free_args(&args);
     return status;

@@ -241,7 +241,8 @@ pass "an fstab line (mount -T FILE MNT, with _netdev,noauto,x-* options) mounts;
 M5=$T_TMP/m5
 mkdir -p "$M5"
 fuse_track "$M5"
-for o in timeout=-1 timeout=9999999 attr_timeout=-5 entry_timeout=nan snapshot=s,asof=@1; do
+for o in timeout=-1 timeout=9999999 timeout=30s attr_timeout=-5 attr_timeout=1abc entry_timeout=nan \
+  readahead_kb=-1 snapshot=s,asof=@1; do
   rc=0
   "$CAIRN_FUSE" --server "unix:$N1_SOCK" v1 "$M5" -f -o "$o" 2>"$T_TMP/opterr" || rc=$?
   [[ $rc == 2 ]] || fail "cairn-fuse -o $o exited $rc, want 2"
