@@ -699,6 +699,11 @@ int engine_responsive(struct engine *e, int ms)
     return 1;
 }
 
+int engine_reindexing(struct engine *e)
+{
+    return atomic_load(&e->reindexing);
+}
+
 int engine_reindex(struct engine *e)
 {
     atomic_store(&e->reindexing, 1);

@@ -69,6 +69,9 @@ int engine_reindex(struct engine *e);
 /* 1 if every operation could still get into the engine: its gate can be
  * taken within MS milliseconds, or a reindex holds it. For the watchdog. */
 int engine_responsive(struct engine *e, int ms);
+/* 1 while a reindex waits for or holds the engine (it blocks every call
+ * that enters it, for as long as the rebuild takes). */
+int engine_reindexing(struct engine *e);
 
 uint32_t engine_node_id(const struct engine *e);
 struct hlc *engine_hlc(struct engine *e);

@@ -203,6 +203,14 @@ char *metrics_render(struct metrics *m)
     put(&o, "cairn_rpc_sessions_open %lld\n",
         (long long)atomic_load_explicit(&m->sessions_open, memory_order_relaxed));
 
+    /* A reindex holds the engine for as long as it takes: answer without
+     * what only the engine knows rather than keep the scraper waiting. */
+    int busy = engine_reindexing(m->e);
+    head(&o, "cairn_reindexing", "gauge",
+         "1 while the index is being rebuilt (engine figures are left out meanwhile).");
+    put(&o, "cairn_reindexing %d\n", busy);
+    if (busy)
+        return o.p;
     struct engine_stats st;
     engine_stats(m->e, &st);
     head(&o, "cairn_appended_bytes_total", "counter", "Record bytes appended to volume chunks.");
@@ -264,6 +272,8 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *conn, const cha
     if (strcmp(url, "/metrics") == 0)
         return reply(conn, 200, metrics_render(m), "text/plain; version=0.0.4; charset=utf-8");
     if (strcmp(url, "/healthz") == 0) {
+        if (engine_reindexing(m->e))
+            return reply(conn, 200, xstrdup("ok: reindexing\n"), "text/plain");
         struct volume_info *vi;
         size_t nv;
         int failed = 0;

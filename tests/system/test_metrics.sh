@@ -97,7 +97,8 @@ for fam, typ in (("cairn_rpc_requests_total", "counter"),
                  ("cairn_read_bytes_total", "counter"),
                  ("cairn_written_bytes_total", "counter"),
                  ("cairn_volume_chunk_bytes", "gauge"),
-                 ("cairn_index_bytes", "gauge")):
+                 ("cairn_index_bytes", "gauge"),
+                 ("cairn_reindexing", "gauge")):
     if ta.get(fam) != typ:
         fail("%s has TYPE %r, want %s" % (fam, ta.get(fam), typ))
 
@@ -190,7 +191,9 @@ for vol, chunks, wrote in (("v1", 2, 1000 + 3 * 512 * 1024 + 7), ("v2", 1, 5000)
 idx = need("cairn_index_bytes")
 if idx < 0 or idx != int(idx):
     fail("cairn_index_bytes is %g" % idx)
-print("ok - cairn_volume_chunk_bytes for v1 and v2; cairn_index_bytes present")
+if need("cairn_reindexing") != 0:
+    fail("cairn_reindexing is %g with no reindex running" % need("cairn_reindexing"))
+print("ok - cairn_volume_chunk_bytes for v1 and v2; cairn_index_bytes present; not reindexing")
 PY
   fail "metric values (see above)"
 
