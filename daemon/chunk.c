@@ -127,12 +127,10 @@ int chunk_create(struct chunk **out, const char *dir, const uint8_t id[16], uint
         unlink(tmp);
         goto out;
     }
-    if (link(tmp, c->path) != 0) {
-        rv = -errno;
+    if ((rv = io_publish(tmp, c->path)) != 0) {
         unlink(tmp);
         goto out;
     }
-    unlink(tmp);
     if ((rv = io_fsync_dir(dir)) != 0) {
         unlink(c->path); /* never leave a chunk whose creation was not durable */
         goto out;

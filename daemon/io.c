@@ -118,6 +118,28 @@ int io_ftruncate(int fd, uint64_t size)
     return ftruncate(fd, (off_t)size) ? -errno : 0;
 }
 
+int io_publish(const char *from, const char *to)
+{
+    int rv = fault_check("link"); /* tests: a file system without hard links */
+    if (rv == 0) {
+        if (link(from, to) == 0) {
+            unlink(from);
+            return 0;
+        }
+        rv = -errno;
+    }
+    if (rv != -EPERM && rv != -ENOTSUP && rv != -EOPNOTSUPP && rv != -EMLINK)
+        return rv;
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -errno;
+    /* neither: the names are random ids, so nothing races for TO */
+    if (access(to, F_OK) == 0)
+        return -EEXIST;
+    return rename(from, to) == 0 ? 0 : -errno;
+}
+
 int io_write_file_atomic(const char *path, const void *buf, size_t n)
 {
     char tmp[PATH_MAX], dir[PATH_MAX];

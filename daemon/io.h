@@ -26,6 +26,10 @@ int io_fsync_dir(const char *path);
  * by design: the later fdatasync reports them. */
 void io_writeback(int fd, uint64_t off, uint64_t n);
 int io_ftruncate(int fd, uint64_t size);
+/* Gives the file at FROM the name TO, which must not exist (-EEXIST), and
+ * removes FROM: a hard link where the file system has them, else a rename
+ * that does not replace. */
+int io_publish(const char *from, const char *to);
 /* Writes BUF to PATH atomically: temp file, fsync, rename, fsync dir. */
 int io_write_file_atomic(const char *path, const void *buf, size_t n);
 

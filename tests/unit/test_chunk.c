@@ -791,6 +791,28 @@ static void chunk_append_that_fails_midway_leaves_nothing_above_the_tail(void **
     free(cc);
 }
 
+/* On a file system without hard links the header file is renamed into
+ * place instead, still never over an existing chunk. */
+static void chunk_create_without_hard_links_renames_and_never_replaces(void **state)
+{
+    struct fixture *f = *state;
+    struct chunk *c = NULL;
+    fault_arm("link", 1, -EPERM, 1);
+    assert_int_equal(chunk_create(&c, f->dir, f->id, 1, 1, CAP), 0);
+    chunk_close(c);
+    c = NULL;
+    char *tmp = NULL;
+    assert_true(asprintf(&tmp, "%s" CHUNK_NEW_SUFFIX, f->path) > 0);
+    assert_int_equal(access(tmp, F_OK), -1); /* nothing left under the temporary name */
+    assert_int_equal(chunk_create(&c, f->dir, f->id, 1, 1, CAP), -EEXIST);
+    assert_int_equal(access(tmp, F_OK), -1);
+    fault_reset();
+    assert_int_equal(chunk_open(&c, f->path), 0); /* the first one, whole */
+    assert_int_equal(c->no, 1);
+    chunk_close(c);
+    free(tmp);
+}
+
 static void chunk_create_that_fails_to_sync_leaves_no_file(void **state)
 {
     struct fixture *f = *state;
@@ -856,6 +878,7 @@ int main(void)
         T(chunk_append_overwrites_partial_bytes_of_a_failed_write),
         T(chunk_append_that_fails_midway_leaves_nothing_above_the_tail),
         T(chunk_create_that_fails_to_sync_leaves_no_file),
+        T(chunk_create_without_hard_links_renames_and_never_replaces),
         T(chunk_recover_reports_a_failed_truncate),
 #endif
     };
