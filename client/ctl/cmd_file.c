@@ -119,6 +119,17 @@ static int put(struct ctl *x, int argc, char **argv)
             goto fail;
         off += (uint64_t)n;
     }
+    struct stat st2; /* a file that changed while it was read: its copy is no state of it */
+    if (S_ISREG(st.st_mode) && fstat(fd, &st2) == 0 &&
+        (st2.st_size != st.st_size || st2.st_mtim.tv_sec != st.st_mtim.tv_sec ||
+         st2.st_mtim.tv_nsec != st.st_mtim.tv_nsec || st2.st_ctim.tv_sec != st.st_ctim.tv_sec ||
+         st2.st_ctim.tv_nsec != st.st_ctim.tv_nsec)) {
+        fprintf(stderr, "cairnctl: %s changed while it was read: put it again\n", src);
+        free(buf);
+        if (fd != STDIN_FILENO)
+            close(fd);
+        return 1;
+    }
     if (a.size > off) { /* the old contents were longer */
         cairn_setattr_t sa = {CAIRN_SET_SIZE, 0, 0, 0, off, 0, 0, 0};
         if ((rv = cairn_setattr(x->c, vol, a.ino, &sa, NULL)) != 0)

@@ -319,6 +319,19 @@ ctl n1 rm v1:/victim >/dev/null 2>&1 || true
 run 1 ctl n1 put v1:/fromdir /etc
 err1 'Is a directory'
 run 1 ctl n1 ls v1:/fromdir
+# a source that grows while it is read fails: its copy would be no state of it
+head -c 50000000 /dev/zero >"$F/growing"
+(for ((i = 0; i < 5000; i++)); do echo x >>"$F/growing"; sleep 0.001; done) &
+gp=$!
+sleep 0.05
+rc=0
+ctl n1 put v1:/growing "$F/growing" >"$OUT" 2>"$ERR" || rc=$?
+kill "$gp" 2>/dev/null || true
+wait "$gp" 2>/dev/null || true
+[[ $rc == 1 ]] || fail "put of a file that grew while it was read exited $rc, want 1"
+err1 'changed while it was read'
+ctl n1 rm v1:/growing >/dev/null 2>&1 || true
+rm -f "$F/growing"
 # "help" after a command is an argument (here a local file that is not there)
 run 1 ctl n1 put v1:/named help
 # a listing that cannot be written out is a failure
