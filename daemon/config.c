@@ -126,7 +126,6 @@ static void set_str(char **field, const char *v)
     *field = *v && strcmp(v, "none") != 0 ? xstrdup(v) : NULL;
 }
 
-/* Sets one key; NULL, or why its section, name or value is refused. */
 /* A thread count: 1..256 into *OUT; -1 (OUT untouched) otherwise. */
 static int parse_count(const char *value, int *out)
 {
@@ -138,6 +137,7 @@ static int parse_count(const char *value, int *out)
     return 0;
 }
 
+/* Sets one key; NULL, or why its section, name or value is refused. */
 static const char *apply_key(struct config *c, const char *section, const char *name,
                              const char *value)
 {

@@ -128,7 +128,7 @@ int io_publish(const char *from, const char *to)
         }
         rv = -errno;
     }
-    if (rv != -EPERM && rv != -ENOTSUP && rv != -EOPNOTSUPP && rv != -EMLINK)
+    if (rv != -EPERM && rv != -EOPNOTSUPP) /* (ENOTSUP is EOPNOTSUPP on Linux) */
         return rv;
     if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
         return 0;

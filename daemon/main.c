@@ -226,11 +226,13 @@ int main(int argc, char **argv)
             log_info("cairnd", "SIGHUP ignored (restart to reload the configuration)");
         /* Petted only while calls can still get into the engine: a node
          * wedged on its gate is restarted by systemd, not kept alive. */
-        if (wd && engine_responsive(e, WD_CHECK_MS))
-            sd_notify(0, "WATCHDOG=1");
-        else if (wd)
-            log_err("cairnd", "the engine could not be entered for %d ms: watchdog not petted",
-                    WD_CHECK_MS);
+        if (wd) {
+            if (engine_responsive(e, WD_CHECK_MS))
+                sd_notify(0, "WATCHDOG=1");
+            else
+                log_err("cairnd", "the engine could not be entered for %d ms: watchdog not petted",
+                        WD_CHECK_MS);
+        }
     }
     sd_notify(0, "STOPPING=1");
     status = 0;

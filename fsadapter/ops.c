@@ -399,6 +399,17 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
     reply_entry(req, rv, &a);
 }
 
+/* O_TRUNC of an open (atomic O_TRUNC: the kernel sends no SETATTR for it):
+ * INO to size 0, *OUT (may be NULL) its attributes after; a cairn result. */
+static int open_truncate(struct fsctx *fs, fuse_ino_t ino, cairn_attr_t *out)
+{
+    cairn_setattr_t sa = {CAIRN_SET_SIZE, 0, 0, 0, 0, 0, 0, 0};
+    ac_changed(ino, 0);
+    int rv = cairn_setattr(fs_cairn(fs), fs->volume, ino, &sa, out);
+    ac_changed(ino, 0);
+    return rv;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct fsctx *fs = FS(req);
@@ -406,11 +417,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fuse_reply_err(req, EROFS);
         return;
     }
-    if (fi->flags & O_TRUNC) { /* atomic O_TRUNC: the kernel sends no SETATTR */
-        cairn_setattr_t sa = {CAIRN_SET_SIZE, 0, 0, 0, 0, 0, 0, 0};
-        ac_changed(ino, 0);
-        int rv = cairn_setattr(fs_cairn(fs), fs->volume, ino, &sa, NULL);
-        ac_changed(ino, 0);
+    if (fi->flags & O_TRUNC) {
+        int rv = open_truncate(fs, ino, NULL);
         if (rv != 0) {
             fuse_reply_err(req, fs_errno(rv));
             return;
@@ -473,12 +481,8 @@ static int open_existing(fuse_req_t req, fuse_ino_t parent, const char *name, st
     else if (rv == 0 && !S_ISREG(a.mode))
         return 0;
     int err = rv ? fs_errno(rv) : may_open(req, &a, fi->flags);
-    if (!err && (fi->flags & O_TRUNC)) {
-        cairn_setattr_t sa = {CAIRN_SET_SIZE, 0, 0, 0, 0, 0, 0, 0};
-        ac_changed(a.ino, 0);
-        err = fs_errno(cairn_setattr(fs_cairn(fs), fs->volume, a.ino, &sa, &a));
-        ac_changed(a.ino, 0);
-    }
+    if (!err && (fi->flags & O_TRUNC))
+        err = fs_errno(open_truncate(fs, a.ino, &a));
     if (err) {
         free(of);
         fuse_reply_err(req, err);

@@ -104,6 +104,15 @@ static int take_error(fuse_ino_t ino, uint64_t *seen)
     return f->err;
 }
 
+/* Frees record F, logging its error if no open file was told of it. */
+static void free_failed(struct failed *f)
+{
+    if (!f->reported)
+        fuse_log(FUSE_LOG_ERR, "cairn-fuse: write to inode %lu failed and was never reported: %s\n",
+                 (unsigned long)f->ino, strerror(f->err));
+    free(f);
+}
+
 /* Under lock: makes room for one more record (3): drops the oldest one that
  * was reported, or else the oldest (logged: nobody will hear of it). */
 static void drop_oldest(void)
@@ -116,11 +125,8 @@ static void drop_oldest(void)
     if (!victim)
         return; /* no record at all */
     struct failed *f = *victim;
-    if (!f->reported)
-        fuse_log(FUSE_LOG_ERR, "cairn-fuse: write to inode %lu failed and was never reported: %s\n",
-                 (unsigned long)f->ino, strerror(f->err));
     *victim = f->next;
-    free(f);
+    free_failed(f);
     wb.n_failed--;
 }
 
@@ -138,13 +144,13 @@ static void note_error(fuse_ino_t ino, int err)
             return;
         }
         f->ino = ino;
-        f->reported = 1; /* so err is taken below */
+        f->err = err;
         f->next = wb.failed;
         wb.failed = f;
         wb.n_failed++;
+    } else if (f->reported) {
+        f->err = err; /* the first since the last report */
     }
-    if (f->reported)
-        f->err = err;
     f->reported = 0;
     f->seq = ++wb.err_seq;
 }
@@ -232,12 +238,8 @@ void wb_stop(void)
         free(wb.spare[--wb.n_spare]);
     while (wb.failed) {
         struct failed *f = wb.failed;
-        if (!f->reported)
-            fuse_log(FUSE_LOG_ERR,
-                     "cairn-fuse: write to inode %lu failed and was never reported: %s\n",
-                     (unsigned long)f->ino, strerror(f->err));
         wb.failed = f->next;
-        free(f);
+        free_failed(f);
     }
     wb.n_failed = 0;
 }

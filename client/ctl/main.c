@@ -44,9 +44,15 @@ static int noun_help(const char *noun, FILE *f)
     return found;
 }
 
+static int is_help_flag(const char *s)
+{
+    return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0;
+}
+
+/* Where a noun or verb is expected, "help" asks for help too. */
 static int is_help(const char *s)
 {
-    return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0 || strcmp(s, "help") == 0;
+    return is_help_flag(s) || strcmp(s, "help") == 0;
 }
 
 int main(int argc, char **argv)
@@ -110,7 +116,7 @@ int main(int argc, char **argv)
                 skip = 2;
             }
             for (int i = skip; i < argc; i++) /* "help" there may be a name */
-                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                if (is_help_flag(argv[i])) {
                     printf("usage: cairnctl %s%s%s %s\n  %s\n", c->noun, c->verb ? " " : "",
                            c->verb ? c->verb : "", c->args, c->help);
                     return 0;

@@ -255,6 +255,20 @@ static int rd(struct cx *c, uint64_t ino, uint64_t off, size_t len, uint8_t *out
 }
 
 /* [OFF, OFF+LEN) of INO reads back as WANT (NULL: zeros). */
+/* A fresh engine (cx_create TAG) whose volume holds one file "a" of N
+ * random bytes, written and fsync'ed, then closed; *A is its inode. Returns
+ * the bytes (the caller frees them). */
+static uint8_t *cx_one_file(struct cx *c, const char *tag, size_t n, uint64_t *a)
+{
+    cx_create(c, tag);
+    *a = mkfile(c, "a");
+    uint8_t *data = random_bytes(n);
+    wr(c, *a, 0, data, n);
+    assert_int_equal(fs_fsync(c->v), 0);
+    cx_close(c);
+    return data;
+}
+
 static void expect_data(struct cx *c, uint64_t ino, uint64_t off, const uint8_t *want, size_t len)
 {
     uint8_t *buf = malloc(len ? len : 1);
@@ -438,12 +452,8 @@ static void garbage_after_the_last_record_is_dropped_as_a_torn_tail(void **state
     g_rng = tu_seed("torn_tail_garbage");
     for (int variant = 0; variant < 2; variant++) {
         struct cx c;
-        cx_create(&c, "corrupt3");
-        uint64_t a = mkfile(&c, "a");
-        uint8_t *ad = random_bytes(100000);
-        wr(&c, a, 0, ad, 100000);
-        assert_int_equal(fs_fsync(c.v), 0);
-        cx_close(&c);
+        uint64_t a;
+        uint8_t *ad = cx_one_file(&c, "corrupt3", 100000, &a);
 
         char *path = chunk_path(c.dir);
         uint64_t good = file_size(path);
@@ -488,12 +498,8 @@ static void unfinished_chunk_creation_is_removed_at_open(void **state)
     quiet();
     g_rng = tu_seed("unfinished_chunk");
     struct cx c;
-    cx_create(&c, "corrupt_new");
-    uint64_t a = mkfile(&c, "a");
-    uint8_t *ad = random_bytes(10000);
-    wr(&c, a, 0, ad, 10000);
-    assert_int_equal(fs_fsync(c.v), 0);
-    cx_close(&c);
+    uint64_t a;
+    uint8_t *ad = cx_one_file(&c, "corrupt_new", 10000, &a);
     static const size_t sizes[] = {0, CHUNK_HDR_LEN / 2};
     for (size_t k = 0; k < 2; k++) {
         char *tmp = NULL;
@@ -665,12 +671,8 @@ static void damaged_catalog_record_does_not_empty_the_volume(void **state)
     quiet();
     g_rng = tu_seed("damaged_catalog");
     struct cx c;
-    cx_create(&c, "corrupt7");
-    uint64_t a = mkfile(&c, "a");
-    uint8_t *ad = random_bytes(5000);
-    wr(&c, a, 0, ad, 5000);
-    assert_int_equal(fs_fsync(c.v), 0);
-    cx_close(&c);
+    uint64_t a;
+    uint8_t *ad = cx_one_file(&c, "corrupt7", 5000, &a);
     char *cat = NULL;
     assert_true(asprintf(&cat, "%s/chunks/%032d", c.dir, 0) > 0);
     struct rec *recs = calloc(MAX_RECS, sizeof *recs);
