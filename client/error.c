@@ -27,6 +27,8 @@ const char *cairn_strerror(int rv)
         return "service unavailable";
     case CAIRN_EPROTO:
         return "malformed protocol message";
+    case CAIRN_ENEWER:
+        return "written by a newer version of cairn (upgrade to read it)";
     default:
         break;
     }

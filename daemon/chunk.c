@@ -163,13 +163,22 @@ int chunk_open(struct chunk **out, const char *path)
     }
     if ((rv = io_pread(c->fd, h, sizeof h, 0)) != 0)
         goto out;
-    if (memcmp(h, CHUNK_MAGIC, 8) != 0 || get_le32(h + 8) == 0 || get_le32(h + 8) > CHUNK_VERSION ||
-        get_le32(h + 12) != CHUNK_HDR_LEN) {
+    /* the CRC first: a damaged version or length is damage (format.h keeps
+     * magic, version and CRC in place in every later chunk format) */
+    if (memcmp(h, CHUNK_MAGIC, 8) != 0) {
         rv = CAIRN_EFORMAT;
         goto out;
     }
     if (get_le32(h + 124) != (uint32_t)crc32(0L, h, 124)) {
         rv = CAIRN_ECHECKSUM;
+        goto out;
+    }
+    if (get_le32(h + 8) > CHUNK_VERSION) {
+        rv = CAIRN_ENEWER;
+        goto out;
+    }
+    if (get_le32(h + 8) == 0 || get_le32(h + 12) != CHUNK_HDR_LEN) {
+        rv = CAIRN_EFORMAT;
         goto out;
     }
     memcpy(c->id, h + 16, 16);
@@ -289,7 +298,8 @@ static const uint8_t *win_get(struct win *w, uint64_t off, size_t n)
 /* 0 and *TOTAL when a valid record starts at OFF. CAIRN_ETORN: the file ends
  * inside it (its header, if complete, verified); CAIRN_EFORMAT: its header is
  * damaged (length unknown); CAIRN_ECHECKSUM: its header verified (so *TOTAL
- * is its true length) but the rest is damaged. */
+ * is its true length) but the rest is damaged; CAIRN_ENEWER: a verified
+ * header of a record format newer than this build's. */
 static int valid_at(struct win *w, uint64_t off, uint32_t *total)
 {
     const uint8_t *h = win_get(w, off, REC_HDR_LEN);
@@ -304,28 +314,46 @@ static int valid_at(struct win *w, uint64_t off, uint32_t *total)
     return record_verify(r, *total);
 }
 
-/* 1 when at least one valid record starts at OFF and valid records run from
- * there to the end of the file, the last one possibly torn: the mark of a
- * real record boundary rather than record-like bytes inside some record's
- * data (or a few stray bytes). */
-static int chain_to_end(struct win *w, uint64_t off)
+/* A damaged record that can be stepped over by its length: its header
+ * carries a checksum (version 2 on) that verified. */
+static int skippable(struct win *w, uint64_t off, int rv)
+{
+    const uint8_t *h = rv == CAIRN_ECHECKSUM ? win_get(w, off, REC_HDR_LEN) : NULL;
+    return h && h[4] >= 2;
+}
+
+/* 1 when at least one valid record starts at OFF and records run from there
+ * to the end of the file: valid ones, damaged ones with a verified header
+ * (skippable), the last one possibly torn, and a newer-format record ends
+ * the chain (the scan stops there). That marks a real record boundary rather
+ * than record-like bytes inside some record's data (or a few stray bytes).
+ * Otherwise 0, and *BRK is where the chain broke: a boundary in between
+ * either is on the chain or lies inside one of its records. */
+static int chain_to_end(struct win *w, uint64_t off, uint64_t *brk)
 {
     int valid = 0;
+    *brk = off;
     while (off < w->end) {
         uint32_t total;
         int rv = valid_at(w, off, &total);
+        if (rv == CAIRN_ENEWER)
+            return 1;
         if (rv == CAIRN_ETORN)
             return valid;
-        if (rv != 0)
-            return 0;
-        valid = 1;
+        if (rv == 0)
+            valid = 1;
+        else if (!skippable(w, off, rv))
+            break;
         off += total;
+        *brk = off;
     }
-    return valid;
+    return valid && off >= w->end;
 }
 
-/* The first offset in (FROM, end) where a chain of valid records to the end
- * of the file starts, or 0. */
+/* The first offset in (FROM, end) where a chain of records to the end of
+ * the file starts (chain_to_end), or 0. Linear: when a candidate's chain
+ * breaks, the search goes on from the break, since the candidates before it
+ * lie inside records of that chain (or join it). */
 static uint64_t next_valid(struct win *w, uint64_t from)
 {
     uint8_t magic[4];
@@ -335,8 +363,14 @@ static uint64_t next_valid(struct win *w, uint64_t from)
         if (!p)
             return 0;
         uint32_t total;
-        if (memcmp(p, magic, 4) == 0 && valid_at(w, off, &total) == 0 && chain_to_end(w, off))
-            return off;
+        uint64_t brk = off;
+        if (memcmp(p, magic, 4) == 0) {
+            int rv = valid_at(w, off, &total);
+            if (rv == CAIRN_ENEWER || (rv == 0 && chain_to_end(w, off, &brk)))
+                return off;
+            if (brk > off)
+                off = brk; /* the loop steps past the break's first byte */
+        }
         if (w->err)
             return 0;
     }
@@ -376,6 +410,16 @@ int chunk_scan(struct chunk *c, uint64_t from, chunk_scan_fn fn, void *ctx, int 
             rv = w.err;
             goto out;
         }
+        if (bad == CAIRN_ENEWER) {
+            /* never cut what a newer cairn wrote: stop with the reason */
+            const uint8_t *h = win_get(&w, pos, REC_HDR_LEN);
+            log_err("chunk",
+                    "chunk %u: the record at offset %llu has format version %u, newer than"
+                    " this build's %u: run the cairn that wrote it",
+                    c->no, (unsigned long long)pos, h ? h[4] : 0u, REC_VERSION);
+            rv = CAIRN_ENEWER;
+            goto out;
+        }
         if (bad == 0) {
             const uint8_t *buf = win_get(&w, pos, total);
             if ((bad = record_decode(&r, buf, total)) == 0) {
@@ -391,10 +435,11 @@ int chunk_scan(struct chunk *c, uint64_t from, chunk_scan_fn fn, void *ctx, int 
          * when its header is damaged); otherwise it is a torn tail that was
          * never acknowledged, cut below. Valid records are never cut. */
         uint64_t next = 0;
-        if (bad == CAIRN_ECHECKSUM && pos + total < w.end && chain_to_end(&w, pos + total))
+        uint64_t brk;
+        if (bad == CAIRN_ECHECKSUM && pos + total < w.end && chain_to_end(&w, pos + total, &brk))
             next = pos + total;
         else if (bad != CAIRN_ETORN) /* torn: the file ends inside it, nothing follows */
-            next = next_valid(&w, pos);
+            next = next_valid(&w, skippable(&w, pos, bad) ? pos + total - 1 : pos);
         if (w.err) {
             rv = w.err;
             goto out;

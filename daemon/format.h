@@ -8,8 +8,12 @@
  * big-endian so that byte order is numeric order (metakey.c).
  *
  * Versioning: every structure carries a version byte or word. A reader accepts
- * every version up to its own and rejects newer ones with CAIRN_EFORMAT; a
- * format change bumps the version and keeps decoding the old one.
+ * every version up to its own; a format change bumps the version and keeps
+ * decoding the old one. Newer chunk files and records are refused with
+ * CAIRN_ENEWER and never cut or rewritten (a downgrade must not lose what the
+ * newer build wrote), so every later format keeps: the chunk header's magic,
+ * version at 8 and CRC at 124; a record's magic, version at 4 and, from
+ * version 3 on, the header checksum at 44 computed as in version 3.
  *
  * ---- chunk file: data_dir/chunks/<32 hex digits of the chunk id> ----------
  *   0  u8[8]  magic "CAIRNCHK"
@@ -42,10 +46,12 @@
  *  32  u64  HLC stamp: unix ms << 16 | logical counter
  *  40  u32  payload length
  *  44  u32  header checksum: the same function over bytes [0,12) and
- *           [16,44) (version 1: zero, no header checksum): a verified header's length can be
- * trusted even when the rest of the record is damaged 48  context: count x { u32 origin, u64 seq }
- * sorted by origin: the version vector the writer had seen when it wrote this record payload:
- * effects back to back, each { u8 type, u32 body length, body }
+ *           [16,44) (version 1: zero, no header checksum): a verified
+ *           header's length can be trusted when the rest is damaged
+ *  48       context: count x { u32 origin, u64 seq } sorted by origin: the
+ *           version vector the writer had seen when it wrote this record;
+ *           then the payload: effects back to back, each
+ *           { u8 type, u32 body length, body }
  *
  * Effects (bodies; strings are u16 length + bytes, never NUL-terminated):
  *   EFF_INODE    u64 ino, attr (ATTR_LEN bytes, below), str symlink target

@@ -262,8 +262,10 @@ int record_peek(const uint8_t *hdr, size_t n, uint32_t *total)
 {
     if (n < REC_HDR_LEN)
         return CAIRN_EFORMAT;
-    if (get_le32(hdr) != REC_MAGIC || hdr[4] == 0 || hdr[4] > REC_VERSION)
+    if (get_le32(hdr) != REC_MAGIC || hdr[4] == 0)
         return CAIRN_EFORMAT;
+    if (hdr[4] > REC_VERSION) /* format.h: the header checksum is fixed from version 3 on */
+        return get_le32(hdr + 44) == header_checksum(hdr) ? CAIRN_ENEWER : CAIRN_EFORMAT;
     if (hdr[5] != REC_KIND_VOLUME && hdr[5] != REC_KIND_CATALOG)
         return CAIRN_EFORMAT;
     uint32_t t = get_le32(hdr + 8);

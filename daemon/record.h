@@ -57,7 +57,8 @@ void record_encode(const struct record *r, uint8_t *out);
 
 /* Checks the first REC_HDR_LEN bytes of a record (magic, version, kind,
  * lengths, zero fields, and from version 2 the header CRC) and returns its
- * total length in *TOTAL. CAIRN_EFORMAT on garbage. */
+ * total length in *TOTAL. CAIRN_EFORMAT on garbage; CAIRN_ENEWER for a
+ * record of a newer format whose header checksum verifies. */
 int record_peek(const uint8_t *hdr, size_t n, uint32_t *total);
 /* Verifies the checksum and decodes LEN bytes into R (initialised).
  * CAIRN_ECHECKSUM when the bytes were damaged, CAIRN_EFORMAT when they do

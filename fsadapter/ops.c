@@ -43,6 +43,7 @@ int fs_errno(int rv)
     case CAIRN_EINDEX:
     case CAIRN_EFAILED:
     case CAIRN_EPROTO:
+    case CAIRN_ENEWER:
     default:
         return EIO;
     }

@@ -25,7 +25,10 @@
 #define CAIRN_EUNAVAIL (CAIRN_ERR_BASE - 7)
 /* A protocol message was malformed. */
 #define CAIRN_EPROTO (CAIRN_ERR_BASE - 8)
-#define CAIRN_ERR_LAST (CAIRN_ERR_BASE - 8)
+/* Bytes on disk were written by a newer cairn (a format version this build
+ * does not know): run that version; nothing is cut or rewritten. */
+#define CAIRN_ENEWER (CAIRN_ERR_BASE - 9)
+#define CAIRN_ERR_LAST (CAIRN_ERR_BASE - 9)
 
 /* Text for any code returned by cairn (static storage, never NULL). */
 const char *cairn_strerror(int rv);

@@ -42,6 +42,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define CAP (1u << 20)
 
@@ -134,6 +135,20 @@ static void flip_byte(const char *path, uint64_t off, uint8_t mask)
     assert_int_equal(pread(fd, &b, 1, (off_t)off), 1);
     b ^= mask;
     assert_int_equal(pwrite(fd, &b, 1, (off_t)off), 1);
+    close(fd);
+}
+
+/* Sets the version field of the chunk header at PATH, with its CRC right
+ * when FIX_CRC (else wrong). */
+static void set_version(const char *path, uint32_t version, int fix_crc)
+{
+    uint8_t h[CHUNK_HDR_LEN];
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, h, sizeof h, 0), (ssize_t)sizeof h);
+    put_le32(h + 8, version);
+    put_le32(h + 124, (uint32_t)crc32(0L, h, 124) ^ (fix_crc ? 0u : 1u));
+    assert_int_equal(pwrite(fd, h, sizeof h, 0), (ssize_t)sizeof h);
     close(fd);
 }
 
@@ -282,8 +297,8 @@ static void chunk_open_rejects_any_damaged_header_byte(void **state)
         flip_byte(f->path, pos, 0x01);
         c = NULL;
         int rv = chunk_open(&c, f->path);
-        /* magic, version and header length are format; the rest is checksum */
-        int want = pos < 16 ? CAIRN_EFORMAT : CAIRN_ECHECKSUM;
+        /* the magic is format; any other byte is damage the CRC catches */
+        int want = pos < 8 ? CAIRN_EFORMAT : CAIRN_ECHECKSUM;
         if (rv != want)
             fail_msg("header byte %llu flipped: got %d, want %d", (unsigned long long)pos, rv,
                      want);
@@ -300,16 +315,20 @@ static void chunk_open_rejects_newer_versions_and_short_files(void **state)
     struct chunk *c = NULL;
     assert_int_equal(chunk_create(&c, f->dir, f->id, 1, 1, CAP), 0);
     chunk_close(c);
-    uint8_t v[4];
-    put_le32(v, CHUNK_VERSION + 1);
-    poke(f->path, 8, v, 4);
-    c = NULL;
-    assert_int_equal(chunk_open(&c, f->path), CAIRN_EFORMAT);
-    put_le32(v, 0);
-    poke(f->path, 8, v, 4);
-    assert_int_equal(chunk_open(&c, f->path), CAIRN_EFORMAT);
-    put_le32(v, CHUNK_VERSION);
-    poke(f->path, 8, v, 4);
+    /* a header written by a newer cairn (its CRC right): CAIRN_ENEWER, the
+     * file untouched; version 0 is no format; a wrong CRC is damage */
+    static const uint32_t versions[] = {CHUNK_VERSION + 1, 0};
+    static const int want[] = {CAIRN_ENEWER, CAIRN_EFORMAT};
+    for (size_t i = 0; i < 2; i++) {
+        set_version(f->path, versions[i], 1);
+        c = NULL;
+        assert_int_equal(chunk_open(&c, f->path), want[i]);
+        assert_null(c);
+        assert_int_equal(file_size(f->path), CHUNK_HDR_LEN);
+        set_version(f->path, versions[i], 0);
+        assert_int_equal(chunk_open(&c, f->path), CAIRN_ECHECKSUM);
+    }
+    set_version(f->path, CHUNK_VERSION, 1);
     assert_int_equal(chunk_open(&c, f->path), 0);
     chunk_close(c);
     /* a header cut short */

@@ -28,7 +28,8 @@ static void test_errors_round_trip(void **state)
     (void)state;
     static const int errs[] = {-ENOENT,       -EEXIST,         -EINVAL,        -ENOSPC,
                                -ENOTEMPTY,    -EISDIR,         -EACCES,        -ETIMEDOUT,
-                               -ENAMETOOLONG, CAIRN_ECHECKSUM, CAIRN_EUNAVAIL, CAIRN_EPROTO};
+                               -ENAMETOOLONG, CAIRN_ECHECKSUM, CAIRN_EUNAVAIL, CAIRN_EPROTO,
+                               CAIRN_ENEWER};
     for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
         int code = rpc_status_from_err(errs[i]);
         assert_int_not_equal(code, GRPC_STATUS_OK);
