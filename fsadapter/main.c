@@ -109,25 +109,6 @@ static void usage(FILE *f)
             CAIRN_DEFAULT_ADDR);
 }
 
-/* "@SECONDS", milliseconds, or ISO-8601 UTC; 0 on garbage. */
-static int64_t parse_time(const char *s)
-{
-    char *end;
-    if (s[0] == '@') {
-        long long v = strtoll(s + 1, &end, 10);
-        return *end ? 0 : v * 1000;
-    }
-    long long v = strtoll(s, &end, 10);
-    if (*end == '\0' && end != s)
-        return v;
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (rest && (*rest == '\0' || strcmp(rest, "Z") == 0))
-        return (int64_t)timegm(&tm) * 1000 + 999; /* the whole second */
-    return 0;
-}
-
 /* Sets the read-ahead window of the FUSE mount at MNT (absolute) through
  * /sys/class/bdi/MAJ:MIN/read_ahead_kb. The device comes from mountinfo:
  * stat(MNT) would wait for the session loop, which is not running yet.
@@ -251,7 +232,7 @@ int main(int argc, char **argv)
     fs.volume = o.volume;
     if (o.snapshot)
         fs.at.snapshot = o.snapshot;
-    if (o.asof && (fs.at.time_ms = parse_time(o.asof)) <= 0) {
+    if (o.asof && (cairn_parse_at(o.asof, &fs.at) != 0 || fs.at.snapshot)) {
         fprintf(stderr, "cairn-fuse: asof=%s is not a time (@SECONDS, ms or ISO-8601 UTC)\n",
                 o.asof);
         goto out;

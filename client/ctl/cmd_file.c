@@ -157,7 +157,7 @@ static int at_option(int *argc, char **argv, cairn_at_t *at, const struct cmd *c
     int r = ctl_opt(argc, argv, "--at", &s);
     if (r < 0)
         return ctl_usage(c);
-    if (r == 1 && ctl_parse_at(s, at) != 0) {
+    if (r == 1 && cairn_parse_at(s, at) != 0) {
         fprintf(stderr, "cairnctl: --at '%s' is neither a time after 1970 nor a snapshot name\n",
                 s);
         return 2;

@@ -35,10 +35,6 @@ int ctl_usage(const struct cmd *c);
 int ctl_connect(struct ctl *x);
 /* Splits "VOL:/PATH"; VOL is copied into VOL (256 bytes); *PATH points into S. */
 int ctl_volpath(const char *s, char vol[256], const char **path);
-/* Parses --at: a time ("@SECONDS", "2026-11-24T18:00:00[.mmm][Z]" UTC, ms
- * since epoch: 12 digits or more) or else a snapshot name. -EINVAL for an
- * empty value or a time that is malformed, out of range or not after 1970. */
-int ctl_parse_at(const char *s, cairn_at_t *at);
 /* Human size ("1.5G") and time ("2026-11-24 18:00:00") into BUF. */
 const char *ctl_size(uint64_t n, char buf[16]);
 const char *ctl_time(int64_t ns, char buf[32]);

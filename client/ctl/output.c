@@ -1,6 +1,6 @@
 /*
- * output.c — owns cairnctl's shared helpers: errors, argument forms (VOL:/PATH,
- * --at), and human/JSON formatting.
+ * output.c — owns cairnctl's shared helpers: errors, the VOL:/PATH argument,
+ * and human/JSON formatting.
  */
 #include "ctl.h"
 
@@ -49,67 +49,6 @@ int ctl_volpath(const char *s, char vol[256], const char **path)
     memcpy(vol, s, (size_t)(colon - s));
     vol[colon - s] = '\0';
     *path = colon + 1;
-    return 0;
-}
-
-int ctl_parse_at(const char *s, cairn_at_t *at)
-{
-    memset(at, 0, sizeof *at);
-    char *end;
-    if (!*s)
-        return -EINVAL;
-    if (s[0] == '@') { /* never a snapshot name */
-        errno = 0;
-        long long secs = strtoll(s + 1, &end, 10);
-        if (*end || end == s + 1 || errno == ERANGE || secs <= 0 || secs > INT64_MAX / 1000)
-            return -EINVAL;
-        at->time_ms = secs * 1000;
-        return 0;
-    }
-    size_t n = strlen(s);
-    if (n >= 12 && strspn(s, "0123456789") == n) {
-        errno = 0;
-        long long ms = strtoll(s, NULL, 10);
-        if (errno == ERANGE || ms <= 0)
-            return -EINVAL;
-        at->time_ms = ms;
-        return 0;
-    }
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!rest)
-        rest = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
-    if (!rest) {
-        at->snapshot = s;
-        return 0;
-    }
-    /* a date: what follows must be [.fraction][Z], and the fields real */
-    long ms = 0;
-    if (*rest == '.') {
-        errno = 0;
-        ms = strtol(rest + 1, &end, 10);
-        size_t digits = (size_t)(end - rest - 1);
-        if (digits == 0 || errno == ERANGE || ms < 0)
-            return -EINVAL;
-        while (digits > 3)
-            ms /= 10, digits--;
-        while (digits < 3)
-            ms *= 10, digits++;
-        rest = end;
-    }
-    if (*rest == 'Z')
-        rest++;
-    if (*rest)
-        return -EINVAL;
-    struct tm want = tm;
-    time_t t = timegm(&tm);
-    struct tm back;
-    if (t <= 0 || !gmtime_r(&t, &back) || back.tm_year != want.tm_year ||
-        back.tm_mon != want.tm_mon || back.tm_mday != want.tm_mday ||
-        back.tm_hour != want.tm_hour || back.tm_min != want.tm_min || back.tm_sec != want.tm_sec)
-        return -EINVAL; /* e.g. February 31st */
-    at->time_ms = (int64_t)t * 1000 + ms;
     return 0;
 }
 

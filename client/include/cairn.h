@@ -46,6 +46,13 @@ typedef struct cairn_at {
     int64_t time_ms;      /* 0 or a unix time in ms */
 } cairn_at_t;
 
+/* Parses the text form of a point in history into *AT: a time ("@SECONDS",
+ * "2026-11-24T18:00:00[.mmm][Z]" UTC, or ms since 1970: 12 digits or more;
+ * a time to the second means the end of that second), or else a snapshot
+ * name (AT->snapshot then points into S). -EINVAL for an empty S or a time
+ * that is malformed, out of range or not after 1970. */
+int cairn_parse_at(const char *s, cairn_at_t *at);
+
 /* ADDR: "unix:PATH" or "HOST:PORT"; NULL: $CAIRN_SERVER or CAIRN_DEFAULT_ADDR.
  * Connecting is lazy: the first call reports an unreachable server
  * (CAIRN_EUNAVAIL). */

@@ -479,6 +479,20 @@ run 0 ctl n1 --json ls --at "$t0" v1:/
 want_eq "ls --at before timed" "$(pyj '[e["name"] for e in d]')" '["a", "docs", "hello", "snap"]'
 pass "snapshot create/list (duplicate fails), cat/ls --at SNAPSHOT and --at TIME(ms)"
 
+# a time to the second means the end of that second, as the mount's asof=
+# reads it (client/at.c): a put done within second S shows, one after it not
+run 0 ctl n1 put v1:/timed "$F/t1"
+S=$(date +%s) # the put above was stamped before second S ended
+/usr/bin/python3 -c "import time; time.sleep(max(0, $S + 1.05 - time.time()))"
+run 0 ctl n1 put v1:/timed "$F/t2"
+for at in "@$S" "$(date -u -d "@$S" +%Y-%m-%dT%H:%M:%SZ)" "$(date -u -d "@$S" '+%Y-%m-%d %H:%M:%S')"; do
+  run 0 ctl n1 cat --at "$at" v1:/timed
+  cmp -s "$OUT" "$F/t1" || fail "cat --at '$at' shows '$(cat "$OUT")', want the put of second $S"
+done
+run 0 ctl n1 cat --at "$(date -u -d "@$((S + 1))" +%Y-%m-%dT%H:%M:%S).999Z" v1:/timed
+cmp -s "$OUT" "$F/t2" || fail "cat --at the end of second $((S + 1)) shows '$(cat "$OUT")'"
+pass "--at @SECONDS and ISO-8601 to the second: the end of that second"
+
 # ---- conflicts, repl ------------------------------------------------------------------
 run 0 ctl n1 conflicts list v1
 grep -q '^PATH ' "$OUT" || fail "conflicts list header: $(cat "$OUT")"

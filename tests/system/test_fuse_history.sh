@@ -169,14 +169,16 @@ mountpoint -q "$SNAP" && fail "snapshot= with asof= was mounted"
 [[ $rc != 0 ]] || fail "cairn-fuse -o snapshot=s1,asof=... exited 0"
 pass "a missing snapshot (exit $rc1, the name in the message) and snapshot= with asof= (exit $rc) are refused"
 
-# asof=@SECONDS and asof=ISO-8601: x.txt is "one" up to second S, "two" from S+1.05 on.
+# asof=@SECONDS and asof=ISO-8601 to the second mean the end of that second
+# (client/at.c): x.txt is "one" through second S (written before S ended),
+# "two" from S+1.05 on.
 echo one >"$LIVE/x.txt"
 S=$(/usr/bin/python3 -c 'import time; print(int(time.time()))')
 /usr/bin/python3 -c "import time; time.sleep(max(0, $S + 1.05 - time.time()))"
 echo two >"$LIVE/x.txt"
 ISO=$(date -u -d "@$S" +%Y-%m-%dT%H:%M:%SZ)
-fuse_mount "$N1_SOCK" v1 "$ASOF" "asof=@$((S + 1))"
-[[ $(cat "$ASOF/x.txt") == one ]] || fail "asof=@$((S + 1)): x.txt is '$(cat "$ASOF/x.txt")', want 'one'"
+fuse_mount "$N1_SOCK" v1 "$ASOF" "asof=@$S"
+[[ $(cat "$ASOF/x.txt") == one ]] || fail "asof=@$S: x.txt is '$(cat "$ASOF/x.txt")', want 'one'"
 fuse_umount "$ASOF"
 fuse_mount "$N1_SOCK" v1 "$ASOF" "asof=$ISO"
 [[ $(cat "$ASOF/x.txt") == one ]] || fail "asof=$ISO: x.txt is '$(cat "$ASOF/x.txt")', want 'one'"
