@@ -437,20 +437,30 @@ int cairn_listxattr(cairn_t *c, const char *vol, uint64_t ino, const cairn_at_t 
 
 int cairn_history(cairn_t *c, const char *vol, const char *path, cairn_version_fn fn, void *ctx)
 {
+    /* in pages, each after the last version of the one before; the path is
+     * resolved once: later pages name the inode the first one found */
     Cairn__V1__HistoryRequest r = CAIRN__V1__HISTORY_REQUEST__INIT;
     r.volume = cl_bytes(vol);
     r.path = cl_bytes(path);
-    Cairn__V1__HistoryReply *rep = NULL;
-    int rv = cl_call(c, M_FS_HISTORY, &r, &cairn__v1__history_reply__descriptor, &rep);
-    if (rv != 0)
-        return rv;
-    for (size_t i = 0; i < rep->n_versions && rv == 0; i++) {
-        const Cairn__V1__Version *p = rep->versions[i];
-        cairn_version_t v = {p->hlc, p->origin, p->seq, p->time_ms, {0}};
-        cl_attr(&v.attr, p->attr);
-        rv = fn(ctx, &v);
-    }
-    FREE(rep);
+    r.limit = UINT32_MAX; /* as many as the server puts in a page */
+    int rv, more;
+    do {
+        Cairn__V1__HistoryReply *rep = NULL;
+        if ((rv = cl_call(c, M_FS_HISTORY, &r, &cairn__v1__history_reply__descriptor, &rep)) != 0)
+            return rv;
+        more = rep->more && rep->n_versions > 0;
+        for (size_t i = 0; i < rep->n_versions && rv == 0; i++) {
+            const Cairn__V1__Version *p = rep->versions[i];
+            cairn_version_t v = {p->hlc, p->origin, p->seq, p->time_ms, {0}};
+            cl_attr(&v.attr, p->attr);
+            rv = fn(ctx, &v);
+            r.after_hlc = p->hlc;
+            r.after_origin = p->origin;
+            r.ino = v.attr.ino;
+        }
+        r.path = cl_bytes(NULL);
+        FREE(rep);
+    } while (rv == 0 && more);
     return rv == 1 ? 0 : rv;
 }
 

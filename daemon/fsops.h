@@ -133,9 +133,13 @@ int fs_snapshot_get(struct volume *v, const char *name, struct vv *snap, struct 
 typedef int (*fs_snapshot_fn)(void *ctx, const char *name, uint64_t hlc, const struct vv *vv);
 int fs_snapshot_list(struct volume *v, fs_snapshot_fn fn, void *ctx);
 
-/* Every version of INO, newest first. */
+/* Every version of INO, newest first; with AFTER, those older than the
+ * version stamped AFTER (a page after one that ended there). FN returns 1
+ * to stop. -ENOENT: INO never existed (without AFTER). */
 typedef int (*fs_version_fn)(void *ctx, const struct version *ver);
-int fs_history(struct volume *v, uint64_t ino, fs_version_fn fn, void *ctx);
+struct stamp; /* metakey.h */
+int fs_history(struct volume *v, uint64_t ino, const struct stamp *after, fs_version_fn fn,
+               void *ctx);
 
 /* Resolves an absolute PATH ("/a/b") as of AT, following no symlinks. */
 int fs_resolve(struct volume *v, const struct asof *at, const char *path, uint64_t *ino,

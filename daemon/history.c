@@ -116,15 +116,24 @@ int fs_snapshot_list(struct volume *v, fs_snapshot_fn fn, void *ctx)
     return rv;
 }
 
-int fs_history(struct volume *v, uint64_t ino, fs_version_fn fn, void *ctx)
+int fs_history(struct volume *v, uint64_t ino, const struct stamp *after, fs_version_fn fn,
+               void *ctx)
 {
-    uint8_t prefix[KEY_MAX], upper[KEY_MAX];
+    uint8_t prefix[KEY_MAX], upper[KEY_MAX], from[KEY_MAX];
     size_t plen = mk_inode(prefix, v->no, ino, STAMP_NEWEST) - STAMP_LEN;
     size_t ulen = mk_prefix_end(upper, prefix, plen);
+    size_t flen = after ? mk_inode(from, v->no, ino, *after) : plen;
     engine_enter(v->eng);
     struct meta_iter *it = meta_iter_new(v->meta, CF_INODES, upper, ulen);
-    int rv = 0, any = 0;
-    for (meta_iter_seek(it, prefix, plen); rv == 0 && meta_iter_valid(it); meta_iter_next(it)) {
+    int rv = 0, any = after != NULL; /* a page past the oldest is empty, not ENOENT */
+    meta_iter_seek(it, after ? from : prefix, flen);
+    if (after && meta_iter_valid(it)) { /* newest first: AFTER itself, if there, was seen */
+        size_t klen;
+        const uint8_t *k = meta_iter_key(it, &klen);
+        if (klen == flen && memcmp(k, from, flen) == 0)
+            meta_iter_next(it);
+    }
+    for (; rv == 0 && meta_iter_valid(it); meta_iter_next(it)) {
         size_t klen, vlen;
         const uint8_t *k = meta_iter_key(it, &klen);
         const uint8_t *val = meta_iter_value(it, &vlen);

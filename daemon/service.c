@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "fsops.h"
 #include "hlc.h"
+#include "metakey.h"
 #include "methods.h"
 #include "metrics.h"
 
@@ -723,15 +724,23 @@ static int h_listxattr(void *app, const ProtobufCMessage *msg, ProtobufCMessage 
     return rv;
 }
 
+/* The most versions one History reply holds when the client pages. */
+#define HISTORY_PAGE 4096u
+
 struct versions {
     Cairn__V1__HistoryReply *rep;
     size_t cap;
     uint64_t ino;
+    size_t limit; /* 0: all */
 };
 
 static int version_one(void *ctx, const struct version *ver)
 {
     struct versions *h = ctx;
+    if (h->limit && h->rep->n_versions == h->limit) {
+        h->rep->more = 1; /* one more exists: the page is full */
+        return 1;
+    }
     if (h->rep->n_versions == h->cap) {
         h->cap = h->cap ? h->cap * 2 : 16;
         h->rep->versions = xrealloc(h->rep->versions, h->cap * sizeof *h->rep->versions);
@@ -762,8 +771,9 @@ static int h_history(void *app, const ProtobufCMessage *msg, ProtobufCMessage **
         return rv;
     Cairn__V1__HistoryReply *rep = xmalloc(sizeof *rep);
     cairn__v1__history_reply__init(rep);
-    struct versions h = {rep, 0, ino};
-    if ((rv = fs_history(v, ino, version_one, &h)) != 0) {
+    struct versions h = {rep, 0, ino, r->limit < HISTORY_PAGE ? r->limit : HISTORY_PAGE};
+    struct stamp after = {r->after_hlc, r->after_origin};
+    if ((rv = fs_history(v, ino, r->after_hlc ? &after : NULL, version_one, &h)) != 0) {
         protobuf_c_message_free_unpacked(&rep->base, NULL);
         return rv;
     }

@@ -219,6 +219,24 @@ def run(target):
     check(sorted(seen) == names and len(seen) == len(set(seen)),
           "paged ReadDir %r != %r" % (seen, names))
 
+    # --- History: whole (limit 0, as before paging), and paged one by one ---
+    full = fs.History(fs_pb2.HistoryRequest(volume=VOLUME, ino=ino), timeout=TIMEOUT)
+    stamps = [(v.hlc, v.origin) for v in full.versions]
+    check(len(stamps) >= 4 and not full.more, "History: %d versions, more=%s"
+          % (len(stamps), full.more))
+    check(stamps == sorted(stamps, reverse=True), "History is not newest first: %r" % stamps)
+    seen, req = [], fs_pb2.HistoryRequest(volume=VOLUME, ino=ino, limit=1)
+    for _ in range(len(stamps) + 2):  # bounded: one page per version at most
+        page = fs.History(req, timeout=TIMEOUT)
+        check(len(page.versions) <= 1, "History limit=1 returned %d" % len(page.versions))
+        seen += [(v.hlc, v.origin) for v in page.versions]
+        if not page.more:
+            break
+        req.after_hlc, req.after_origin = seen[-1]
+    else:
+        fail("History paging did not end")
+    check(seen == stamps, "paged History %r != %r" % (seen, stamps))
+
     # --- durability and an error case with its standard code ---
     fs.Fsync(fs_pb2.VolumeRequest(volume=VOLUME), timeout=TIMEOUT)
     try:

@@ -1141,6 +1141,28 @@ static int on_snap(void *ctx, const char *name, int64_t time_ms, uint64_t hlc)
     return 0;
 }
 
+/* A long history, checked as it arrives: sizes N-1 ... 0 newest first (the
+ * file grew by one byte per write), each version older than the last. */
+struct chain {
+    int n, bad, stop_at;
+    uint64_t size, hlc, ino;
+};
+
+static int on_chain(void *ctx, const cairn_version_t *v)
+{
+    struct chain *ch = ctx;
+    if ((ch->n > 0 && v->hlc >= ch->hlc) || v->attr.size != ch->size || v->attr.ino != ch->ino) {
+        if (ch->bad++ == 0)
+            fprintf(stderr, "# version %d: size %llu hlc %llu after hlc %llu, want size %llu\n",
+                    ch->n, (unsigned long long)v->attr.size, (unsigned long long)v->hlc,
+                    (unsigned long long)ch->hlc, (unsigned long long)ch->size);
+    }
+    ch->hlc = v->hlc;
+    ch->size = v->attr.size - (v->attr.size > 0);
+    ch->n++;
+    return ch->stop_at && ch->n == ch->stop_at ? 1 : 0;
+}
+
 static char SNAP[64];
 static uint64_t SNAP_F; /* "/tour.PID/hist": "two2" at SNAP, "xy" now */
 
@@ -1173,6 +1195,24 @@ static void tour_history(void)
     EXPECT_U64(one.n, 1);
     snprintf(path, sizeof path, "%s/never-existed", top);
     EXPECT_RV(cairn_history(C, V, path, on_version, &vs), -ENOENT);
+    pass();
+
+    /* longer than a page (4096 versions, daemon/service.c): every version
+     * once, in order, across the pages; a stop inside the second page */
+    begin("history of 9,000 writes: paged, every version once, newest first");
+    enum { LONG = 9000 };
+    uint64_t g = mk(TOP, "long-history", S_IFREG | 0644, NULL);
+    for (int i = 0; i < LONG; i++)
+        OK(cairn_write(C, V, g, (uint64_t)i, "x", 1, NULL));
+    snprintf(path, sizeof path, "%s/long-history", top);
+    struct chain ch = {.size = LONG, .ino = g};
+    OK(cairn_history(C, V, path, on_chain, &ch));
+    EXPECT_U64(ch.n, LONG + 1); /* the writes and the create */
+    EXPECT_U64(ch.bad, 0);
+    struct chain part = {.size = LONG, .ino = g, .stop_at = 5000};
+    OK(cairn_history(C, V, path, on_chain, &part));
+    EXPECT_U64(part.n, 5000);
+    EXPECT_U64(part.bad, 0);
     pass();
 
     begin("snapshot create/list, reads as of a snapshot and a time (cairn_at_t)");
