@@ -322,16 +322,21 @@ static int skippable(struct win *w, uint64_t off, int rv)
     return h && h[4] >= 2;
 }
 
-/* 1 when at least one valid record starts at OFF and records run from there
- * to the end of the file: valid ones, damaged ones with a verified header
- * (skippable), the last one possibly torn, and a newer-format record ends
- * the chain (the scan stops there). That marks a real record boundary rather
- * than record-like bytes inside some record's data (or a few stray bytes).
- * Otherwise 0, and *BRK is where the chain broke: a boundary in between
- * either is on the chain or lies inside one of its records. */
+/* 1 when records run from OFF to the end of the file and at least one of
+ * them is valid: valid ones, damaged ones with a verified header (stepped
+ * over by their length), the last one possibly torn; a newer-format record
+ * ends the chain (the scan stops there and refuses to go on, which loses
+ * nothing). That marks a real record boundary rather than record-like bytes
+ * inside some record's data (or a few stray bytes). A damaged record must be
+ * followed by a valid one: a copy of records inside file data can start a
+ * chain whose damaged member claims a length past its data, and such a
+ * length is only trusted when a valid record follows it.
+ * *BRK is the end of the valid records the chain starts with: no real
+ * boundary lies inside them (a valid record's checksum covers its whole
+ * extent, and a copy inside file data cannot reach past that data). */
 static int chain_to_end(struct win *w, uint64_t off, uint64_t *brk)
 {
-    int valid = 0;
+    int valid = 0, skipped = 0, prefix = 1;
     *brk = off;
     while (off < w->end) {
         uint32_t total;
@@ -339,21 +344,27 @@ static int chain_to_end(struct win *w, uint64_t off, uint64_t *brk)
         if (rv == CAIRN_ENEWER)
             return 1;
         if (rv == CAIRN_ETORN)
-            return valid;
-        if (rv == 0)
+            return valid && !skipped;
+        if (rv == 0) {
             valid = 1;
-        else if (!skippable(w, off, rv))
-            break;
+            skipped = 0;
+        } else if (skippable(w, off, rv)) {
+            skipped = 1;
+            prefix = 0;
+        } else {
+            return 0;
+        }
         off += total;
-        *brk = off;
+        if (prefix)
+            *brk = off;
     }
-    return valid && off >= w->end;
+    return valid && !skipped;
 }
 
 /* The first offset in (FROM, end) where a chain of records to the end of
- * the file starts (chain_to_end), or 0. Linear: when a candidate's chain
- * breaks, the search goes on from the break, since the candidates before it
- * lie inside records of that chain (or join it). */
+ * the file starts (chain_to_end), or 0. A newer-format record is taken at
+ * once: refusing to start is recoverable, cutting it is not. Linear: a
+ * candidate's leading valid records are not searched again. */
 static uint64_t next_valid(struct win *w, uint64_t from)
 {
     uint8_t magic[4];
@@ -369,12 +380,27 @@ static uint64_t next_valid(struct win *w, uint64_t from)
             if (rv == CAIRN_ENEWER || (rv == 0 && chain_to_end(w, off, &brk)))
                 return off;
             if (brk > off)
-                off = brk; /* the loop steps past the break's first byte */
+                off = brk; /* a record that is not valid starts at BRK: the loop steps past it */
         }
         if (w->err)
             return 0;
     }
     return 0;
+}
+
+/* The length a damaged header at OFF still states, when its three length
+ * fields agree (the damage hit other bytes), else 0. Taken only when a chain
+ * runs from its end: better than a search, which could take records copied
+ * into this record's file data for real ones. */
+static uint32_t length_hint(struct win *w, uint64_t off)
+{
+    const uint8_t *h = win_get(w, off, REC_HDR_LEN);
+    if (!h)
+        return 0;
+    uint64_t t = get_le32(h + 8), nctx = get_le16(h + 20), payload = get_le32(h + 40);
+    if (t < REC_HDR_LEN || t > REC_MAX_LEN || REC_HDR_LEN + nctx * REC_CTX_ENTRY_LEN + payload != t)
+        return 0;
+    return (uint32_t)t;
 }
 
 static _Atomic uint64_t damaged_bytes;
@@ -436,7 +462,10 @@ int chunk_scan(struct chunk *c, uint64_t from, chunk_scan_fn fn, void *ctx, int 
          * never acknowledged, cut below. Valid records are never cut. */
         uint64_t next = 0;
         uint64_t brk;
-        if (bad == CAIRN_ECHECKSUM && pos + total < w.end && chain_to_end(&w, pos + total, &brk))
+        if (bad == CAIRN_EFORMAT)
+            total = length_hint(&w, pos);
+        if ((bad == CAIRN_ECHECKSUM || total) && pos + total < w.end &&
+            chain_to_end(&w, pos + total, &brk))
             next = pos + total;
         else if (bad != CAIRN_ETORN) /* torn: the file ends inside it, nothing follows */
             next = next_valid(&w, skippable(&w, pos, bad) ? pos + total - 1 : pos);

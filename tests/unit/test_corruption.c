@@ -835,6 +835,100 @@ static void newer_format_record_is_refused_not_cut(void **state)
     cx_destroy(&c);
 }
 
+/* Records copied into file data (a user stored a cairn chunk file, or part
+ * of one), inside a record whose header is damaged, the index rebuilt: the
+ * search for the next record must not take the copies for records, nor step
+ * past the real records after them. Variant 0: the copies end inside the
+ * carrier record (other bytes follow them); variant 1: they end exactly
+ * where the carrier record ends (its data fills a block to the end);
+ * variant 2: the last copy is cut short (its header claims bytes past the
+ * copies) and the carrier's length field is the damaged byte. */
+static void copied_records_in_file_data_are_not_replayed(void **state)
+{
+    (void)state;
+    quiet();
+    g_rng = tu_seed("copied_records");
+    /* the records to copy: a donor volume's file "inner", written and
+     * fsync'ed; its chunk's records are the copy */
+    struct cx donor;
+    uint64_t di;
+    uint8_t *dd = cx_one_file(&donor, "corrupt9d", 3000, &di);
+    char *dpath = chunk_path(donor.dir);
+    uint64_t dsize = file_size(dpath);
+    size_t clen = (size_t)(dsize - CHUNK_HDR_LEN);
+    uint8_t *copy = malloc(clen);
+    assert_non_null(copy);
+    int fd = open(dpath, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, copy, clen, CHUNK_HDR_LEN), (ssize_t)clen);
+    close(fd);
+    assert_true(clen < 30000);
+    for (int variant = 0; variant < 3; variant++) {
+        struct cx c;
+        cx_create(&c, "corrupt9");
+        uint64_t a = mkfile(&c, "a"), carrier = mkfile(&c, "carrier");
+        uint8_t *ad = random_bytes(20000), *bd = random_bytes(20000);
+        wr(&c, a, 0, ad, 20000);
+        /* variant 1: the copies end at the block's end, and the write goes
+         * on into the next block (so the carrier record ends with them) */
+        uint64_t at = variant == 1 ? 65536 - clen : 0;
+        size_t keep = variant == 2 ? clen - 100 : clen;
+        uint8_t *cd = malloc(keep + 100);
+        assert_non_null(cd);
+        memcpy(cd, copy, keep);
+        memset(cd + keep, 'z', 100);
+        wr(&c, carrier, at, cd, keep + 100);
+        uint64_t b = mkfile(&c, "b");
+        wr(&c, b, 0, bd, 20000);
+        assert_int_equal(fs_fsync(c.v), 0);
+        cx_close(&c);
+
+        char *path = chunk_path(c.dir);
+        struct rec *recs = calloc(MAX_RECS, sizeof *recs);
+        size_t n = parse_chunk(path, recs, MAX_RECS);
+        size_t k = find_data(recs, n, carrier, at);
+        assert_true(k + 2 < n);
+        if (variant == 1) /* the carrier record ends where the copies do */
+            assert_int_equal(recs[k].data_pos + recs[k].data_len, recs[k].pos + recs[k].len);
+        printf("# variant %d: %zu bytes of copied records at chunk offset %llu, in record "
+               "%zu/%zu; damaging its header\n",
+               variant, clen, (unsigned long long)recs[k].data_pos, k, n);
+        flip_byte(path, recs[k].pos + (variant == 2 ? 8 : 24 + tu_rand(&g_rng) % 16));
+        uint64_t before = file_size(path);
+        char *index = NULL;
+        assert_true(asprintf(&index, "%s/index", c.dir) > 0);
+        tu_rmrf(index);
+
+        cx_open(&c);
+        assert_int_equal(cx_stats(&c).torn_bytes_dropped, 0);
+        assert_int_equal(file_size(path), before);
+        uint64_t ino;
+        struct attr at_x;
+        /* the copies name a file "a" too: the real "a" keeps its own bytes */
+        assert_int_equal(fs_lookup(c.v, &ASOF_NOW, ROOT_INO, "a", &ino, &at_x), 0);
+        assert_int_equal(ino, a);
+        expect_data(&c, a, 0, ad, 20000);
+        assert_int_equal(size_of(&c, a), 20000);
+        assert_int_equal(fs_lookup(c.v, &ASOF_NOW, ROOT_INO, "b", &ino, &at_x), 0);
+        assert_int_equal(ino, b);
+        expect_data(&c, b, 0, bd, 20000);
+        /* nothing of the copies was applied: the donor's file is unknown */
+        assert_int_equal(fs_getattr(c.v, &ASOF_NOW, di, &at_x), -ENOENT);
+
+        free(index);
+        free(recs);
+        free(path);
+        free(cd);
+        free(ad);
+        free(bd);
+        cx_destroy(&c);
+    }
+    free(copy);
+    free(dpath);
+    free(dd);
+    cx_destroy(&donor);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -848,6 +942,7 @@ int main(void)
         cmocka_unit_test(damaged_catalog_record_does_not_empty_the_volume),
         cmocka_unit_test(records_between_two_damaged_records_are_kept),
         cmocka_unit_test(newer_format_record_is_refused_not_cut),
+        cmocka_unit_test(copied_records_in_file_data_are_not_replayed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
