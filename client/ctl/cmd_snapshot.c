@@ -9,6 +9,12 @@ static int snapshot_create(struct ctl *x, int argc, char **argv)
 {
     if (argc != 2)
         return ctl_usage(&cmd_snapshot[0]);
+    cairn_at_t at;
+    if (cairn_parse_at(argv[1], &at) != 0 || !at.snapshot) {
+        /* --at and asof= would read it as a time: it could never be named */
+        fprintf(stderr, "cairnctl: snapshot name '%s' reads as a time; choose another\n", argv[1]);
+        return 2;
+    }
     int rv;
     if ((rv = ctl_connect(x)) != 0)
         return rv;

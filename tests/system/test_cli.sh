@@ -121,6 +121,11 @@ run 2 ctl n1 chunk assign onlyone
 run 2 ctl n1 volume create
 run 2 ctl n1 volume create a b
 run 2 ctl n1 snapshot create v1
+# snapshot names that --at would read as a time (or a bad time)
+for name in @5 1700000000000 2026-11-24T18:00:00Z '2026-11-24 18:00:00' 2026-02-31T00:00:00; do
+  run 2 ctl n1 snapshot create v1 "$name"
+  err1 'reads as a time'
+done
 run 2 ctl n1 snapshot list
 run 2 ctl n1 conflicts list
 run 2 ctl n1 cluster init
