@@ -339,7 +339,7 @@ static int chain_to_end(struct win *w, uint64_t off, uint64_t *brk)
     int valid = 0, skipped = 0, prefix = 1;
     *brk = off;
     while (off < w->end) {
-        uint32_t total;
+        uint32_t total = 0;
         int rv = valid_at(w, off, &total);
         if (rv == CAIRN_ENEWER)
             return 1;
