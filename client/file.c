@@ -474,17 +474,25 @@ int cairn_snapshot_create(cairn_t *c, const char *vol, const char *name)
 
 int cairn_snapshot_list(cairn_t *c, const char *vol, cairn_snapshot_fn fn, void *ctx)
 {
-    Cairn__V1__VolumeRequest r = CAIRN__V1__VOLUME_REQUEST__INIT;
+    /* in pages, each after the last name of the one before */
+    Cairn__V1__SnapshotListRequest r = CAIRN__V1__SNAPSHOT_LIST_REQUEST__INIT;
     r.volume = cl_bytes(vol);
-    Cairn__V1__SnapshotListReply *rep = NULL;
-    int rv = cl_call(c, M_FS_SNAPSHOTLIST, &r, &cairn__v1__snapshot_list_reply__descriptor, &rep);
-    if (rv != 0)
-        return rv;
-    for (size_t i = 0; i < rep->n_snapshots && rv == 0; i++) {
-        char name[256];
-        cl_copy(name, sizeof name, &rep->snapshots[i]->name);
-        rv = fn(ctx, name, rep->snapshots[i]->time_ms, rep->snapshots[i]->hlc);
-    }
-    FREE(rep);
+    r.limit = UINT32_MAX; /* as many as the server puts in a page */
+    char name[256];
+    int rv, more;
+    do {
+        Cairn__V1__SnapshotListReply *rep = NULL;
+        if ((rv = cl_call(c, M_FS_SNAPSHOTLIST, &r, &cairn__v1__snapshot_list_reply__descriptor,
+                          &rep)) != 0)
+            return rv;
+        more = rep->more && rep->n_snapshots > 0;
+        for (size_t i = 0; i < rep->n_snapshots && rv == 0; i++) {
+            cl_copy(name, sizeof name, &rep->snapshots[i]->name);
+            rv = fn(ctx, name, rep->snapshots[i]->time_ms, rep->snapshots[i]->hlc);
+        }
+        if (more)
+            r.after = cl_bytes(name); /* the last name; NAME outlives the reply */
+        FREE(rep);
+    } while (rv == 0 && more);
     return rv == 1 ? 0 : rv;
 }

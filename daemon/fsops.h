@@ -131,7 +131,9 @@ int fs_snapshot_create(struct volume *v, const char *name);
  * the caller owns (vv_init before, vv_fini after). */
 int fs_snapshot_get(struct volume *v, const char *name, struct vv *snap, struct asof *at);
 typedef int (*fs_snapshot_fn)(void *ctx, const char *name, uint64_t hlc, const struct vv *vv);
-int fs_snapshot_list(struct volume *v, fs_snapshot_fn fn, void *ctx);
+/* Snapshots in name order; with AFTER, those named after it. FN returns 1
+ * to stop. */
+int fs_snapshot_list(struct volume *v, const char *after, fs_snapshot_fn fn, void *ctx);
 
 /* Every version of INO, newest first; with AFTER, those older than the
  * version stamped AFTER (a page after one that ended there). FN returns 1

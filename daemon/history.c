@@ -81,18 +81,30 @@ int fs_snapshot_get(struct volume *v, const char *name, struct vv *snap, struct 
     return rv;
 }
 
-int fs_snapshot_list(struct volume *v, fs_snapshot_fn fn, void *ctx)
+int fs_snapshot_list(struct volume *v, const char *after, fs_snapshot_fn fn, void *ctx)
 {
-    uint8_t prefix[4], upper[4];
+    uint8_t prefix[4], upper[4], from[4 + 255];
     put_be32(prefix, v->no);
     size_t ulen = mk_prefix_end(upper, prefix, 4);
+    size_t alen = after ? strlen(after) : 0;
+    if (alen > 255)
+        return -ENAMETOOLONG;
+    memcpy(from, prefix, 4);
+    memcpy(from + 4, after ? after : "", alen);
     engine_enter(v->eng);
     struct meta_iter *it = meta_iter_new(v->meta, CF_SNAPSHOTS, upper, ulen);
     struct snapinfo si;
     vv_init(&si.vv);
     int rv = 0;
     char name[256];
-    for (meta_iter_seek(it, prefix, 4); rv == 0 && meta_iter_valid(it); meta_iter_next(it)) {
+    meta_iter_seek(it, from, 4 + alen);
+    if (alen && meta_iter_valid(it)) { /* names after AFTER: skip it if it is there */
+        size_t klen;
+        const uint8_t *k = meta_iter_key(it, &klen);
+        if (klen == 4 + alen && memcmp(k, from, klen) == 0)
+            meta_iter_next(it);
+    }
+    for (; rv == 0 && meta_iter_valid(it); meta_iter_next(it)) {
         size_t klen, vlen;
         const uint8_t *k = meta_iter_key(it, &klen);
         const uint8_t *val = meta_iter_value(it, &vlen);

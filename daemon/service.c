@@ -724,7 +724,8 @@ static int h_listxattr(void *app, const ProtobufCMessage *msg, ProtobufCMessage 
     return rv;
 }
 
-/* The most versions one History reply holds when the client pages. */
+/* The most versions (snapshots) one History (SnapshotList) reply holds
+ * when the client pages. */
 #define HISTORY_PAGE 4096u
 
 struct versions {
@@ -796,12 +797,17 @@ static int h_snapshot_create(void *app, const ProtobufCMessage *msg, ProtobufCMe
 struct snaps {
     Cairn__V1__SnapshotListReply *rep;
     size_t cap;
+    size_t limit; /* 0: all */
 };
 
 static int snap_one(void *ctx, const char *name, uint64_t hlc, const struct vv *vv)
 {
     (void)vv;
     struct snaps *s = ctx;
+    if (s->limit && s->rep->n_snapshots == s->limit) {
+        s->rep->more = 1; /* one more exists: the page is full */
+        return 1;
+    }
     if (s->rep->n_snapshots == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 16;
         s->rep->snapshots = xrealloc(s->rep->snapshots, s->cap * sizeof *s->rep->snapshots);
@@ -817,15 +823,17 @@ static int snap_one(void *ctx, const char *name, uint64_t hlc, const struct vv *
 
 static int h_snapshot_list(void *app, const ProtobufCMessage *msg, ProtobufCMessage **resp)
 {
-    REQ(Cairn__V1__VolumeRequest, r);
+    REQ(Cairn__V1__SnapshotListRequest, r);
     struct volume *v;
+    char after[256];
     int rv;
-    if ((rv = arg_volume(app, &r->volume, &v)) != 0)
+    if ((rv = arg_volume(app, &r->volume, &v)) != 0 ||
+        (r->after.len && (rv = arg_name(&r->after, after)) != 0))
         return rv;
     Cairn__V1__SnapshotListReply *rep = xmalloc(sizeof *rep);
     cairn__v1__snapshot_list_reply__init(rep);
-    struct snaps s = {rep, 0};
-    if ((rv = fs_snapshot_list(v, snap_one, &s)) != 0) {
+    struct snaps s = {rep, 0, r->limit < HISTORY_PAGE ? r->limit : HISTORY_PAGE};
+    if ((rv = fs_snapshot_list(v, r->after.len ? after : NULL, snap_one, &s)) != 0) {
         protobuf_c_message_free_unpacked(&rep->base, NULL);
         return rv;
     }
@@ -1066,7 +1074,7 @@ const struct rpc_method service_methods[M_COUNT] = {
     UNARY(M_FS_REMOVEXATTR, cairn__v1__xattr_request__descriptor, h_removexattr),
     UNARY_SLOW(M_FS_HISTORY, cairn__v1__history_request__descriptor, h_history),
     UNARY(M_FS_SNAPSHOTCREATE, cairn__v1__snapshot_request__descriptor, h_snapshot_create),
-    UNARY(M_FS_SNAPSHOTLIST, cairn__v1__volume_request__descriptor, h_snapshot_list),
+    UNARY(M_FS_SNAPSHOTLIST, cairn__v1__snapshot_list_request__descriptor, h_snapshot_list),
     UNARY(M_ADMIN_NODESTATUS, cairn__v1__admin_empty__descriptor, h_node_status),
     UNARY_SLOW(M_ADMIN_NODEREINDEX, cairn__v1__admin_empty__descriptor, h_node_reindex),
     UNARY_SLOW(M_ADMIN_CHUNKCREATE, cairn__v1__chunk_create_request__descriptor, h_chunk_create),

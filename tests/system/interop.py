@@ -237,6 +237,26 @@ def run(target):
         fail("History paging did not end")
     check(seen == stamps, "paged History %r != %r" % (seen, stamps))
 
+    # --- SnapshotList: whole (limit 0) and paged one by one, in name order ---
+    for i in range(3):
+        name_i = b"py-%d-%d-%d" % (os.getpid(), time.monotonic_ns(), i)
+        fs.SnapshotCreate(fs_pb2.SnapshotRequest(volume=VOLUME, name=name_i), timeout=TIMEOUT)
+    full = fs.SnapshotList(fs_pb2.SnapshotListRequest(volume=VOLUME), timeout=TIMEOUT)
+    names = [x.name for x in full.snapshots]
+    check(len(names) >= 3 and not full.more and names == sorted(names),
+          "SnapshotList: %r, more=%s" % (names, full.more))
+    seen, req = [], fs_pb2.SnapshotListRequest(volume=VOLUME, limit=1)
+    for _ in range(len(names) + 2):  # bounded: one page per snapshot at most
+        page = fs.SnapshotList(req, timeout=TIMEOUT)
+        check(len(page.snapshots) <= 1, "SnapshotList limit=1 returned %d" % len(page.snapshots))
+        seen += [x.name for x in page.snapshots]
+        if not page.more:
+            break
+        req.after = seen[-1]
+    else:
+        fail("SnapshotList paging did not end")
+    check(seen == names, "paged SnapshotList %r != %r" % (seen, names))
+
     # --- durability and an error case with its standard code ---
     fs.Fsync(fs_pb2.VolumeRequest(volume=VOLUME), timeout=TIMEOUT)
     try:

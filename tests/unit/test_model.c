@@ -1068,7 +1068,7 @@ static void cmp_everything(struct run *r, const char *phase)
         cmp_point(r, &r->sv[k], 1);
     }
     struct listing l = {0};
-    int rv = fs_snapshot_list(r->f.v, snap_list_cb, &l);
+    int rv = fs_snapshot_list(r->f.v, NULL, snap_list_cb, &l);
     MCHECK(rv == 0, "fs_snapshot_list: %s", errname(rv));
     MCHECK(l.n == r->nsnap, "fs_snapshot_list: %zu snapshots, taken %u", l.n, r->nsnap);
     for (size_t k = 0; k < l.n; k++) {
