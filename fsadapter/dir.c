@@ -7,11 +7,13 @@
  * and never re-lists; offset 0 (opendir, rewinddir) lists afresh; (2)
  * entries are fetched in name order after the last fetched name, so a
  * listing never repeats or skips an entry that existed throughout it; (3)
- * READDIRPLUS entries of the live volume carry attributes only while
- * attrcache.c still holds them (the fetch put them there): a page is read
- * by the kernel over many requests, and an entry whose inode this mount
- * changed since (a write, truncate, unlink, rename) goes as a bare name, so
- * the kernel never takes an older size or a removed name from a listing.
+ * READDIRPLUS entries of the live volume carry an inode and attributes only
+ * while attrcache.c still holds them (the fetch put them there) and no name
+ * changed through this mount since the entry was fetched (nc_gen): a page
+ * is read by the kernel over many requests, and an entry whose inode or
+ * name this mount changed since (a write, truncate, unlink, rename, link)
+ * goes as a bare name, so the kernel never takes an older size, a removed
+ * name or a name that now means another inode from a listing.
  * Threads: the kernel serialises calls on one handle, but the handle lock
  * makes that not matter.
  */
@@ -30,6 +32,7 @@ struct dent {
     uint32_t type;
     cairn_attr_t attr;
     int has_attr;
+    uint64_t names; /* nc_gen when fetched (3) */
 };
 
 struct dirh {
@@ -47,6 +50,7 @@ struct fetch {
     size_t added;
     double born; /* when cairnd was asked (attrcache.c (1)) */
     uint64_t gen;
+    uint64_t names; /* nc_gen before cairnd was asked (3) */
 };
 
 static int add_entry(void *ctx, const char *name, uint64_t ino, uint32_t type,
@@ -71,6 +75,7 @@ static int add_entry(void *ctx, const char *name, uint64_t ino, uint32_t type,
     de->ino = ino;
     de->type = type;
     de->has_attr = attr != NULL;
+    de->names = f->names;
     if (attr) {
         de->attr = *attr;
         ac_put(attr, f->born, f->gen); /* (3) */
@@ -90,7 +95,7 @@ static int fetch_more(struct fsctx *fs, fuse_ino_t ino, struct dirh *d, int plus
         after = last;
     }
     cairn_t *c = fs_cairn(fs); /* queued writes first: their sizes are in the listing */
-    struct fetch f = {d, 0, ac_now(), ac_gen()};
+    struct fetch f = {d, 0, ac_now(), ac_gen(), nc_gen()};
     int rv = cairn_readdir(c, fs->volume, ino, &fs->at, after, plus, add_entry, &f);
     if (!after && !fs->readonly)
         ac_changed(ino, 0); /* a listing from the start moves the atime (relatime) */
@@ -132,6 +137,8 @@ static void plus_entry(const struct fsctx *fs, const struct dent *de, struct fus
     cairn_attr_t a = de->attr;
     double left = fs->attr_timeout; /* a past view never changes */
     if (!fs->readonly) {
+        if (nc_gen() != de->names)
+            return; /* a name changed since: this one may mean another inode now */
         left = ac_get(de->ino, fs->attr_timeout, &a);
         if (left <= 0)
             return;
@@ -154,7 +161,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         return;
     }
     pthread_mutex_lock(&d->lock);
-    if (off == 0 && d->n > 0) { /* rewinddir: the directory as it is now (1) */
+    if (off == 0 && (d->n > 0 || d->eof)) { /* rewinddir: the directory as it is now (1) */
         for (size_t i = 0; i < d->n; i++)
             free(d->e[i].name);
         d->n = 0;
@@ -175,9 +182,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
             st.st_mode = S_IFDIR;
         } else {
             size_t k = (size_t)(i - 2);
-            if (k >= d->n && !d->eof && (rv = fetch_more(fs, ino, d, plus)) != 0)
-                break;
-            if (k >= d->n)
+            while (k >= d->n && !d->eof && rv == 0) /* a seekdir may skip pages */
+                rv = fetch_more(fs, ino, d, plus);
+            if (rv != 0 || k >= d->n)
                 break;
             struct dent *de = &d->e[k];
             name = de->name;

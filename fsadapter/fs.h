@@ -83,6 +83,9 @@ enum nc_known nc_lookup(struct fsctx *fs, uint64_t dir, const char *name, cairn_
 void nc_missed(struct fsctx *fs, uint64_t dir);
 /* The inode DIR's list has for NAME (however old), or 0. */
 uint64_t nc_ino(uint64_t dir, const char *name);
+/* Moves at the start and at the end of every change of names (any
+ * directory): a name-to-inode pair read before it moved may be gone. */
+uint64_t nc_gen(void);
 /* A libcairn result as a positive errno for fuse_reply_err. */
 int fs_errno(int rv);
 /* struct stat from a cairn attribute. */

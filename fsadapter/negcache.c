@@ -284,6 +284,14 @@ enum nc_known nc_lookup(struct fsctx *fs, uint64_t dir, const char *name, cairn_
     return NC_UNKNOWN;
 }
 
+uint64_t nc_gen(void)
+{
+    pthread_mutex_lock(&nc.lock);
+    uint64_t g = nc.gen;
+    pthread_mutex_unlock(&nc.lock);
+    return g;
+}
+
 uint64_t nc_ino(uint64_t dir, const char *name)
 {
     uint64_t ino = 0;

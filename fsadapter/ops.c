@@ -113,26 +113,19 @@ static void reply_open(fuse_req_t req, fuse_ino_t ino, struct ofile *of, struct 
         ac_changed(a, b);                                                                          \
     } while (0)
 
-/* A create, link, unlink or rmdir starts: the name lists must not miss it
- * (negcache.c (2)); returns the attribute generation for names_end. */
-static uint64_t names_begin(void)
-{
-    uint64_t gen = ac_gen();
-    nc_begin();
-    return gen;
-}
-
-/* ...and cairnd answered RV: the name list of DIR learns WHAT happened to
- * NAME (INO: the inode made or linked), and the parent's new attributes
- * that came with the reply are kept for the GETATTR the kernel sends next
- * (attrcache.c). Before the reply, so they are there. */
-static void names_end(int rv, enum nc_change what, uint64_t dir, const char *name, uint64_t ino,
-                      uint64_t gen)
+/* A create, link, unlink or rmdir (after nc_begin) was answered RV by
+ * cairnd: the name list of DIR learns WHAT happened to NAME (INO: the inode
+ * made or linked); DIR and INO leave the attribute cache, as every change
+ * drops what it touched once answered (attrcache.c (2)), and the parent's
+ * new attributes that came with the reply go in, for the GETATTR the kernel
+ * sends next. Before the reply, so they are there. */
+static void names_end(int rv, enum nc_change what, uint64_t dir, const char *name, uint64_t ino)
 {
     nc_end(rv, what, dir, name, ino);
+    ac_changed(dir, ino);
     cairn_attr_t pa;
     if (rv == 0 && cairn_last_parent(&pa))
-        ac_put(&pa, ac_now(), gen);
+        ac_put(&pa, ac_now(), ac_gen());
 }
 
 /* The answer to a change of A and B that returns no entry: the attribute
@@ -309,9 +302,9 @@ static int mknod_for(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 {
     struct fsctx *fs = FS(req);
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
-    uint64_t gen = names_begin();
+    nc_begin();
     int rv = cairn_mknod(fs_cairn(fs), fs->volume, parent, name, mode, rdev, ctx->uid, ctx->gid, a);
-    names_end(rv, S_ISDIR(mode) ? NC_MADE_DIR : NC_ADDED, parent, name, rv == 0 ? a->ino : 0, gen);
+    names_end(rv, S_ISDIR(mode) ? NC_MADE_DIR : NC_ADDED, parent, name, rv == 0 ? a->ino : 0);
     return rv;
 }
 
@@ -339,9 +332,9 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
     struct fsctx *fs = FS(req);
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     cairn_attr_t a;
-    uint64_t gen = names_begin();
+    nc_begin();
     int rv = cairn_symlink(fs_cairn(fs), fs->volume, parent, name, link, ctx->uid, ctx->gid, &a);
-    names_end(rv, NC_ADDED, parent, name, rv == 0 ? a.ino : 0, gen);
+    names_end(rv, NC_ADDED, parent, name, rv == 0 ? a.ino : 0);
     reply_entry(req, rv, &a);
 }
 
@@ -352,9 +345,9 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
         target = AC_ALL;
     READ_ONLY_GUARD(req, parent, target);
     struct fsctx *fs = FS(req);
-    uint64_t gen = names_begin();
+    nc_begin();
     int rv = cairn_unlink(fs_cairn(fs), fs->volume, parent, name);
-    names_end(rv, NC_REMOVED, parent, name, 0, gen);
+    names_end(rv, NC_REMOVED, parent, name, 0);
     ac_changed(target, 0);
     fuse_reply_err(req, fs_errno(rv));
 }
@@ -363,9 +356,9 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     READ_ONLY_GUARD(req, AC_ALL, 0); /* the removed directory's number is not known here */
     struct fsctx *fs = FS(req);
-    uint64_t gen = names_begin();
+    nc_begin();
     int rv = cairn_rmdir(fs_cairn(fs), fs->volume, parent, name);
-    names_end(rv, NC_REMOVED, parent, name, 0, gen);
+    names_end(rv, NC_REMOVED, parent, name, 0);
     fuse_reply_err(req, fs_errno(rv));
 }
 
@@ -394,9 +387,9 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
     READ_ONLY_GUARD(req, newparent, ino);
     struct fsctx *fs = FS(req);
     cairn_attr_t a;
-    uint64_t gen = names_begin();
+    nc_begin();
     int rv = cairn_link(fs_cairn(fs), fs->volume, ino, newparent, newname, &a);
-    names_end(rv, NC_ADDED, newparent, newname, rv == 0 ? a.ino : 0, gen);
+    names_end(rv, NC_ADDED, newparent, newname, rv == 0 ? a.ino : 0);
     reply_entry(req, rv, &a);
 }
 

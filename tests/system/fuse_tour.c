@@ -647,6 +647,106 @@ static int make_many(const char *dir, int n)
     return n;
 }
 
+/* A directory empty when first read lists what was made in it after a
+ * rewinddir: 1 when "new" shows then (and nothing showed before). */
+static long rewind_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int before = 0, after = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        before += de->d_name[0] != '.';
+    char p[256];
+    snprintf(p, sizeof p, "%s/new", dir);
+    int fd = open(p, O_CREAT | O_WRONLY, 0644);
+    if (fd < 0) {
+        closedir(d);
+        return -1;
+    }
+    close(fd);
+    rewinddir(d);
+    while ((de = readdir(d)) != NULL)
+        after += strcmp(de->d_name, "new") == 0;
+    closedir(d);
+    return before == 0 && after == 1;
+}
+
+/* seekdir back to a telldir position pages (of the adapter's 1000) past
+ * what the handle holds after a rewinddir and one readdir: 1 when the entry
+ * after the position is the one that came after it the first time. */
+static long seek_far(const char *dir, int at)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    long pos = -1;
+    char want[256] = "";
+    struct dirent *de;
+    for (int i = 0; (de = readdir(d)) != NULL; i++) {
+        if (i == at)
+            snprintf(want, sizeof want, "%s", de->d_name);
+        if (i == at - 1)
+            pos = telldir(d);
+    }
+    rewinddir(d);
+    de = readdir(d); /* the handle starts afresh, one page in */
+    seekdir(d, pos);
+    de = readdir(d);
+    long r = pos >= 0 && de && strcmp(de->d_name, want) == 0;
+    closedir(d);
+    return r;
+}
+
+/* A name renamed away while a listing of its directory was under way must
+ * not come back from that listing as a name of the file (READDIRPLUS hands
+ * the kernel entries): read DIR up to the entry NEAR before FROM, rename
+ * FROM to TO (a name on the first page, so the next listing caches its
+ * attributes), list DIR through another handle, look up PROBE, a name the
+ * kernel has not seen (a found name makes it ask for the next entries with
+ * attributes), read the first handle to its end, then stat FROM (want
+ * ENOENT). */
+static long plus_after_rename(const char *dir, const char *near, const char *from, const char *to,
+                              const char *probe)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return -1;
+    char buf[512], a[256], b[256];
+    int seen = 0;
+    for (int i = 0; i < 10000 && !seen; i++) {
+        long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        for (long k = 0; k < n;) {
+            struct dirent64 *de = (struct dirent64 *)(buf + k);
+            seen |= strcmp(de->d_name, near) == 0;
+            k += de->d_reclen;
+        }
+    }
+    snprintf(a, sizeof a, "%s/%s", dir, from);
+    snprintf(b, sizeof b, "%s/%s", dir, to);
+    if (!seen || rename(a, b) != 0) {
+        close(fd);
+        return -1;
+    }
+    DIR *d = opendir(dir);
+    if (d) {
+        while (readdir(d) != NULL)
+            ;
+        closedir(d);
+    }
+    struct stat st;
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, probe);
+    stat(p, &st);
+    for (int i = 0; i < 10000 && syscall(SYS_getdents64, fd, buf, sizeof buf) > 0; i++)
+        ;
+    close(fd);
+    return stat(a, &st);
+}
+
 static void g_dirs(void)
 {
     group_begin("directories");
@@ -697,6 +797,14 @@ static void g_dirs(void)
     OK(listdir("many"));
     SAME_BUF();
     SAME("many");
+
+    /* directory handles: rewinddir of one read empty; seekdir pages away */
+    OK(mkdir("empty", 0755));
+    OK(rewind_empty("empty") - 1);
+    OK(seek_far("many", 2200) - 1);
+    /* a name renamed away during a listing stays gone */
+    ERR(ENOENT,
+        plus_after_rename("many", "entry-00895", "entry-00900", "a-renamed-00900", "entry-02300"));
     group_end();
 }
 
