@@ -14,7 +14,9 @@
  *     chunk it left (replay order = fill order);
  * (5) a failed flush makes the volume read-only until restart (commit.c 3);
  * (6) an append that would leave less than a reserve (2% of the file
- *     system, 8 MiB to 1 GiB) free fails with ENOSPC before it starts.
+ *     system, 8 MiB to 1 GiB) free fails with ENOSPC before it starts;
+ * (7) every record of a group carries the same HLC stamp, so reads as of a
+ *     time see a group whole or not at all, as live reads do.
  * Threads: see volume.h.
  */
 #include "volume.h"
@@ -150,13 +152,16 @@ int volume_commit(struct volume *v, struct record *recs, uint32_t n)
     if (n == 0 || n > GROUP_MAX)
         return -EINVAL;
     uint64_t seq0 = vv_get(&v->vv, v->node);
+    /* (7); the records of a group touch distinct keys, so a stamp stays
+     * unique per key */
+    uint64_t hlc = hlc_now(v->hlc);
     size_t lens[GROUP_MAX], total = 0;
     for (uint32_t i = 0; i < n; i++) {
         struct record *r = &recs[i];
         r->kind = REC_KIND_VOLUME;
         r->dot.origin = v->node;
         r->dot.seq = seq0 + 1 + i;
-        r->hlc = hlc_now(v->hlc);
+        r->hlc = hlc;
         vv_copy(&r->ctx, &v->vv);
         vv_raise(&r->ctx, v->node, seq0 + i);
         lens[i] = record_encoded_len(r);

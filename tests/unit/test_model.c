@@ -42,6 +42,7 @@
 
 #include "cairn_err.h"
 #include "engine.h"
+#include "format.h"
 #include "fsops.h"
 #include "hlc.h"
 #include "log.h"
@@ -1962,10 +1963,76 @@ static void model_random_operations_match_the_engine(void **state)
     free(r);
 }
 
+/* A write of one group (16 whole blocks, fsops.c (4)) over another, with a
+ * physical clock that moves 1 ms at every reading: a read as of any
+ * millisecond around it shows all of the old bytes or all of the new ones,
+ * never some of each (volume.c (7)). */
+static uint64_t tick_clock(void *ctx)
+{
+    return ++*(uint64_t *)ctx;
+}
+
+static void write_group_reads_as_one_instant_as_of_any_time(void **state)
+{
+    (void)state;
+    uint64_t ms = 1700000000000ull;
+    char *dir = tu_tmpdir("model-group");
+    struct engine_opts o = {.data_dir = dir, .clock = tick_clock, .clock_ctx = &ms};
+    struct engine *e;
+    struct volume *v;
+    assert_int_equal(engine_open(&e, &o), 0);
+    assert_int_equal(engine_volume_create(e, "g", DURABILITY_LOCAL, 0), 0);
+    uint8_t id[16];
+    assert_int_equal(engine_chunk_create(e, 64u << 20, id), 0);
+    assert_int_equal(engine_chunk_assign(e, id, "g"), 0);
+    assert_int_equal(engine_volume(e, "g", &v), 0);
+    uint64_t ino;
+    assert_int_equal(fs_mknod(v, ROOT_INO, "f", S_IFREG | 0644, 0, 0, 0, NULL, &ino, NULL), 0);
+    enum { LEN = 16 * BLOCK_SIZE };
+    uint8_t *a = malloc(LEN), *b = malloc(LEN), *got = malloc(LEN);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(got);
+    memset(a, 'A', LEN);
+    memset(b, 'B', LEN);
+    uint64_t t0 = ms;
+    assert_int_equal(fs_write(v, ino, 0, a, LEN, NULL), 0);
+    uint64_t t1 = ms;
+    assert_int_equal(fs_write(v, ino, 0, b, LEN, NULL), 0);
+    uint64_t t2 = ms;
+    int mixed = 0, olds = 0, news = 0;
+    for (uint64_t t = t1; t <= t2 + 1; t++) {
+        size_t n = 0;
+        struct asof at = {HLC_END_OF_MS(t), NULL};
+        assert_int_equal(fs_read(v, &at, ino, 0, LEN, got, &n), 0);
+        assert_int_equal(n, LEN);
+        if (memcmp(got, a, LEN) == 0)
+            olds++;
+        else if (memcmp(got, b, LEN) == 0)
+            news++;
+        else if (mixed++ == 0)
+            print_message("# as of ms %llu (+%llu): some old and some new bytes\n",
+                          (unsigned long long)t, (unsigned long long)(t - t1));
+    }
+    print_message(
+        "# write 1 ms %llu..%llu, write 2 ms %llu..%llu: %d reads old, %d new, %d mixed\n",
+        (unsigned long long)t0, (unsigned long long)t1, (unsigned long long)t1,
+        (unsigned long long)t2, olds, news, mixed);
+    assert_int_equal(mixed, 0);
+    assert_true(olds > 0 && news > 0);
+    free(a);
+    free(b);
+    free(got);
+    engine_close(e);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(model_random_operations_match_the_engine),
+        cmocka_unit_test(write_group_reads_as_one_instant_as_of_any_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
