@@ -253,6 +253,15 @@ int chunk_read_record(struct chunk *c, uint64_t off, uint32_t len, uint8_t *buf)
     return rv;
 }
 
+int chunk_cut(struct chunk *c, uint64_t off)
+{
+    int rv;
+    if ((rv = io_ftruncate(c->fd, off)) != 0 || (rv = io_fdatasync(c->fd)) != 0)
+        return rv;
+    c->tail = c->wb_mark = off;
+    return 0;
+}
+
 int chunk_sync(struct chunk *c)
 {
     return io_fdatasync(c->fd);
@@ -495,7 +504,7 @@ int chunk_scan(struct chunk *c, uint64_t from, chunk_scan_fn fn, void *ctx, int 
     if (pos < w.end) {
         log_warn("chunk", "chunk %u: dropping %llu bytes of torn tail at offset %llu", c->no,
                  (unsigned long long)(w.end - pos), (unsigned long long)pos);
-        if ((rv = io_ftruncate(c->fd, pos)) != 0 || (rv = io_fdatasync(c->fd)) != 0)
+        if ((rv = chunk_cut(c, pos)) != 0)
             goto out;
     }
     if (dropped)

@@ -81,5 +81,8 @@ uint64_t chunk_read_errors(void);
 uint64_t chunk_damaged_bytes(void);
 /* fdatasync. */
 int chunk_sync(struct chunk *c);
+/* Cuts the file at OFF (a record boundary at or above every record that
+ * was acknowledged: recovery only), durably; the tail moves there. */
+int chunk_cut(struct chunk *c, uint64_t off);
 
 #endif

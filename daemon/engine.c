@@ -9,6 +9,12 @@
  *     applied, and records past it are applied (the index was behind); an
  *     index that is ahead of a chunk (points past its valid end) or names a
  *     damaged last record is thrown away and rebuilt from the chunks;
+ *     a write group is applied whole or not at all: its records before the
+ *     last hold data only (fsops.c (4)), and replay holds them back until a
+ *     record of another kind follows; a run of them that ends the chunk is
+ *     a group a crash cut short, never acknowledged: it is cut, not applied
+ *     (else its blocks would sit past the file's size, to show through a
+ *     later extension, and half of an overwrite would stand);
  * (2) catalog records are fsync'ed before the call that wrote them returns,
  *     and before any record is written to a chunk they assign;
  * (3) chunk numbers are dense and never reused; the chunk table only grows
@@ -215,6 +221,19 @@ static int catalog_append(struct engine *e, struct record *r)
 
 /* ---- recovery ---- */
 
+/* Records of a write group held back by replay (1), copied. More than
+ * HELD_MAX in a row (damage took the last records of groups) are applied:
+ * only a run that ends the chunk is known to be a group cut short. */
+#define HELD_MAX 64
+
+struct held {
+    uint8_t *bytes; /* the records back to back */
+    size_t len, cap;
+    uint32_t n;
+    uint64_t off[HELD_MAX]; /* chunk offset of each */
+    uint32_t rlen[HELD_MAX];
+};
+
 struct replay {
     struct engine *e;
     struct volume *v; /* NULL: catalog or unassigned chunk */
@@ -222,6 +241,7 @@ struct replay {
     struct apply_ctx apply;
     int n;
     uint64_t applied, last;
+    struct held h;
 };
 
 static int replay_commit(struct replay *rp, struct chunk *c)
@@ -239,25 +259,19 @@ static int replay_commit(struct replay *rp, struct chunk *c)
     return rv;
 }
 
-static int replay_one(void *ctx, struct chunk *c, uint64_t off, const uint8_t *buf, uint32_t len,
-                      const struct record *r)
+/* Applies record R (LEN bytes at OFF of C) to the index batch. */
+static int replay_apply(struct replay *rp, struct chunk *c, uint64_t off, uint32_t len,
+                        const struct record *r)
 {
-    (void)buf;
-    struct replay *rp = ctx;
-    int rv = 0;
-    hlc_observe(&rp->e->hlc, r->hlc);
+    int rv;
     if (c->no == CHUNK_CATALOG_NO) {
         rv = apply_catalog(rp->e, rp->b, r, off, len);
         if (r->dot.seq > rp->e->catalog_seq)
             rp->e->catalog_seq = r->dot.seq;
-    } else if (rp->v) {
+    } else {
         if (apply_conflicts(&rp->apply, r) && (rv = replay_commit(rp, c)) != 0)
             return rv;
         rv = apply_record(&rp->apply, r, c->no, off, len);
-    } else {
-        log_warn("engine", "chunk %u is not assigned but holds a record at %llu; ignored", c->no,
-                 (unsigned long long)off);
-        return 0;
     }
     if (rv == CAIRN_EFORMAT) {
         log_err("engine", "chunk %u: record %u:%llu at %llu does not apply; skipped", c->no,
@@ -273,6 +287,85 @@ static int replay_one(void *ctx, struct chunk *c, uint64_t off, const uint8_t *b
     if (++rp->n >= REPLAY_BATCH)
         rv = replay_commit(rp, c);
     return rv;
+}
+
+/* Applies the held records, in order (1). */
+static int release_held(struct replay *rp, struct chunk *c)
+{
+    struct held *h = &rp->h;
+    struct record r;
+    record_init(&r);
+    int rv = 0;
+    size_t at = 0;
+    for (uint32_t i = 0; i < h->n && rv == 0; i++) {
+        if ((rv = record_decode(&r, h->bytes + at, h->rlen[i])) == 0)
+            rv = replay_apply(rp, c, h->off[i], h->rlen[i], &r);
+        at += h->rlen[i];
+    }
+    record_fini(&r);
+    h->n = 0;
+    h->len = 0;
+    return rv;
+}
+
+/* A record that holds data only: a write group's record before its last. */
+static int data_only(const struct record *r)
+{
+    for (uint32_t i = 0; i < r->n_eff; i++)
+        if (r->eff[i].type != EFF_DATA)
+            return 0;
+    return r->n_eff > 0;
+}
+
+static int replay_one(void *ctx, struct chunk *c, uint64_t off, const uint8_t *buf, uint32_t len,
+                      const struct record *r)
+{
+    struct replay *rp = ctx;
+    int rv;
+    hlc_observe(&rp->e->hlc, r->hlc);
+    if (c->no != CHUNK_CATALOG_NO && !rp->v) {
+        log_warn("engine", "chunk %u is not assigned but holds a record at %llu; ignored", c->no,
+                 (unsigned long long)off);
+        return 0;
+    }
+    struct held *h = &rp->h;
+    if (c->no != CHUNK_CATALOG_NO && data_only(r)) { /* (1) held back */
+        if (h->n == HELD_MAX && (rv = release_held(rp, c)) != 0)
+            return rv;
+        if (h->len + len > h->cap) {
+            h->cap = (h->len + len) * 2;
+            h->bytes = xrealloc(h->bytes, h->cap);
+        }
+        memcpy(h->bytes + h->len, buf, len);
+        h->len += len;
+        h->off[h->n] = off;
+        h->rlen[h->n++] = len;
+        return 0;
+    }
+    if ((rv = release_held(rp, c)) != 0)
+        return rv;
+    return replay_apply(rp, c, off, len, r);
+}
+
+/* After a scan of C: held records that end the chunk are a write group a
+ * crash cut short (1): cut. Held records followed by bytes the scan kept
+ * (damage that may be their group's last record) are applied. */
+static int settle_held(struct replay *rp, struct chunk *c)
+{
+    struct held *h = &rp->h;
+    if (h->n == 0)
+        return 0;
+    uint64_t start = h->off[0], end = h->off[h->n - 1] + h->rlen[h->n - 1];
+    if (end != c->tail)
+        return release_held(rp, c);
+    log_warn("engine",
+             "chunk %u: dropping %llu bytes at offset %llu: %u records of a write whose last"
+             " record never reached the disk (it was never acknowledged)",
+             c->no, (unsigned long long)(end - start), (unsigned long long)start, h->n);
+    h->n = 0;
+    h->len = 0;
+    rp->e->torn_dropped += end - start;
+    return chunk_cut(c, start);
 }
 
 /* Brings the index up to date with chunk C (1). */
@@ -306,9 +399,12 @@ static int recover_chunk(struct engine *e, struct chunk *c, struct volume *v)
     apply_init(&rp.apply, e->meta, rp.b, v ? v->no : 0);
     uint64_t dropped = 0;
     rv = chunk_scan(c, applied, replay_one, &rp, !e->rebuilding, &dropped);
+    e->torn_dropped += dropped;
+    if (rv == 0)
+        rv = settle_held(&rp, c);
     if (rv == 0)
         rv = replay_commit(&rp, c);
-    e->torn_dropped += dropped;
+    free(rp.h.bytes);
     apply_fini(&rp.apply);
     meta_batch_free(rp.b);
     return rv;
