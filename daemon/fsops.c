@@ -14,7 +14,10 @@
  *     inode (size, mtime), so a crash never leaves a size that claims bytes
  *     that were not written;
  * (5) a block is rewritten whole (compacted) before its composition would
- *     exceed COMPACT_PIECES pieces, keeping reads of any block bounded.
+ *     exceed COMPACT_PIECES pieces, keeping reads of any block bounded;
+ * (6) a read sees one state of the file (meta_view_begin): the size and
+ *     every block as they were when it began, never a mix of a change that
+ *     committed meanwhile with what it replaced.
  * Threads: any; see fsops.h.
  */
 #include "fsops.h"
@@ -283,6 +286,7 @@ int fs_read(struct volume *v, const struct asof *at, uint64_t ino, uint64_t off,
     struct attr a;
     *got = 0;
     engine_enter(v->eng);
+    meta_view_begin(v->meta); /* (6) one state: the size and every block */
     int rv = load_inode(v, at, ino, &a, NULL, NULL);
     if (rv == 0 && S_ISDIR(a.mode))
         rv = -EISDIR;
@@ -294,6 +298,7 @@ int fs_read(struct volume *v, const struct asof *at, uint64_t ino, uint64_t off,
         if (rv == 0)
             *got = n;
     }
+    meta_view_end();
     engine_leave(v->eng);
     return rv;
 }

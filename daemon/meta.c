@@ -5,8 +5,11 @@
  * missing families are created; (2) memory is bounded independently of the
  * data size: one shared block cache and a global memtable budget
  * (META_CACHE_BYTES, META_MEMTABLE_BYTES); (3) a batch is applied atomically
- * or not at all. Threads: any (RocksDB is thread-safe); the handle is created
- * and destroyed by the engine's owner thread.
+ * or not at all; (4) between meta_view_begin and meta_view_end, every get
+ * and every new iterator of the calling thread on that handle reads one
+ * RocksDB snapshot: the index as it was at meta_view_begin. Threads: any
+ * (RocksDB is thread-safe); the handle is created and destroyed by the
+ * engine's owner thread; a view belongs to its thread.
  */
 #include "meta.h"
 
@@ -47,6 +50,35 @@ struct meta_iter {
     rocksdb_readoptions_t *ropts;
     char *upper;
 };
+
+/* (4) the calling thread's view, if one is open (depth > 0) */
+static _Thread_local struct {
+    struct meta *m;
+    const rocksdb_snapshot_t *snap;
+    rocksdb_readoptions_t *ropts;
+    int depth;
+} view;
+
+void meta_view_begin(struct meta *m)
+{
+    if (view.depth++ > 0)
+        return; /* nested: the outer view serves */
+    view.m = m;
+    view.snap = rocksdb_create_snapshot(m->db);
+    view.ropts = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_snapshot(view.ropts, view.snap);
+}
+
+void meta_view_end(void)
+{
+    if (--view.depth > 0)
+        return;
+    rocksdb_readoptions_destroy(view.ropts);
+    rocksdb_release_snapshot(view.m->db, view.snap);
+    view.m = NULL;
+    view.snap = NULL;
+    view.ropts = NULL;
+}
 
 static int fail(const char *what, char *err)
 {
@@ -139,7 +171,8 @@ int meta_get(struct meta *m, enum meta_cf cf, const void *key, size_t klen, char
              size_t *vlen)
 {
     char *err = NULL;
-    char *v = rocksdb_get_cf(m->db, m->ropts, m->cf[cf], key, klen, vlen, &err);
+    rocksdb_readoptions_t *ro = view.depth && view.m == m ? view.ropts : m->ropts; /* (4) */
+    char *v = rocksdb_get_cf(m->db, ro, m->cf[cf], key, klen, vlen, &err);
     if (err)
         return fail("get", err);
     if (!v)
@@ -220,6 +253,8 @@ struct meta_iter *meta_iter_new(struct meta *m, enum meta_cf cf, const void *upp
 {
     struct meta_iter *it = xcalloc(1, sizeof *it);
     it->ropts = rocksdb_readoptions_create();
+    if (view.depth && view.m == m) /* (4) */
+        rocksdb_readoptions_set_snapshot(it->ropts, view.snap);
     if (upper) {
         it->upper = xmalloc(ulen ? ulen : 1);
         memcpy(it->upper, upper, ulen);

@@ -57,6 +57,11 @@ int meta_sync(struct meta *m);
 int meta_flush(struct meta *m);
 
 /* An iterator over CF; UPPER (may be NULL, copied) is an exclusive bound. */
+/* A consistent view for the calling thread (nestable): until meta_view_end,
+ * its gets and new iterators on M read the index as it is now, whatever
+ * batches commit meanwhile. */
+void meta_view_begin(struct meta *m);
+void meta_view_end(void);
 struct meta_iter *meta_iter_new(struct meta *m, enum meta_cf cf, const void *upper, size_t ulen);
 void meta_iter_free(struct meta_iter *it);
 void meta_iter_seek(struct meta_iter *it, const void *key, size_t klen);

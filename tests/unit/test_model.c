@@ -50,6 +50,8 @@
 #include "vclock.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2028,11 +2030,90 @@ static void write_group_reads_as_one_instant_as_of_any_time(void **state)
     free(dir);
 }
 
+/* Reads racing with a writer that turns the file from X (3 blocks of 'x')
+ * into Y (5000 bytes of 'y') and back, by truncate to 0 and a write: every
+ * read sees one state, empty, X or Y, never the size of one with the bytes
+ * of another (fsops.c (6)). Bounded: WRITER_ROUNDS rounds of the writer. */
+enum { WRITER_ROUNDS = 400, X_LEN = 3 * BLOCK_SIZE, Y_LEN = 5000 };
+
+struct race {
+    struct volume *v;
+    uint64_t ino;
+    _Atomic int done;
+};
+
+static void *race_writer(void *arg)
+{
+    struct race *r = arg;
+    uint8_t *x = malloc(X_LEN), *y = malloc(Y_LEN);
+    memset(x, 'x', X_LEN);
+    memset(y, 'y', Y_LEN);
+    struct setattr zero = {.mask = SET_SIZE, .size = 0};
+    for (int i = 0; i < WRITER_ROUNDS; i++) {
+        int even = i % 2 == 0;
+        if (fs_setattr(r->v, r->ino, &zero, NULL) != 0 ||
+            fs_write(r->v, r->ino, 0, even ? y : x, even ? Y_LEN : X_LEN, NULL) != 0)
+            break;
+    }
+    r->done = 1;
+    free(x);
+    free(y);
+    return NULL;
+}
+
+static int all_bytes(const uint8_t *p, size_t n, uint8_t c)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != c)
+            return 0;
+    return 1;
+}
+
+static void read_sees_one_state_of_the_file(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("model-race");
+    struct engine_opts o = {.data_dir = dir};
+    struct engine *e;
+    struct race r = {0};
+    assert_int_equal(engine_open(&e, &o), 0);
+    assert_int_equal(engine_volume_create(e, "r", DURABILITY_LOCAL, 0), 0);
+    uint8_t id[16];
+    assert_int_equal(engine_chunk_create(e, 256u << 20, id), 0);
+    assert_int_equal(engine_chunk_assign(e, id, "r"), 0);
+    assert_int_equal(engine_volume(e, "r", &r.v), 0);
+    assert_int_equal(fs_mknod(r.v, ROOT_INO, "f", S_IFREG | 0644, 0, 0, 0, NULL, &r.ino, NULL), 0);
+    uint8_t *buf = malloc(X_LEN);
+    assert_non_null(buf);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, race_writer, &r), 0);
+    long reads = 0, mixed = 0;
+    while (!r.done && reads < 2000000) {
+        size_t n = 0;
+        assert_int_equal(fs_read(r.v, &ASOF_NOW, r.ino, 0, X_LEN, buf, &n), 0);
+        reads++;
+        if (!(n == 0 || (n == Y_LEN && all_bytes(buf, n, 'y')) ||
+              (n == X_LEN && all_bytes(buf, n, 'x'))) &&
+            mixed++ == 0)
+            print_message("# a read of %zu bytes: '%c' at 0, '%c' at %zu\n", n, buf[0], buf[n - 1],
+                          n - 1);
+    }
+    pthread_join(t, NULL);
+    print_message("# %ld reads during %d writer rounds: %ld saw a mix\n", reads, WRITER_ROUNDS,
+                  mixed);
+    assert_int_equal(mixed, 0);
+    free(buf);
+    engine_close(e);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(model_random_operations_match_the_engine),
         cmocka_unit_test(write_group_reads_as_one_instant_as_of_any_time),
+        cmocka_unit_test(read_sees_one_state_of_the_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
