@@ -29,7 +29,6 @@ struct fsctx {
     int writeback;         /* -o writeback_cache: the kernel caches writes */
     unsigned readahead_kb; /* -o readahead_kb: offered at FUSE init */
     double attr_timeout, entry_timeout;
-    struct fuse_session *se; /* for notifications to the kernel (wbehind.c (6)) */
 };
 
 /* The connection, for an operation other than WRITE: returns once every

@@ -277,7 +277,6 @@ int main(int argc, char **argv)
     se = fuse_session_new(&args, &fs_ops, sizeof fs_ops, &fs);
     if (!se)
         goto out;
-    fs.se = se;
     if (fuse_set_signal_handlers(se) != 0)
         goto out;
     char *mnt_abs = realpath(co.mountpoint, NULL);

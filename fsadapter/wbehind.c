@@ -24,17 +24,16 @@
  * (4) memory: at most WB_MAX_BYTES of buffers are held, plus WB_SPARES
  *     spare big buffers kept for reuse; a writer waits for room;
  * (5) a write changes its inode's size and times: it tells attrcache.c so
- *     when it is queued and again when it reached cairnd;
- * (6) the kernel keeps the bytes of an answered write in its page cache,
- *     where reads through files already open find them without asking: a
- *     write that fails in the sender has its inode's cached data and
- *     attributes dropped (fuse_lowlevel_notify_inval_inode), so reads show
- *     what cairnd holds. The drop is made by its own thread: the kernel may
- *     wait in it for pages locked by a WRITE whose answer waits for room in
- *     the queue, which only the sender makes.
+ *     when it is queued and again when it reached cairnd.
  * Durability is unchanged: fsync drains the queue, then asks cairnd to sync.
- * Threads: any FUSE thread enqueues and drains; one sender; one dropper
- * (6); all state under wb.lock.
+ * Known limit: a write that fails in the sender leaves its bytes in the
+ * kernel's page cache until the file is next opened (keep_cache is off).
+ * Dropping them at once (fuse_lowlevel_notify_inval_inode from a thread of
+ * its own) was tried and taken out: the kernel waits in it for page locks,
+ * and at unmount a WRITE nobody will read any more holds one, so the call,
+ * and with it the mount's exit, would never return.
+ * Threads: any FUSE thread enqueues and drains; one sender; all state under
+ * wb.lock.
  */
 #include "fs.h"
 
@@ -70,15 +69,13 @@ struct failed {
     int err;      /* positive errno: the first since the last report */
     uint64_t seq; /* (3) this inode's newest failure */
     int reported; /* some open file was told of it */
-    int drop;     /* (6) the kernel's cache of the inode is still to drop */
 };
 
 #define WB_FAILED_MAX 1024
 
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t cond;      /* any change: item queued or sent, stop */
-    pthread_cond_t drop_cond; /* (6) a cache to drop, or stop */
+    pthread_cond_t cond; /* any change: item queued or sent, stop */
     struct fsctx *fs;
     struct item *head, *tail; /* tail may be appended to; head is next out */
     size_t held;              /* buffer bytes, queued and in the sender (4) */
@@ -89,10 +86,8 @@ static struct {
     char *spare[WB_SPARES]; /* (4) */
     unsigned n_spare;
     int stop, started;
-    pthread_t thread, dropper;
-} wb = {.lock = PTHREAD_MUTEX_INITIALIZER,
-        .cond = PTHREAD_COND_INITIALIZER,
-        .drop_cond = PTHREAD_COND_INITIALIZER};
+    pthread_t thread;
+} wb = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 /* Under lock: the inode's error record, or NULL. */
 static struct failed *find_failed(fuse_ino_t ino)
@@ -164,8 +159,6 @@ static void note_error(fuse_ino_t ino, int err)
     }
     f->reported = 0;
     f->seq = ++wb.err_seq;
-    f->drop = 1; /* (6) */
-    pthread_cond_signal(&wb.drop_cond);
 }
 
 uint64_t wb_sample(fuse_ino_t ino)
@@ -223,39 +216,6 @@ static void *sender(void *arg)
     return NULL;
 }
 
-/* Under lock: a record whose inode's kernel cache is still to drop (6). */
-static struct failed *find_drop(void)
-{
-    for (struct failed *f = wb.failed; f; f = f->next)
-        if (f->drop)
-            return f;
-    return NULL;
-}
-
-static void *dropper(void *arg)
-{
-    (void)arg;
-    pthread_mutex_lock(&wb.lock);
-    for (;;) {
-        struct failed *f;
-        while (!(f = find_drop()) && !wb.stop)
-            pthread_cond_wait(&wb.drop_cond, &wb.lock);
-        if (wb.stop)
-            break; /* unmounted (wb_stop): the kernel's caches went with the mount */
-        f->drop = 0;
-        fuse_ino_t ino = f->ino;
-        pthread_mutex_unlock(&wb.lock);
-        /* offset 0, length 0: every cached page, and the attributes */
-        int rv = fuse_lowlevel_notify_inval_inode(wb.fs->se, ino, 0, 0);
-        if (rv != 0 && rv != -ENOENT) /* ENOENT: the kernel holds nothing of it */
-            fuse_log(FUSE_LOG_ERR, "cairn-fuse: cannot drop the kernel's cache of inode %lu: %s\n",
-                     (unsigned long)ino, strerror(-rv));
-        pthread_mutex_lock(&wb.lock);
-    }
-    pthread_mutex_unlock(&wb.lock);
-    return NULL;
-}
-
 void wb_init(struct fsctx *fs)
 {
     wb.fs = fs;
@@ -266,15 +226,6 @@ int wb_start(void)
     wb.stop = 0;
     if (pthread_create(&wb.thread, NULL, sender, NULL) != 0)
         return -1;
-    if (pthread_create(&wb.dropper, NULL, dropper, NULL) != 0) {
-        pthread_mutex_lock(&wb.lock);
-        wb.stop = 1;
-        pthread_cond_broadcast(&wb.cond);
-        pthread_mutex_unlock(&wb.lock);
-        pthread_join(wb.thread, NULL);
-        wb.stop = 0;
-        return -1;
-    }
     wb.started = 1;
     return 0;
 }
@@ -286,10 +237,8 @@ void wb_stop(void)
     pthread_mutex_lock(&wb.lock);
     wb.stop = 1;
     pthread_cond_broadcast(&wb.cond);
-    pthread_cond_signal(&wb.drop_cond);
     pthread_mutex_unlock(&wb.lock);
     pthread_join(wb.thread, NULL);
-    pthread_join(wb.dropper, NULL); /* the mount is gone: so are the kernel's caches */
     wb.started = 0;
     while (wb.n_spare > 0)
         free(wb.spare[--wb.n_spare]);
