@@ -221,9 +221,9 @@ static int catalog_append(struct engine *e, struct record *r)
 
 /* ---- recovery ---- */
 
-/* Records of a write group held back by replay (1), copied. More than
- * HELD_MAX in a row (damage took the last records of groups) are applied:
- * only a run that ends the chunk is known to be a group cut short. */
+/* Records of a write group held back by replay (1), copied: always back to
+ * back in the chunk. A group has at most WRITE_GROUP_RECS records (fsops.c),
+ * so a run of HELD_MAX is no group of this format: applied. */
 #define HELD_MAX 64
 
 struct held {
@@ -330,7 +330,11 @@ static int replay_one(void *ctx, struct chunk *c, uint64_t off, const uint8_t *b
     }
     struct held *h = &rp->h;
     if (c->no != CHUNK_CATALOG_NO && data_only(r)) { /* (1) held back */
-        if (h->n == HELD_MAX && (rv = release_held(rp, c)) != 0)
+        /* a group is appended in one piece: held records that this one
+         * does not follow directly (the scan skipped damage between, which
+         * may be their group's last record) are another group's: applied */
+        int gap = h->n > 0 && h->off[h->n - 1] + h->rlen[h->n - 1] != off;
+        if ((gap || h->n == HELD_MAX) && (rv = release_held(rp, c)) != 0)
             return rv;
         if (h->len + len > h->cap) {
             h->cap = (h->len + len) * 2;

@@ -995,6 +995,55 @@ static void write_group_cut_short_is_dropped_whole_on_rebuild(void **state)
     cx_destroy(&c);
 }
 
+/* An acknowledged group whose last record was damaged since, then a group
+ * a crash cut short, the index rebuilt: only the second group is cut; the
+ * first one's records stay in the chunk (the damage is reported, nothing
+ * acknowledged is cut). */
+static void damaged_group_before_a_cut_group_is_not_cut(void **state)
+{
+    (void)state;
+    quiet();
+    g_rng = tu_seed("damaged_then_cut");
+    struct cx c;
+    cx_create(&c, "corrupt11");
+    uint64_t a = mkfile(&c, "a"), b = mkfile(&c, "b");
+    uint8_t *ad = random_bytes(200000), *bd = random_bytes(200000);
+    wr(&c, a, 0, ad, 200000);
+    assert_int_equal(fs_fsync(c.v), 0); /* acknowledged */
+    wr(&c, b, 0, bd, 200000);           /* never acknowledged */
+    cx_close(&c);
+
+    char *path = chunk_path(c.dir);
+    struct rec *recs = calloc(MAX_RECS, sizeof *recs);
+    size_t n = parse_chunk(path, recs, MAX_RECS);
+    size_t a0 = find_data(recs, n, a, 0), b0 = find_data(recs, n, b, 0);
+    assert_int_equal(b0, n - 4);
+    assert_int_equal(a0 + 4, b0);
+    const struct rec *alast = &recs[b0 - 1]; /* a's last record, with its inode */
+    flip_byte(path, alast->data_pos + tu_rand(&g_rng) % alast->data_len);
+    uint64_t cut = recs[n - 1].pos + 100;
+    assert_int_equal(truncate(path, (off_t)cut), 0);
+    char *index = NULL;
+    assert_true(asprintf(&index, "%s/index", c.dir) > 0);
+    tu_rmrf(index);
+
+    cx_open(&c);
+    printf("# chunk %llu -> %llu bytes; a's group [%llu, %llu), b's from %llu\n",
+           (unsigned long long)cut, (unsigned long long)file_size(path),
+           (unsigned long long)recs[a0].pos, (unsigned long long)recs[b0].pos,
+           (unsigned long long)recs[b0].pos);
+    assert_int_equal(file_size(path), recs[b0].pos); /* b's group only */
+    assert_int_equal(cx_stats(&c).torn_bytes_dropped, cut - recs[b0].pos);
+    assert_int_equal(size_of(&c, b), 0);
+
+    free(index);
+    free(recs);
+    free(path);
+    free(ad);
+    free(bd);
+    cx_destroy(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1010,6 +1059,7 @@ int main(void)
         cmocka_unit_test(newer_format_record_is_refused_not_cut),
         cmocka_unit_test(copied_records_in_file_data_are_not_replayed),
         cmocka_unit_test(write_group_cut_short_is_dropped_whole_on_rebuild),
+        cmocka_unit_test(damaged_group_before_a_cut_group_is_not_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
