@@ -115,6 +115,15 @@ static struct engine_stats cx_stats(struct cx *c)
     return s;
 }
 
+/* Deletes C's index (the next open rebuilds it from the chunks). */
+static void drop_index(const struct cx *c)
+{
+    char *index = NULL;
+    assert_true(asprintf(&index, "%s/index", c->dir) > 0);
+    tu_rmrf(index);
+    free(index);
+}
+
 /* The volume's chunk file (the only chunk that is not the catalog). */
 static char *chunk_path(const char *dir)
 {
@@ -412,9 +421,7 @@ static void damaged_record_is_skipped_on_rebuild_and_later_records_are_kept(void
     uint32_t at = (uint32_t)tu_rand(&g_rng) % recs[k].data_len;
     printf("# flipping byte %u of record %zu/%zu, then deleting index/\n", at, k, n);
     flip_byte(path, recs[k].data_pos + at);
-    char *index = NULL;
-    assert_true(asprintf(&index, "%s/index", c.dir) > 0);
-    tu_rmrf(index);
+    drop_index(&c);
     uint64_t damaged0 = chunk_damaged_bytes();
 
     cx_open(&c); /* rebuilds the index from the chunks */
@@ -443,8 +450,6 @@ static void damaged_record_is_skipped_on_rebuild_and_later_records_are_kept(void
     expect_data(&c, g, 0, a1, 30000);
     expect_data(&c, b, 0, bd, 150000);
     assert_int_equal(cx_stats(&c).torn_bytes_dropped, 0);
-
-    free(index);
     free(recs);
     free(path);
     free(a0), free(a1), free(a2), free(bd);
@@ -764,9 +769,7 @@ static void records_between_two_damaged_records_are_kept(void **state)
             flip_byte(path, at);
         }
         uint64_t before = file_size(path);
-        char *index = NULL;
-        assert_true(asprintf(&index, "%s/index", c.dir) > 0);
-        tu_rmrf(index);
+        drop_index(&c);
         uint64_t damaged0 = chunk_damaged_bytes();
 
         cx_open(&c); /* rebuilds the index from the chunks */
@@ -782,8 +785,6 @@ static void records_between_two_damaged_records_are_kept(void **state)
         struct attr at_f;
         assert_int_equal(fs_lookup(c.v, &ASOF_NOW, ROOT_INO, "f", &ino, &at_f), 0);
         assert_int_equal(ino, f);
-
-        free(index);
         free(recs);
         free(path);
         for (int i = 0; i < 5; i++)
@@ -822,11 +823,9 @@ static void newer_format_record_is_refused_not_cut(void **state)
     put_le32(r + 44, (uint32_t)XXH3_64bits_withSeed(r + 16, 44 - 16, XXH3_64bits(r, 12)));
     append_bytes(path, r, last->len);
 
-    char *index = NULL;
-    assert_true(asprintf(&index, "%s/index", c.dir) > 0);
     for (int rebuild = 0; rebuild < 2; rebuild++) {
         if (rebuild)
-            tu_rmrf(index);
+            drop_index(&c);
         struct engine_opts o = {.data_dir = c.dir};
         struct engine *e = NULL;
         int rv = engine_open(&e, &o);
@@ -841,8 +840,6 @@ static void newer_format_record_is_refused_not_cut(void **state)
     cx_open(&c);
     assert_int_equal(cx_stats(&c).torn_bytes_dropped, 0);
     expect_data(&c, a, 0, ad, 100000);
-
-    free(index);
     free(r);
     free(recs);
     free(path);
@@ -910,9 +907,7 @@ static void copied_records_in_file_data_are_not_replayed(void **state)
                variant, clen, (unsigned long long)recs[k].data_pos, k, n);
         flip_byte(path, recs[k].pos + (variant == 2 ? 8 : 24 + tu_rand(&g_rng) % 16));
         uint64_t before = file_size(path);
-        char *index = NULL;
-        assert_true(asprintf(&index, "%s/index", c.dir) > 0);
-        tu_rmrf(index);
+        drop_index(&c);
 
         cx_open(&c);
         assert_int_equal(cx_stats(&c).torn_bytes_dropped, 0);
@@ -929,8 +924,6 @@ static void copied_records_in_file_data_are_not_replayed(void **state)
         expect_data(&c, b, 0, bd, 20000);
         /* nothing of the copies was applied: the donor's file is unknown */
         assert_int_equal(fs_getattr(c.v, &ASOF_NOW, di, &at_x), -ENOENT);
-
-        free(index);
         free(recs);
         free(path);
         free(cd);
@@ -968,9 +961,7 @@ static void write_group_cut_short_is_dropped_whole_on_rebuild(void **state)
     assert_int_equal(first, n - 4);
     uint64_t cut = recs[n - 1].pos + 100; /* inside the last record's header */
     assert_int_equal(truncate(path, (off_t)cut), 0);
-    char *index = NULL;
-    assert_true(asprintf(&index, "%s/index", c.dir) > 0);
-    tu_rmrf(index);
+    drop_index(&c);
 
     cx_open(&c);
     assert_int_equal(cx_stats(&c).torn_bytes_dropped, cut - recs[first].pos);
@@ -986,8 +977,6 @@ static void write_group_cut_short_is_dropped_whole_on_rebuild(void **state)
     cx_close(&c);
     cx_open(&c);
     expect_data(&c, b, 0, bd, 200000);
-
-    free(index);
     free(recs);
     free(path);
     free(ad);
@@ -1023,9 +1012,7 @@ static void damaged_group_before_a_cut_group_is_not_cut(void **state)
     flip_byte(path, alast->data_pos + tu_rand(&g_rng) % alast->data_len);
     uint64_t cut = recs[n - 1].pos + 100;
     assert_int_equal(truncate(path, (off_t)cut), 0);
-    char *index = NULL;
-    assert_true(asprintf(&index, "%s/index", c.dir) > 0);
-    tu_rmrf(index);
+    drop_index(&c);
 
     cx_open(&c);
     printf("# chunk %llu -> %llu bytes; a's group [%llu, %llu), b's from %llu\n",
@@ -1035,8 +1022,6 @@ static void damaged_group_before_a_cut_group_is_not_cut(void **state)
     assert_int_equal(file_size(path), recs[b0].pos); /* b's group only */
     assert_int_equal(cx_stats(&c).torn_bytes_dropped, cut - recs[b0].pos);
     assert_int_equal(size_of(&c, b), 0);
-
-    free(index);
     free(recs);
     free(path);
     free(ad);

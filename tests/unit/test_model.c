@@ -1965,6 +1965,21 @@ static void model_random_operations_match_the_engine(void **state)
     free(r);
 }
 
+/* An engine opened with O, with one volume "v" on a 256 MiB chunk that
+ * holds one empty file "f" (*INO); returns the volume. */
+static struct volume *one_file(const struct engine_opts *o, struct engine **e, uint64_t *ino)
+{
+    struct volume *v;
+    uint8_t id[16];
+    assert_int_equal(engine_open(e, o), 0);
+    assert_int_equal(engine_volume_create(*e, "v", DURABILITY_LOCAL, 0), 0);
+    assert_int_equal(engine_chunk_create(*e, 256u << 20, id), 0);
+    assert_int_equal(engine_chunk_assign(*e, id, "v"), 0);
+    assert_int_equal(engine_volume(*e, "v", &v), 0);
+    assert_int_equal(fs_mknod(v, ROOT_INO, "f", S_IFREG | 0644, 0, 0, 0, NULL, ino, NULL), 0);
+    return v;
+}
+
 /* A write of one group (16 whole blocks, fsops.c (4)) over another, with a
  * physical clock that moves 1 ms at every reading: a read as of any
  * millisecond around it shows all of the old bytes or all of the new ones,
@@ -1981,15 +1996,8 @@ static void write_group_reads_as_one_instant_as_of_any_time(void **state)
     char *dir = tu_tmpdir("model-group");
     struct engine_opts o = {.data_dir = dir, .clock = tick_clock, .clock_ctx = &ms};
     struct engine *e;
-    struct volume *v;
-    assert_int_equal(engine_open(&e, &o), 0);
-    assert_int_equal(engine_volume_create(e, "g", DURABILITY_LOCAL, 0), 0);
-    uint8_t id[16];
-    assert_int_equal(engine_chunk_create(e, 64u << 20, id), 0);
-    assert_int_equal(engine_chunk_assign(e, id, "g"), 0);
-    assert_int_equal(engine_volume(e, "g", &v), 0);
     uint64_t ino;
-    assert_int_equal(fs_mknod(v, ROOT_INO, "f", S_IFREG | 0644, 0, 0, 0, NULL, &ino, NULL), 0);
+    struct volume *v = one_file(&o, &e, &ino);
     enum { LEN = 16 * BLOCK_SIZE };
     uint8_t *a = malloc(LEN), *b = malloc(LEN), *got = malloc(LEN);
     assert_non_null(a);
@@ -2076,13 +2084,7 @@ static void read_sees_one_state_of_the_file(void **state)
     struct engine_opts o = {.data_dir = dir};
     struct engine *e;
     struct race r = {0};
-    assert_int_equal(engine_open(&e, &o), 0);
-    assert_int_equal(engine_volume_create(e, "r", DURABILITY_LOCAL, 0), 0);
-    uint8_t id[16];
-    assert_int_equal(engine_chunk_create(e, 256u << 20, id), 0);
-    assert_int_equal(engine_chunk_assign(e, id, "r"), 0);
-    assert_int_equal(engine_volume(e, "r", &r.v), 0);
-    assert_int_equal(fs_mknod(r.v, ROOT_INO, "f", S_IFREG | 0644, 0, 0, 0, NULL, &r.ino, NULL), 0);
+    r.v = one_file(&o, &e, &r.ino);
     uint8_t *buf = malloc(X_LEN);
     assert_non_null(buf);
     pthread_t t;
