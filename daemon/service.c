@@ -569,8 +569,11 @@ static int ws_msg(void *state, const ProtobufCMessage *msg)
         st->ino = r->ino;
         if ((rv = fs_getattr(st->v, &ASOF_NOW, st->ino, &st->a)) != 0)
             return rv;
-    } else if (r->ino != st->ino && r->ino != 0) {
-        return -EINVAL;
+    } else { /* later messages may repeat the file, not name another */
+        struct volume *v;
+        if ((r->ino != st->ino && r->ino != 0) ||
+            (r->volume.len && (arg_volume(st->s, &r->volume, &v) != 0 || v != st->v)))
+            return -EINVAL;
     }
     if (r->data.len > RPC_MAX_MESSAGE)
         return -E2BIG;

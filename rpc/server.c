@@ -192,7 +192,7 @@ static void call_free(struct call *c)
     if (!m && c->state != CS_REQUEST && s->session)
         s->session(s->app, -1);
     if (m && c->state != CS_REQUEST && s->observe)
-        s->observe(s->app, c->m, c->has_status ? c->code : GRPC_STATUS_CANCELLED,
+        s->observe(s->app, c->m, c->has_status && !c->cancelled ? c->code : GRPC_STATUS_CANCELLED,
                    seconds_since(&c->t0));
     if (c->state_owned && m && m->sfree)
         m->sfree(c->state_ptr);
@@ -387,7 +387,11 @@ static void on_request(struct call *c)
 static void on_received(struct call *c)
 {
     const struct rpc_method *m = &c->s->methods[c->m];
-    if (!c->payload) { /* the client half-closed */
+    if (!c->payload) { /* the client half-closed, or the call ended */
+        if (grpc_call_failed_before_recv_message(c->call)) {
+            call_free(c); /* cancelled or gone mid-stream: no finish (CANCELLED) */
+            return;
+        }
         ProtobufCMessage *reply = NULL;
         before_handler(c->s, m);
         int rv = m->cfinish(c->state_ptr, &reply);

@@ -685,6 +685,9 @@ def streams():
                            ser(fs_pb2.WriteRequest(ino=g, offset=1, data=b"b")),
                            ser(fs_pb2.WriteRequest(volume=V1, ino=U64, offset=2, data=b"EVIL"))])
     want("WriteStream whose third message names inode 2^64-1", code, SC.INVALID_ARGUMENT)
+    code, _ = cstream(ws, [ser(fs_pb2.WriteRequest(volume=V1, ino=g, offset=0, data=b"a")),
+                           ser(fs_pb2.WriteRequest(volume=b"ref", ino=g, offset=1, data=b"EVIL"))])
+    want("WriteStream whose second message names another volume", code, SC.INVALID_ARGUMENT)
     f_intact("after a stream naming another inode")
     want("WriteStream first message names a missing inode", cstream(ws, [ser(
         fs_pb2.WriteRequest(volume=V1, ino=987654321, data=b"x"))])[0], SC.NOT_FOUND)

@@ -30,6 +30,13 @@ seed=${CAIRN_FUZZ_SEED:-20261124}
 py_rc=0
 "$PY" "$T_SRC/tests/system/badinput.py" "$stubs" "$N1_ADDR" "$pid" "$seed" || py_rc=$?
 
+# The write streams badinput.py cancelled mid-stream (10) count as
+# CANCELLED, not as calls that finished (rpc/server.c).
+cancelled=$(curl -s "http://$N1_METRICS/metrics" |
+  sed -n 's/^cairn_rpc_requests_total{method="Fs.WriteStream",code="CANCELLED"} //p')
+(( ${cancelled:-0} >= 10 )) || fail "10 cancelled WriteStreams, ${cancelled:-0} counted CANCELLED"
+pass "cancelled write streams count as CANCELLED ($cancelled)"
+
 # Still serving, over the unix socket this time, with the C client.
 kill -0 "$pid" 2>/dev/null || fail "cairnd died"
 ctl n1 node status > /dev/null || fail "node status after bad input"
