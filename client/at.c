@@ -43,7 +43,9 @@ int cairn_parse_at(const char *s, cairn_at_t *at)
     const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
     if (!rest)
         rest = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
-    if (!rest) {
+    if (!rest) { /* a snapshot name, unless it starts as a date does */
+        if (strspn(s, "0123456789") == 4 && s[4] == '-' && s[5] >= '0' && s[5] <= '9')
+            return -EINVAL; /* 2026-13-01T00:00:00: a date that is not one */
         at->snapshot = s;
         return 0;
     }

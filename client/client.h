@@ -15,7 +15,7 @@
 
 struct cairn {
     struct rpc_channel *ch;
-    int relatime;
+    _Atomic int relatime; /* set by any thread while others call */
 };
 
 /* A C string as a protobuf bytes field (borrowed, not copied). */

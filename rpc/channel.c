@@ -32,8 +32,8 @@ struct rpc_channel {
     const char *const *paths; /* the caller's, for sessions */
     size_t n;
     struct session_pool *sessions; /* NULL: plain calls only */
-    int timeout_ms;
-    int wait_ready;
+    _Atomic int timeout_ms;        /* settings: any thread may set them while others call */
+    _Atomic int wait_ready;
     pthread_mutex_t lock;
     grpc_completion_queue **pool;
     size_t npool, cap;

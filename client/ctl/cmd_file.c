@@ -210,7 +210,7 @@ static int cat(struct ctl *x, int argc, char **argv)
         off += got;
     }
     free(buf);
-    if (fflush(stdout) != 0 && rv == 0)
+    if ((fflush(stdout) != 0 || ferror(stdout)) && rv == 0)
         rv = -EIO;
     return rv ? ctl_fail(argv[0], rv) : 0;
 }

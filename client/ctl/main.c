@@ -124,7 +124,8 @@ int main(int argc, char **argv)
             optind = 1; /* commands parse their own options */
             int rv = c->fn(&x, argc - skip, argv + skip);
             cairn_disconnect(x.c);
-            if (fflush(stdout) != 0 && rv == 0) /* a listing that did not reach its reader */
+            if ((fflush(stdout) != 0 || ferror(stdout)) &&
+                rv == 0) /* a listing that did not reach its reader */
                 rv = ctl_fail("stdout", -errno);
             return rv;
         }

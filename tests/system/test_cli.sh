@@ -122,7 +122,8 @@ run 2 ctl n1 volume create
 run 2 ctl n1 volume create a b
 run 2 ctl n1 snapshot create v1
 # snapshot names that --at would read as a time (or a bad time)
-for name in @5 1700000000000 2026-11-24T18:00:00Z '2026-11-24 18:00:00' 2026-02-31T00:00:00; do
+for name in @5 1700000000000 2026-11-24T18:00:00Z '2026-11-24 18:00:00' 2026-02-31T00:00:00 \
+  2026-13-01; do
   run 2 ctl n1 snapshot create v1 "$name"
   err1 'reads as a time'
 done
@@ -133,7 +134,8 @@ run 2 ctl n1 cluster init --out
 run 2 ctl n1 chunk create --size 16777216T # 2^64: does not fit
 run 2 ctl n1 chunk create --size 0
 # --at values that look like times but are not (never read as "now")
-for at in @0 @-5 '' 2026-02-31T00:00:00Z 2026-11-24T18:00:00Zjunk 99999999999999999999; do
+for at in @0 @-5 '' 2026-02-31T00:00:00Z 2026-13-01T00:00:00 2026-11-24T25:00:00 \
+  2026-11-24T18:00:00Zjunk 99999999999999999999; do
   run 2 ctl n1 cat v1:/x --at "$at"
 done
 pass "bad usage exits 2"
