@@ -66,7 +66,8 @@ void cairn_set_wait_for_ready(cairn_t *c, int on);
 /* 1: reads of the present through C mark files read (atime), as Linux
  * "relatime" does (the FUSE mount turns it on); default 0. */
 void cairn_set_relatime(cairn_t *c, int on);
-/* The server's message for this thread's last failed call ("" if none). */
+/* The server's message for this thread's last call: read it right after the
+ * call failed ("" when that call succeeded or the failure carried no text). */
 const char *cairn_last_error(void);
 /* Optional, process-wide, once at program start: tunes glibc's malloc so
  * the 1 MiB buffers of large reads and writes are reused instead of being
