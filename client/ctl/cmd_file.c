@@ -187,7 +187,7 @@ static int cat(struct ctl *x, int argc, char **argv)
     cairn_at_t at;
     char vol[256];
     const char *path;
-    cairn_attr_t a;
+    cairn_attr_t a = {0}; /* filled by resolve_arg on success */
     int rv;
     if ((rv = resolve_arg(x, argc, argv, &cmd_file[1], vol, &path, &at, &a)) != 0)
         return rv;
@@ -255,8 +255,8 @@ static int ls(struct ctl *x, int argc, char **argv)
 {
     cairn_at_t at;
     char vol[256];
-    const char *path;
-    cairn_attr_t a;
+    const char *path = "";
+    cairn_attr_t a = {0}; /* filled by resolve_arg on success */
     int rv;
     if ((rv = resolve_arg(x, argc, argv, &cmd_file[2], vol, &path, &at, &a)) != 0)
         return rv;
