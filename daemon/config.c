@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "engine.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ini.h>
 #include <stdio.h>
@@ -82,6 +83,10 @@ int config_parse_size(const char *s, uint64_t *out)
     case 'T':
         shift = 40;
         break;
+    case 'p':
+    case 'P':
+        shift = 50;
+        break;
     case 'b':
     case 'B':
     case '\0':
@@ -118,6 +123,22 @@ static int parse_addr(const char *v, char **out)
         return -EINVAL;
     *out = xstrdup(v);
     return 0;
+}
+
+/* The hosts metrics.c can listen on: an IPv4 literal or "localhost" (NULL:
+ * off). */
+static int metrics_host_ok(const char *addr)
+{
+    if (!addr)
+        return 1;
+    char host[64];
+    size_t hl = (size_t)(strrchr(addr, ':') - addr);
+    if (hl >= sizeof host)
+        return 0;
+    memcpy(host, addr, hl);
+    host[hl] = '\0';
+    struct in_addr a;
+    return strcmp(host, "localhost") == 0 || inet_pton(AF_INET, host, &a) == 1;
 }
 
 static void set_str(char **field, const char *v)
@@ -160,7 +181,9 @@ static const char *apply_key(struct config *c, const char *section, const char *
                 why = "must be an absolute path of at most 107 bytes, or none";
         } else if (strcmp(name, "metrics_listen") == 0)
             rv = parse_addr(value, &c->metrics_listen),
-            why = rv ? "must be HOST:PORT or none" : NULL;
+            why = rv || !metrics_host_ok(c->metrics_listen)
+                      ? "must be IPV4:PORT, localhost:PORT or none (metrics.c)"
+                      : NULL;
         else
             why = "unknown key";
     } else if (strcmp(section, "cluster") == 0) {

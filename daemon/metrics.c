@@ -305,7 +305,11 @@ int metrics_start(struct metrics *m, const char *listen)
     sa.sin_port = htons((uint16_t)atoi(colon + 1));
     if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &sa.sin_addr) != 1)
         return -EINVAL;
-    m->httpd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG,
+    /* a thread per connection: a scrape that waits for the engine (a
+     * reindex that began after its check) holds only its own connection,
+     * never /healthz or the next scrape */
+    m->httpd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                    MHD_USE_AUTO | MHD_USE_ERROR_LOG,
                                 0, NULL, NULL, on_http, m, MHD_OPTION_SOCK_ADDR,
                                 (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);

@@ -52,7 +52,9 @@ CONF
 }
 
 unmount() {
-  if mountpoint -q "$run/mnt" 2>/dev/null; then
+  # /proc/mounts too: a mount whose cairn-fuse died fails stat (ENOTCONN),
+  # which mountpoint needs
+  if mountpoint -q "$run/mnt" 2>/dev/null || grep -qs " $run/mnt fuse" /proc/mounts; then
     fusermount3 -u "$run/mnt" 2>/dev/null || umount "$run/mnt" 2>/dev/null || umount -l "$run/mnt"
     echo "unmounted $run/mnt"
   fi

@@ -138,6 +138,8 @@ printf '[node]\ndata_dir = %s\n[nodes]\nname = x\n' "$T_TMP/x" > "$T_TMP/badsect
 check_bad badsection 2 name nodes
 printf '[node]\ndata_dir = %s\nlisten = nowhere\n' "$T_TMP/x" > "$T_TMP/badvalue.conf"
 check_bad badvalue 2 listen
+printf '[node]\ndata_dir = %s\nmetrics_listen = myhost:9420\n' "$T_TMP/x" > "$T_TMP/badmetrics.conf"
+check_bad badmetrics 2 metrics_listen
 printf '[chunks]\nsize = 1K\n' > "$T_TMP/badsize.conf"
 check_bad badsize 2 size
 rc=0; "$CAIRND" -c "$T_TMP/does-not-exist.conf" --check > /dev/null 2>&1 || rc=$?

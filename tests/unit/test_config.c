@@ -151,7 +151,7 @@ static void config_parses_every_key(void **state)
                      "data_dir = /srv/cairn/data\n"
                      "listen = 0.0.0.0:7000\n"
                      "socket = /tmp/alpha.sock\n"
-                     "metrics_listen = [::1]:9100\n"
+                     "metrics_listen = 127.0.0.2:9100\n"
                      "[cluster]\n"
                      "seeds = 10.0.0.1:7420,10.0.0.2:7420\n"
                      "key_file = /etc/cairn/cluster.key\n"
@@ -167,7 +167,7 @@ static void config_parses_every_key(void **state)
     assert_string_equal(f->c.data_dir, "/srv/cairn/data");
     assert_string_equal(f->c.listen, "0.0.0.0:7000");
     assert_string_equal(f->c.socket, "/tmp/alpha.sock");
-    assert_string_equal(f->c.metrics_listen, "[::1]:9100");
+    assert_string_equal(f->c.metrics_listen, "127.0.0.2:9100");
     assert_string_equal(f->c.seeds, "10.0.0.1:7420,10.0.0.2:7420");
     assert_string_equal(f->c.key_file, "/etc/cairn/cluster.key");
     assert_int_equal(f->c.chunk_size, 64ull << 20);
@@ -243,20 +243,38 @@ static void config_address_ports_are_checked(void **state)
     static const char *good[] = {"127.0.0.1:0", "host:65535", "[::]:7420", "a:1"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         char text[128];
-        snprintf(text, sizeof text, "[node]\nlisten = %s\nmetrics_listen = %s\n", good[i], good[i]);
+        snprintf(text, sizeof text, "[node]\nlisten = %s\n", good[i]);
         if (load(f, text) != 0)
             fail_msg("listen = %s rejected: %s", good[i], f->err);
         assert_string_equal(f->c.listen, good[i]);
-        assert_string_equal(f->c.metrics_listen, good[i]);
+    }
+    /* metrics.c listens on an IPv4 literal or localhost only */
+    static const char *mgood[] = {"127.0.0.1:0", "localhost:65535", "0.0.0.0:9420"};
+    for (size_t i = 0; i < sizeof mgood / sizeof mgood[0]; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "[node]\nmetrics_listen = %s\n", mgood[i]);
+        if (load(f, text) != 0)
+            fail_msg("metrics_listen = %s rejected: %s", mgood[i], f->err);
+        assert_string_equal(f->c.metrics_listen, mgood[i]);
     }
     static const char *bad[] = {"127.0.0.1", "127.0.0.1:", ":7420",    "host:65536",
                                 "host:-1",   "host:7x",    "host:port"};
+    static const char *mbad[] = {"host:9420", "[::1]:9420", "999.1.1.1:80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[128];
         snprintf(text, sizeof text, "[node]\nlisten = %s\n", bad[i]);
         expect_error(f, text, 2, "[node] listen: must be HOST:PORT or none");
         snprintf(text, sizeof text, "[node]\nname = n\nmetrics_listen = %s\n", bad[i]);
-        expect_error(f, text, 3, "[node] metrics_listen: must be HOST:PORT or none");
+        expect_error(
+            f, text, 3,
+            "[node] metrics_listen: must be IPV4:PORT, localhost:PORT or none (metrics.c)");
+    }
+    for (size_t i = 0; i < sizeof mbad / sizeof mbad[0]; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "[node]\nmetrics_listen = %s\n", mbad[i]);
+        expect_error(
+            f, text, 2,
+            "[node] metrics_listen: must be IPV4:PORT, localhost:PORT or none (metrics.c)");
     }
 }
 
@@ -532,6 +550,8 @@ static void config_parse_size_accepts_numbers_and_suffixes(void **state)
         {"5GB", 5ull << 30},
         {"2t", 2ull << 40},
         {"2TiB", 2ull << 40},
+        {"1P", 1ull << 50},
+        {"1PiB", 1ull << 50},
         {"18446744073709551615", UINT64_MAX},
         {"16777215T", 16777215ull << 40},
         {"17179869183G", 17179869183ull << 30},
