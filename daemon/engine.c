@@ -708,18 +708,22 @@ static int open_chunks(struct engine *e)
     return 0;
 }
 
-void engine_close(struct engine *e)
+int engine_close(struct engine *e)
 {
     if (!e)
-        return;
+        return 0;
+    int rv = 0, r;
     for (uint32_t i = 0; i < e->n_vols; i++) {
-        if (e->meta)
-            (void)volume_flush(e->vols[i]); /* a failure is logged by the flush */
+        /* a volume that failed before (read-only until restart) said so
+         * then; a flush that fails now is news */
+        if (e->meta && !atomic_load(&e->vols[i]->failed) && (r = volume_flush(e->vols[i])) != 0 &&
+            rv == 0)
+            rv = r;
         volume_free(e->vols[i]);
     }
     free(e->vols);
-    if (e->meta)
-        meta_sync(e->meta);
+    if (e->meta && (r = meta_sync(e->meta)) != 0 && rv == 0)
+        rv = r;
     meta_close(e->meta);
     if (e->chunks)
         for (uint32_t no = 0; no <= e->max_no; no++)
@@ -733,6 +737,7 @@ void engine_close(struct engine *e)
     free(e->chunk_dir);
     free(e->index_dir);
     free(e);
+    return rv;
 }
 
 int engine_open(struct engine **out, const struct engine_opts *o)

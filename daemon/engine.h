@@ -61,8 +61,11 @@ struct engine_stats {
  * every chunk (drops torn tails, replays records the index lacks) and opens
  * every volume. A data directory locked by another process: -EBUSY. */
 int engine_open(struct engine **out, const struct engine_opts *o);
-/* Flushes and closes; pending writes that were never fsync'ed are flushed. */
-void engine_close(struct engine *e);
+/* Flushes and closes; pending writes that were never fsync'ed are flushed.
+ * Everything is released either way; the first error of a flush (of a
+ * volume that had not failed before) or of the index sync is returned (the
+ * next open recovers from the chunk logs). */
+int engine_close(struct engine *e);
 
 /* Throws the index away and rebuilds it from the chunk files alone. */
 int engine_reindex(struct engine *e);

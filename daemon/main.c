@@ -246,7 +246,14 @@ out:
                  "their clients were told so",
                  dropped);
     metrics_free(g_metrics);
-    engine_close(e); /* flushes every volume and closes the index */
+    int crv = engine_close(e); /* flushes every volume and closes the index */
+    if (crv != 0) {
+        log_err("cairnd",
+                "closing the data directory failed (%s): writes not fsync'ed may be lost;"
+                " the next start recovers from the chunk logs",
+                cairn_strerror(crv));
+        status = 1;
+    }
     if (cfg.socket && srv)
         unlink(cfg.socket);
     if (status == 0)

@@ -764,10 +764,47 @@ static void failed_large_write_keeps_whole_groups_only(void **state)
     free(buf);
 }
 
+/* A close whose final flush fails says so (cairnd then exits 1 and logs it);
+ * a clean close returns 0; nothing acknowledged is lost either way. */
+static void engine_close_reports_a_failed_final_flush(void **state)
+{
+    (void)state;
+    quiet();
+    for (int failing = 0; failing < 2; failing++) {
+        char *dir = tu_tmpdir("iofault-close");
+        struct engine *e;
+        struct volume *v;
+        struct engine_opts o = {.data_dir = dir};
+        assert_int_equal(engine_open(&e, &o), 0);
+        assert_int_equal(engine_volume_create(e, "m", DURABILITY_LOCAL, 0), 0);
+        uint8_t id[16];
+        assert_int_equal(engine_chunk_create(e, 16u << 20, id), 0);
+        assert_int_equal(engine_chunk_assign(e, id, "m"), 0);
+        assert_int_equal(engine_volume(e, "m", &v), 0);
+        uint64_t ino;
+        assert_int_equal(fs_mknod(v, ROOT_INO, "f", S_IFREG | 0644, 0, 0, 0, NULL, &ino, NULL), 0);
+        assert_int_equal(fs_write(v, ino, 0, "not synced", 10, NULL), 0); /* no fsync */
+        fault_reset();
+        if (failing)
+            fault_arm("fdatasync", 1, -EIO, 1);
+        int rv = engine_close(e);
+        fault_reset();
+        printf("# close with %s: %s\n", failing ? "fdatasync failing" : "no fault",
+               cairn_strerror(rv));
+        if (failing)
+            assert_true(rv != 0);
+        else
+            assert_int_equal(rv, 0);
+        tu_rmrf(dir);
+        free(dir);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pwrite_faults_lose_nothing_acknowledged),
+        cmocka_unit_test(engine_close_reports_a_failed_final_flush),
         cmocka_unit_test(torn_pwrite_faults_lose_nothing_acknowledged),
         cmocka_unit_test(fdatasync_fault_fails_the_volume_until_reopen),
         cmocka_unit_test(failed_large_write_keeps_whole_groups_only),
