@@ -97,13 +97,10 @@ int fs_snapshot_list(struct volume *v, const char *after, fs_snapshot_fn fn, voi
     vv_init(&si.vv);
     int rv = 0;
     char name[256];
-    meta_iter_seek(it, from, 4 + alen);
-    if (alen && meta_iter_valid(it)) { /* names after AFTER: skip it if it is there */
-        size_t klen;
-        const uint8_t *k = meta_iter_key(it, &klen);
-        if (klen == 4 + alen && memcmp(k, from, klen) == 0)
-            meta_iter_next(it);
-    }
+    if (after)
+        meta_iter_seek_past(it, from, 4 + alen); /* names after AFTER */
+    else
+        meta_iter_seek(it, prefix, 4);
     for (; rv == 0 && meta_iter_valid(it); meta_iter_next(it)) {
         size_t klen, vlen;
         const uint8_t *k = meta_iter_key(it, &klen);
@@ -138,13 +135,10 @@ int fs_history(struct volume *v, uint64_t ino, const struct stamp *after, fs_ver
     engine_enter(v->eng);
     struct meta_iter *it = meta_iter_new(v->meta, CF_INODES, upper, ulen);
     int rv = 0, any = after != NULL; /* a page past the oldest is empty, not ENOENT */
-    meta_iter_seek(it, after ? from : prefix, flen);
-    if (after && meta_iter_valid(it)) { /* newest first: AFTER itself, if there, was seen */
-        size_t klen;
-        const uint8_t *k = meta_iter_key(it, &klen);
-        if (klen == flen && memcmp(k, from, flen) == 0)
-            meta_iter_next(it);
-    }
+    if (after)                       /* newest first: versions older than AFTER */
+        meta_iter_seek_past(it, from, flen);
+    else
+        meta_iter_seek(it, prefix, plen);
     for (; rv == 0 && meta_iter_valid(it); meta_iter_next(it)) {
         size_t klen, vlen;
         const uint8_t *k = meta_iter_key(it, &klen);

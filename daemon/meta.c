@@ -279,6 +279,17 @@ void meta_iter_seek(struct meta_iter *it, const void *key, size_t klen)
     rocksdb_iter_seek(it->it, key, klen);
 }
 
+void meta_iter_seek_past(struct meta_iter *it, const void *key, size_t klen)
+{
+    rocksdb_iter_seek(it->it, key, klen);
+    if (!rocksdb_iter_valid(it->it))
+        return;
+    size_t n;
+    const char *k = rocksdb_iter_key(it->it, &n);
+    if (n == klen && memcmp(k, key, klen) == 0)
+        rocksdb_iter_next(it->it);
+}
+
 void meta_iter_seek_first(struct meta_iter *it)
 {
     rocksdb_iter_seek_to_first(it->it);

@@ -65,6 +65,8 @@ void meta_view_end(void);
 struct meta_iter *meta_iter_new(struct meta *m, enum meta_cf cf, const void *upper, size_t ulen);
 void meta_iter_free(struct meta_iter *it);
 void meta_iter_seek(struct meta_iter *it, const void *key, size_t klen);
+/* Positions at the first key > KEY (a page that ended at KEY goes on). */
+void meta_iter_seek_past(struct meta_iter *it, const void *key, size_t klen);
 void meta_iter_seek_first(struct meta_iter *it);
 /* Positions at the last key <= KEY. */
 void meta_iter_seek_for_prev(struct meta_iter *it, const void *key, size_t klen);

@@ -716,6 +716,22 @@ static void fdatasync_fault_fails_the_volume_until_reopen(void **state)
     sweep("fdatasync", 1);
 }
 
+/* An engine on DIR with one volume "m" on a 16 MiB chunk that holds one
+ * empty file NAME (*INO); returns the volume. */
+static struct volume *one_file(const char *dir, const char *name, struct engine **e, uint64_t *ino)
+{
+    struct engine_opts o = {.data_dir = dir};
+    struct volume *v;
+    uint8_t id[16];
+    assert_int_equal(engine_open(e, &o), 0);
+    assert_int_equal(engine_volume_create(*e, "m", DURABILITY_LOCAL, 0), 0);
+    assert_int_equal(engine_chunk_create(*e, 16u << 20, id), 0);
+    assert_int_equal(engine_chunk_assign(*e, id, "m"), 0);
+    assert_int_equal(engine_volume(*e, "m", &v), 0);
+    assert_int_equal(fs_mknod(v, ROOT_INO, name, S_IFREG | 0644, 0, 0, 0, NULL, ino, NULL), 0);
+    return v;
+}
+
 /* fsops.h: each 1 MiB group of a write is atomic; when a later group fails,
  * the groups before it stay written (a short write) and the error is
  * returned. Never a partial group, never a size beyond what was written. */
@@ -725,16 +741,8 @@ static void failed_large_write_keeps_whole_groups_only(void **state)
     quiet();
     char *dir = tu_tmpdir("iofault-big");
     struct engine *e;
-    struct volume *v;
-    struct engine_opts o = {.data_dir = dir};
-    assert_int_equal(engine_open(&e, &o), 0);
-    assert_int_equal(engine_volume_create(e, "m", DURABILITY_LOCAL, 0), 0);
-    uint8_t id[16];
-    assert_int_equal(engine_chunk_create(e, 16u << 20, id), 0);
-    assert_int_equal(engine_chunk_assign(e, id, "m"), 0);
-    assert_int_equal(engine_volume(e, "m", &v), 0);
     uint64_t ino;
-    assert_int_equal(fs_mknod(v, ROOT_INO, "big", S_IFREG | 0644, 0, 0, 0, NULL, &ino, NULL), 0);
+    struct volume *v = one_file(dir, "big", &e, &ino);
     size_t len = 3u << 20;
     uint8_t *buf = malloc(len);
     assert_non_null(buf);
@@ -773,16 +781,8 @@ static void engine_close_reports_a_failed_final_flush(void **state)
     for (int failing = 0; failing < 2; failing++) {
         char *dir = tu_tmpdir("iofault-close");
         struct engine *e;
-        struct volume *v;
-        struct engine_opts o = {.data_dir = dir};
-        assert_int_equal(engine_open(&e, &o), 0);
-        assert_int_equal(engine_volume_create(e, "m", DURABILITY_LOCAL, 0), 0);
-        uint8_t id[16];
-        assert_int_equal(engine_chunk_create(e, 16u << 20, id), 0);
-        assert_int_equal(engine_chunk_assign(e, id, "m"), 0);
-        assert_int_equal(engine_volume(e, "m", &v), 0);
         uint64_t ino;
-        assert_int_equal(fs_mknod(v, ROOT_INO, "f", S_IFREG | 0644, 0, 0, 0, NULL, &ino, NULL), 0);
+        struct volume *v = one_file(dir, "f", &e, &ino);
         assert_int_equal(fs_write(v, ino, 0, "not synced", 10, NULL), 0); /* no fsync */
         fault_reset();
         if (failing)
