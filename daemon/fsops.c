@@ -15,9 +15,12 @@
  *     that were not written;
  * (5) a block is rewritten whole (compacted) before its composition would
  *     exceed COMPACT_PIECES pieces, keeping reads of any block bounded;
- * (6) a read sees one state of the file (meta_view_begin): the size and
- *     every block as they were when it began, never a mix of a change that
- *     committed meanwhile with what it replaced.
+ * (6) a read sees one state (meta_view_begin): fs_read the size and every
+ *     block, fs_lookup and fs_resolve every step of the path, fs_readdir the
+ *     listing and its entries' attributes, as they were when it began; never
+ *     a mix of a change that committed meanwhile with what it replaced. A
+ *     view lives inside one hold of the engine gate (a reindex swaps the
+ *     index it reads).
  * Threads: any; see fsops.h.
  */
 #include "fsops.h"
@@ -243,30 +246,32 @@ int fs_getattr(struct volume *v, const struct asof *at, uint64_t ino, struct att
     return rv;
 }
 
+/* fs_lookup inside the engine gate and a view. */
+static int lookup_in(struct volume *v, const struct asof *at, uint64_t parent, const char *name,
+                     uint64_t *ino, struct attr *out)
+{
+    int dots = strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+    int rv = dots ? 0 : check_name(name);
+    struct attr pa;
+    if (rv == 0 && (rv = load_inode(v, at, parent, &pa, NULL, NULL)) == 0 && !S_ISDIR(pa.mode))
+        rv = -ENOTDIR;
+    if (rv != 0)
+        return rv;
+    uint8_t dtype;
+    if (dots)
+        *ino = name[1] ? pa.parent : parent;
+    else if ((rv = load_dirent(v, at, parent, name, ino, &dtype)) != 0)
+        return rv;
+    return load_inode(v, at, *ino, out, NULL, NULL);
+}
+
 int fs_lookup(struct volume *v, const struct asof *at, uint64_t parent, const char *name,
               uint64_t *ino, struct attr *out)
 {
-    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-        struct attr pa;
-        int rv = fs_getattr(v, at, parent, &pa);
-        if (rv == 0 && !S_ISDIR(pa.mode))
-            rv = -ENOTDIR;
-        if (rv == 0)
-            *ino = name[1] ? pa.parent : parent;
-        return rv ? rv : fs_getattr(v, at, *ino, out);
-    }
-    int rv = check_name(name);
-    if (rv != 0)
-        return rv;
     engine_enter(v->eng);
-    struct attr pa;
-    uint8_t dtype;
-    if ((rv = load_inode(v, at, parent, &pa, NULL, NULL)) == 0 && !S_ISDIR(pa.mode))
-        rv = -ENOTDIR;
-    if (rv == 0)
-        rv = load_dirent(v, at, parent, name, ino, &dtype);
-    if (rv == 0)
-        rv = load_inode(v, at, *ino, out, NULL, NULL);
+    meta_view_begin(v->meta); /* (6) */
+    int rv = lookup_in(v, at, parent, name, ino, out);
+    meta_view_end();
     engine_leave(v->eng);
     return rv;
 }
@@ -337,17 +342,16 @@ int fs_readlink(struct volume *v, const struct asof *at, uint64_t ino, char *buf
 }
 
 int fs_readdir(struct volume *v, const struct asof *at, uint64_t dir, const char *after,
-               size_t after_len, fs_dirent_fn fn, void *ctx)
+               size_t after_len, int with_attrs, fs_dirent_fn fn, void *ctx)
 {
     struct attr da;
+    if (after && after_len > 255)
+        return -EINVAL;
     engine_enter(v->eng);
+    meta_view_begin(v->meta); /* (6) */
     int rv = load_inode(v, at, dir, &da, NULL, NULL);
     if (rv == 0 && !S_ISDIR(da.mode))
         rv = -ENOTDIR;
-    if (rv != 0 || (after && after_len > 255)) {
-        engine_leave(v->eng);
-        return rv ? rv : -EINVAL;
-    }
     uint8_t prefix[12], upper[12], key[KEY_MAX + STAMP_LEN], vprefix[KEY_MAX];
     put_be32(prefix, v->no);
     put_be64(prefix + 4, dir);
@@ -389,7 +393,10 @@ int fs_readdir(struct volume *v, const struct asof *at, uint64_t dir, const char
             uint64_t seq, child;
             uint8_t dtype;
             if ((rv = iv_dirent_decode(val, vlen, &seq, &child, &dtype)) == 0 && child) {
-                int stop = fn(ctx, (const char *)vprefix + 12, nlen, child, (uint32_t)dtype << 12);
+                struct attr ca; /* best effort: an entry whose inode cannot be read has none */
+                int has = with_attrs && load_inode(v, at, child, &ca, NULL, NULL) == 0;
+                int stop = fn(ctx, (const char *)vprefix + 12, nlen, child, (uint32_t)dtype << 12,
+                              has ? &ca : NULL);
                 if (stop) {
                     rv = stop == 1 ? 0 : stop;
                     break;
@@ -405,6 +412,7 @@ int fs_readdir(struct volume *v, const struct asof *at, uint64_t dir, const char
         rv = meta_iter_status(it);
     meta_iter_free(vit);
     meta_iter_free(it);
+    meta_view_end();
     engine_leave(v->eng);
     return rv;
 }
@@ -1096,7 +1104,9 @@ int fs_resolve(struct volume *v, const struct asof *at, const char *path, uint64
     if (strnlen(path, PATH_MAX) >= PATH_MAX)
         return -ENAMETOOLONG;
     uint64_t cur = ROOT_INO;
-    int rv = fs_getattr(v, at, cur, out);
+    engine_enter(v->eng);
+    meta_view_begin(v->meta); /* (6) */
+    int rv = load_inode(v, at, cur, out, NULL, NULL);
     const char *p = path;
     char name[256];
     while (rv == 0) {
@@ -1105,15 +1115,17 @@ int fs_resolve(struct volume *v, const struct asof *at, const char *path, uint64
         if (!*p)
             break;
         size_t n = strcspn(p, "/");
-        if (n > 255)
-            return -ENAMETOOLONG;
+        if (n > 255) {
+            rv = -ENAMETOOLONG;
+            break;
+        }
         memcpy(name, p, n);
         name[n] = '\0';
         p += n;
-        if (!S_ISDIR(out->mode))
-            return -ENOTDIR;
-        rv = fs_lookup(v, at, cur, name, &cur, out);
+        rv = lookup_in(v, at, cur, name, &cur, out); /* ENOTDIR if CUR is none */
     }
+    meta_view_end();
+    engine_leave(v->eng);
     /* POSIX: a trailing slash names a directory */
     if (rv == 0 && p > path && p[-1] == '/' && !S_ISDIR(out->mode))
         rv = -ENOTDIR;

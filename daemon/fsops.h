@@ -97,12 +97,16 @@ int fs_readlink(struct volume *v, const struct asof *at, uint64_t ino, char *buf
                 size_t *len);
 
 /* Called per entry in name order; return non-zero to stop (that value is
- * then returned by fs_readdir unless it is 1, which means "stop, no error"). */
+ * then returned by fs_readdir unless it is 1, which means "stop, no error").
+ * A is the entry's attributes when fs_readdir was asked for them and could
+ * read them, else NULL. */
 typedef int (*fs_dirent_fn)(void *ctx, const char *name, size_t nlen, uint64_t ino,
-                            uint32_t type /* S_IF* */);
-/* Lists DIR's entries whose names sort after AFTER (NULL: from the start). */
+                            uint32_t type /* S_IF* */, const struct attr *a);
+/* Lists DIR's entries whose names sort after AFTER (NULL: from the start),
+ * with their attributes if WITH_ATTRS; the listing and the attributes are
+ * of one state of the index. */
 int fs_readdir(struct volume *v, const struct asof *at, uint64_t dir, const char *after,
-               size_t after_len, fs_dirent_fn fn, void *ctx);
+               size_t after_len, int with_attrs, fs_dirent_fn fn, void *ctx);
 
 struct fs_statfs {
     uint64_t capacity, used; /* bytes */

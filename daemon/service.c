@@ -347,7 +347,8 @@ struct dirlist {
     size_t cap, limit;
 };
 
-static int dir_one(void *ctx, const char *name, size_t nlen, uint64_t ino, uint32_t type)
+static int dir_one(void *ctx, const char *name, size_t nlen, uint64_t ino, uint32_t type,
+                   const struct attr *a)
 {
     struct dirlist *d = ctx;
     if (d->rep->n_entries == d->limit) {
@@ -363,8 +364,10 @@ static int dir_one(void *ctx, const char *name, size_t nlen, uint64_t ino, uint3
     e->name = pb_bytes(name, nlen);
     e->ino = ino;
     e->type = type;
+    if (a)
+        e->attr = pb_attr(ino, a);
     d->rep->entries[d->rep->n_entries++] = e;
-    return 0; /* attributes after the listing: fs_readdir holds the engine gate */
+    return 0;
 }
 
 static int h_readdir(void *app, const ProtobufCMessage *msg, ProtobufCMessage **resp)
@@ -387,14 +390,8 @@ static int h_readdir(void *app, const ProtobufCMessage *msg, ProtobufCMessage **
     struct dirlist d = {rep, 0, r->limit ? r->limit : READDIR_DEFAULT};
     if (d.limit > READDIR_MAX)
         d.limit = READDIR_MAX;
-    rv = fs_readdir(v, &at, r->dir, r->after.len ? after : NULL, r->after.len, dir_one, &d);
-    /* Not from dir_one: taking the gate again inside fs_readdir's hold
-     * deadlocks once a reindex waits for it (a writer-preferring lock). */
-    for (size_t i = 0; rv == 0 && r->with_attrs && i < rep->n_entries; i++) {
-        struct attr a;
-        if (fs_getattr(v, &at, rep->entries[i]->ino, &a) == 0) /* best effort, as before */
-            rep->entries[i]->attr = pb_attr(rep->entries[i]->ino, &a);
-    }
+    rv = fs_readdir(v, &at, r->dir, r->after.len ? after : NULL, r->after.len, r->with_attrs,
+                    dir_one, &d);
     vv_fini(&vv);
     if (rv == 0 && r->relatime && !r->after.len && !at.vv && at.hlc == UINT64_MAX)
         (void)fs_read_atime(v, r->dir); /* best effort: the listing succeeded */

@@ -402,8 +402,10 @@ struct lst {
     int n;
 };
 
-static int lst_cb(void *ctx, const char *name, size_t nlen, uint64_t ino, uint32_t type)
+static int lst_cb(void *ctx, const char *name, size_t nlen, uint64_t ino, uint32_t type,
+                  const struct attr *a)
 {
+    (void)a;
     struct lst *l = ctx;
     if (l->n >= (int)(sizeof l->e / sizeof l->e[0]) || nlen >= sizeof l->e[0].name)
         return -E2BIG;
@@ -466,7 +468,7 @@ static int tree_matches(struct wrun *r, const struct wmodel *m, char *why, size_
                 want.e[want.n++].type = S_IFREG;
             }
         qsort(want.e, (size_t)want.n, sizeof want.e[0], cmp_lent);
-        int rv = fs_readdir(r->v, &ASOF_NOW, m->dir_ino[d], NULL, 0, lst_cb, &got);
+        int rv = fs_readdir(r->v, &ASOF_NOW, m->dir_ino[d], NULL, 0, 0, lst_cb, &got);
         if (rv != 0)
             fail_msg("fs_readdir of directory %d: %s", d, cairn_strerror(rv));
         if (got.n != want.n) {
@@ -546,7 +548,7 @@ static void recover_setup(struct wrun *r)
         assert_int_equal(engine_chunk_assign(r->e, id, "m"), 0);
     }
     struct lst l = {0};
-    assert_int_equal(fs_readdir(r->v, &ASOF_NOW, ROOT_INO, NULL, 0, lst_cb, &l), 0);
+    assert_int_equal(fs_readdir(r->v, &ASOF_NOW, ROOT_INO, NULL, 0, 0, lst_cb, &l), 0);
     assert_int_equal(l.n, 0);
 }
 

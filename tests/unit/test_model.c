@@ -839,8 +839,10 @@ struct listing {
     size_t n, cap, stop_after;
 };
 
-static int list_cb(void *ctx, const char *name, size_t nlen, uint64_t ino, uint32_t type)
+static int list_cb(void *ctx, const char *name, size_t nlen, uint64_t ino, uint32_t type,
+                   const struct attr *a)
 {
+    (void)a;
     struct listing *l = ctx;
     if (l->n >= LIST_MAX)
         return -E2BIG;
@@ -890,7 +892,7 @@ static void cmp_dir(struct run *r, const struct asof *at, const struct model *m,
 {
     const struct mino *n = &m->in[d];
     struct listing l = {0};
-    int rv = fs_readdir(r->f.v, at, n->eino, NULL, 0, list_cb, &l);
+    int rv = fs_readdir(r->f.v, at, n->eino, NULL, 0, 0, list_cb, &l);
     MCHECK(rv == 0, "fs_readdir %llx: %s", (unsigned long long)n->eino, errname(rv));
     cmp_listing(m, d, &l, 0, "readdir");
     list_free(&l);
@@ -901,7 +903,7 @@ static void cmp_dir(struct run *r, const struct asof *at, const struct model *m,
         uint32_t first = (uint32_t)rnd(r, n->nent);
         l.stop_after = 1 + rnd(r, 4);
         const char *after = n->ent[first].name;
-        rv = fs_readdir(r->f.v, at, n->eino, after, strlen(after), list_cb, &l);
+        rv = fs_readdir(r->f.v, at, n->eino, after, strlen(after), 0, list_cb, &l);
         MCHECK(rv == 0, "fs_readdir %llx after '%s': %s", (unsigned long long)n->eino, after,
                errname(rv));
         size_t want = n->nent - first - 1 < l.stop_after ? n->nent - first - 1 : l.stop_after;
@@ -1058,7 +1060,7 @@ static int snap_list_cb(void *ctx, const char *name, uint64_t hlc, const struct 
     (void)hlc;
     (void)vv;
     struct listing *l = ctx;
-    return list_cb(l, name, strlen(name), 0, 0);
+    return list_cb(l, name, strlen(name), 0, 0, NULL);
 }
 
 /* The live state, every saved point, and the snapshot list. */
@@ -2110,12 +2112,87 @@ static void read_sees_one_state_of_the_file(void **state)
     free(dir);
 }
 
+/* Listings racing with a writer that moves the file's second name back and
+ * forth (link "g", unlink "f", link "f", unlink "g"): every listing with
+ * attributes shows the file with as many links as it lists names for it
+ * (fsops.c (6)); a listing read apart from its attributes shows 2 names
+ * with nlink 1, or 1 with nlink 2. Bounded: WRITER_ROUNDS rounds. */
+struct links {
+    struct volume *v;
+    uint64_t ino;
+    _Atomic int done;
+};
+
+static void *links_writer(void *arg)
+{
+    struct links *l = arg;
+    const char *from = "f", *to = "g";
+    for (int i = 0; i < WRITER_ROUNDS; i++) {
+        if (fs_link(l->v, l->ino, ROOT_INO, to, NULL) != 0 || fs_unlink(l->v, ROOT_INO, from) != 0)
+            break;
+        const char *t = from;
+        from = to;
+        to = t;
+    }
+    l->done = 1;
+    return NULL;
+}
+
+struct seen {
+    uint64_t ino;
+    unsigned names, nlink, with_attr;
+};
+
+static int seen_cb(void *ctx, const char *name, size_t nlen, uint64_t ino, uint32_t type,
+                   const struct attr *a)
+{
+    (void)name, (void)nlen, (void)type;
+    struct seen *s = ctx;
+    if (ino != s->ino)
+        return 0;
+    s->names++;
+    if (a) {
+        s->nlink = a->nlink;
+        s->with_attr++;
+    }
+    return 0;
+}
+
+static void listing_sees_one_state_of_the_directory(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("model-links");
+    struct engine_opts o = {.data_dir = dir};
+    struct engine *e;
+    struct links l = {0};
+    l.v = one_file(&o, &e, &l.ino);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, links_writer, &l), 0);
+    long lists = 0, mixed = 0;
+    while (!l.done && lists < 2000000) {
+        struct seen s = {l.ino, 0, 0, 0};
+        assert_int_equal(fs_readdir(l.v, &ASOF_NOW, ROOT_INO, NULL, 0, 1, seen_cb, &s), 0);
+        lists++;
+        assert_int_equal(s.with_attr, s.names); /* the file's inode is always readable */
+        if ((s.names < 1 || s.names > 2 || s.nlink != s.names) && mixed++ == 0)
+            print_message("# a listing with %u names for the file, nlink %u\n", s.names, s.nlink);
+    }
+    pthread_join(t, NULL);
+    print_message("# %ld listings during %d writer rounds: %ld saw a mix\n", lists, WRITER_ROUNDS,
+                  mixed);
+    assert_int_equal(mixed, 0);
+    engine_close(e);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(model_random_operations_match_the_engine),
         cmocka_unit_test(write_group_reads_as_one_instant_as_of_any_time),
         cmocka_unit_test(read_sees_one_state_of_the_file),
+        cmocka_unit_test(listing_sees_one_state_of_the_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
