@@ -49,6 +49,7 @@
 
 #define ENGINE_MAX_CHUNKS 65536u
 #define REPLAY_BATCH 256
+#define STOP_EVERY 1024 /* records between two questions to opts.stop */
 static const char ENGINE_MARKER[] = "engine";
 
 struct engine {
@@ -63,6 +64,9 @@ struct engine {
     uint32_t max_no;
     uint64_t catalog_seq;
     int catalog_failed;
+    int (*stop)(void *ctx); /* engine_opts.stop, while engine_open runs */
+    void *stop_ctx;
+    uint64_t stop_tick;
     struct volume **vols;
     uint32_t n_vols;
     _Atomic uint64_t torn_dropped;
@@ -322,6 +326,9 @@ static int replay_one(void *ctx, struct chunk *c, uint64_t off, const uint8_t *b
 {
     struct replay *rp = ctx;
     int rv;
+    if (rp->e->rebuilding && rp->e->stop && ++rp->e->stop_tick % STOP_EVERY == 0 &&
+        rp->e->stop(rp->e->stop_ctx))
+        return -ECANCELED; /* the marker is not written: the next open rebuilds */
     hlc_observe(&rp->e->hlc, r->hlc);
     if (c->no != CHUNK_CATALOG_NO && !rp->v) {
         log_warn("engine", "chunk %u is not assigned but holds a record at %llu; ignored", c->no,
@@ -640,6 +647,8 @@ static int rebuild(struct engine *e)
     e->rebuilding = 1;
     rv = load(e);
     e->rebuilding = 0;
+    if (rv == -ECANCELED)
+        log_warn("engine", "index rebuild stopped on request: the next start rebuilds it");
     if (rv != 0)
         return rv == CAIRN_EINDEX ? CAIRN_EFORMAT : rv;
     return put_marker(e);
@@ -753,6 +762,8 @@ int engine_open(struct engine **out, const struct engine_opts *o)
     e->chunks = xcalloc(ENGINE_MAX_CHUNKS, sizeof *e->chunks);
     e->chunk_vol = xcalloc(ENGINE_MAX_CHUNKS, sizeof *e->chunk_vol);
     int rv;
+    e->stop = o->stop;
+    e->stop_ctx = o->stop_ctx;
     if ((rv = node_open(&e->node, o->data_dir)) != 0)
         goto out;
     e->chunk_dir = xasprintf("%s/chunks", o->data_dir);
@@ -778,13 +789,15 @@ int engine_open(struct engine **out, const struct engine_opts *o)
     } else if (rv == -ENOENT) {
         rv = rebuild(e);
     }
+    e->stop = NULL; /* only engine_open's rebuild is stopped (nothing is served yet) */
     if (rv != 0)
         goto out;
     log_info("engine", "node %u open: %u chunks, %u volumes", e->node.id, e->max_no, e->n_vols);
     *out = e;
     return 0;
 out:
-    log_err("engine", "cannot open %s: %s", o->data_dir, cairn_strerror(rv));
+    if (rv != -ECANCELED)
+        log_err("engine", "cannot open %s: %s", o->data_dir, cairn_strerror(rv));
     engine_close(e);
     return rv;
 }

@@ -30,6 +30,11 @@ struct engine_opts {
     const char *data_dir;
     hlc_clock_fn clock; /* NULL: real time; tests inject their own */
     void *clock_ctx;
+    /* NULL, or asked every STOP_EVERY records while engine_open rebuilds
+     * the index: non-zero stops the rebuild, and engine_open returns
+     * -ECANCELED (the index stays unfinished, so the next open rebuilds). */
+    int (*stop)(void *ctx);
+    void *stop_ctx;
 };
 
 struct chunk_info {

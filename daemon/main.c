@@ -66,6 +66,15 @@ static void on_session(void *app, int delta)
 }
 
 /* -EADDRINUSE when a live daemon answers on PATH; removes a stale socket. */
+/* engine_opts.stop while the index is rebuilt at start: a SIGTERM or SIGINT
+ * waits (they are blocked until the main loop takes them). */
+static int stop_pending(void *ctx)
+{
+    (void)ctx;
+    sigset_t p;
+    return sigpending(&p) == 0 && (sigismember(&p, SIGTERM) == 1 || sigismember(&p, SIGINT) == 1);
+}
+
 static int claim_socket(const char *path)
 {
     struct sockaddr_un sa;
@@ -160,9 +169,14 @@ int main(int argc, char **argv)
     long dropped = 0; /* requests a stop did not apply (rpc_server_stop) */
     struct engine *e = NULL;
     struct rpc_server *srv = NULL;
-    struct engine_opts eo = {cfg.data_dir, NULL, NULL};
+    struct engine_opts eo = {cfg.data_dir, NULL, NULL, stop_pending, NULL};
     int rv;
-    if ((rv = engine_open(&e, &eo)) != 0) {
+    if ((rv = engine_open(&e, &eo)) == -ECANCELED) {
+        log_info("cairnd", "stopped during the index rebuild: the next start rebuilds it");
+        status = 0;
+        goto out;
+    }
+    if (rv != 0) {
         fprintf(stderr, "cairnd: cannot open data directory %s: %s\n", cfg.data_dir,
                 cairn_strerror(rv));
         goto out;

@@ -1029,6 +1029,64 @@ static void damaged_group_before_a_cut_group_is_not_cut(void **state)
     cx_destroy(&c);
 }
 
+/* engine_opts.stop, asked now and then during a rebuild: stops at its
+ * STOP_AT-th question (0: never). */
+struct stopper {
+    int asked, stop_at;
+};
+
+static int stop_at(void *ctx)
+{
+    struct stopper *s = ctx;
+    return ++s->asked == s->stop_at;
+}
+
+/* A rebuild stopped on request (cairnd's SIGTERM while it starts) leaves an
+ * unfinished index: the next open rebuilds it whole. */
+static void rebuild_stopped_on_request_is_done_again_at_the_next_open(void **state)
+{
+    (void)state;
+    quiet();
+    struct cx c;
+    cx_create(&c, "stop");
+    enum { FILES = 5000 }; /* a record each: the stop is asked about 5 times */
+    char name[16];
+    uint64_t last = 0;
+    for (int i = 0; i < FILES; i++) {
+        snprintf(name, sizeof name, "f%d", i);
+        last = mkfile(&c, name);
+    }
+    uint8_t data[5000];
+    memset(data, 'd', sizeof data);
+    wr(&c, last, 0, data, sizeof data);
+    assert_int_equal(fs_fsync(c.v), 0);
+    cx_close(&c);
+    drop_index(&c);
+
+    struct stopper s = {0, 2};
+    struct engine_opts o = {.data_dir = c.dir, .stop = stop_at, .stop_ctx = &s};
+    struct engine *e = NULL;
+    assert_int_equal(engine_open(&e, &o), -ECANCELED);
+    assert_null(e);
+    assert_int_equal(s.asked, 2);
+
+    s = (struct stopper){0, 0}; /* asked, never stops: the rebuild ends */
+    assert_int_equal(engine_open(&c.e, &o), 0);
+    assert_true(s.asked >= FILES / 1024);
+    assert_int_equal(engine_volume(c.e, "c", &c.v), 0);
+    uint64_t ino;
+    struct attr a;
+    assert_int_equal(fs_lookup(c.v, &ASOF_NOW, ROOT_INO, "f0", &ino, &a), 0);
+    assert_int_equal(fs_lookup(c.v, &ASOF_NOW, ROOT_INO, name, &ino, &a), 0);
+    assert_int_equal(ino, last);
+    expect_data(&c, last, 0, data, sizeof data);
+    cx_close(&c);
+    cx_open(&c); /* the index is finished: no rebuild, same answers */
+    assert_int_equal(fs_lookup(c.v, &ASOF_NOW, ROOT_INO, name, &ino, &a), 0);
+    expect_data(&c, last, 0, data, sizeof data);
+    cx_destroy(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1045,6 +1103,7 @@ int main(void)
         cmocka_unit_test(copied_records_in_file_data_are_not_replayed),
         cmocka_unit_test(write_group_cut_short_is_dropped_whole_on_rebuild),
         cmocka_unit_test(damaged_group_before_a_cut_group_is_not_cut),
+        cmocka_unit_test(rebuild_stopped_on_request_is_done_again_at_the_next_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
