@@ -73,6 +73,7 @@ struct engine {
     uint64_t replayed, replayed_bytes; /* by the last load, for its log line */
     int rebuilding;                    /* the index was thrown away: scans must not cut bytes */
     _Atomic int reindexing;            /* engine_reindex waits for or holds the gate */
+    _Atomic int index_lost;            /* the last reindex failed: calls are refused */
 };
 
 struct chunk *engine_chunk_by_no(struct engine *e, uint32_t no)
@@ -81,9 +82,15 @@ struct chunk *engine_chunk_by_no(struct engine *e, uint32_t no)
                                   : NULL;
 }
 
-void engine_enter(struct engine *e)
+int engine_enter(struct engine *e)
 {
     pthread_rwlock_rdlock(&e->gate);
+    return atomic_load(&e->index_lost) ? CAIRN_EINDEX : 0;
+}
+
+int engine_index_lost(struct engine *e)
+{
+    return atomic_load(&e->index_lost);
 }
 
 void engine_leave(struct engine *e)
@@ -187,6 +194,8 @@ static int apply_catalog(struct engine *e, struct meta_batch *b, const struct re
 /* Appends one catalog record and makes it durable (2). e->lock held. */
 static int catalog_append(struct engine *e, struct record *r)
 {
+    if (engine_index_lost(e))
+        return CAIRN_EINDEX; /* nowhere to apply it */
     if (e->catalog_failed)
         return CAIRN_EFAILED;
     struct chunk *c = catalog(e);
@@ -830,13 +839,22 @@ int engine_reindex(struct engine *e)
     int rv = 0;
     for (uint32_t i = 0; i < e->n_vols && rv == 0; i++)
         rv = volume_flush(e->vols[i]);
-    if (rv == 0)
+    if (rv == 0) {
+        /* from here on the old index is gone: until a rebuild ends, the
+         * volumes would read a part of it */
         rv = rebuild(e);
+        atomic_store(&e->index_lost, rv != 0);
+    }
     pthread_mutex_unlock(&e->lock);
     pthread_rwlock_unlock(&e->gate);
     atomic_store(&e->reindexing, 0);
-    if (rv != 0)
-        log_err("engine", "reindex failed: %s", cairn_strerror(rv));
+    if (rv != 0 && engine_index_lost(e))
+        log_err("engine",
+                "reindex failed: %s; the index is incomplete, so every file operation fails"
+                " until a reindex succeeds or cairnd restarts (its start rebuilds the index)",
+                cairn_strerror(rv));
+    else if (rv != 0)
+        log_err("engine", "reindex failed before it began: %s", cairn_strerror(rv));
     return rv;
 }
 
@@ -859,8 +877,7 @@ void engine_stats(struct engine *e, struct engine_stats *out)
 
 uint64_t engine_index_bytes(struct engine *e)
 {
-    engine_enter(e);
-    uint64_t n = meta_disk_bytes(e->meta);
+    uint64_t n = engine_enter(e) == 0 ? meta_disk_bytes(e->meta) : 0;
     engine_leave(e);
     return n;
 }

@@ -72,7 +72,10 @@ int engine_open(struct engine **out, const struct engine_opts *o);
  * next open recovers from the chunk logs). */
 int engine_close(struct engine *e);
 
-/* Throws the index away and rebuilds it from the chunk files alone. */
+/* Throws the index away and rebuilds it from the chunk files alone. When it
+ * fails the index is incomplete: every file operation then fails with
+ * CAIRN_EINDEX (engine_enter) until a reindex succeeds or the node restarts
+ * (which rebuilds the index, as its marker was not written). */
 int engine_reindex(struct engine *e);
 /* 1 if every operation could still get into the engine: its gate can be
  * taken within MS milliseconds, or a reindex holds it. For the watchdog. */
@@ -112,8 +115,13 @@ struct chunk;
 /* The chunk with number NO, or NULL. Lock-free; thread-safe. */
 struct chunk *engine_chunk_by_no(struct engine *e, uint32_t no);
 /* Shared while a file operation runs; exclusive during reindex (which swaps
- * the index under every volume). */
-void engine_enter(struct engine *e);
+ * the index under every volume). engine_enter always takes the gate (every
+ * engine_enter is paired with an engine_leave) and returns 0, or
+ * CAIRN_EINDEX when a reindex failed and left the index incomplete: the
+ * caller must then not read or change the volume. */
+__attribute__((warn_unused_result)) int engine_enter(struct engine *e);
 void engine_leave(struct engine *e);
+/* 1 when a reindex failed (until one succeeds, or the next start). */
+int engine_index_lost(struct engine *e);
 
 #endif

@@ -155,9 +155,9 @@ static int txn_begin(struct txn *t, struct volume *v)
     record_init(&t->rec);
     t->n = 0;
     t->now = now_ns();
-    engine_enter(v->eng);
+    int rv = engine_enter(v->eng); /* txn_end leaves, whatever this returns */
     pthread_mutex_lock(&v->wlock);
-    return atomic_load(&v->failed) ? CAIRN_EFAILED : 0;
+    return rv ? rv : atomic_load(&v->failed) ? CAIRN_EFAILED : 0;
 }
 
 static void txn_end(struct txn *t)
@@ -240,8 +240,9 @@ static int txn_commit(struct txn *t)
 
 int fs_getattr(struct volume *v, const struct asof *at, uint64_t ino, struct attr *out)
 {
-    engine_enter(v->eng);
-    int rv = load_inode(v, at, ino, out, NULL, NULL);
+    int rv = engine_enter(v->eng);
+    if (rv == 0)
+        rv = load_inode(v, at, ino, out, NULL, NULL);
     engine_leave(v->eng);
     return rv;
 }
@@ -268,10 +269,12 @@ static int lookup_in(struct volume *v, const struct asof *at, uint64_t parent, c
 int fs_lookup(struct volume *v, const struct asof *at, uint64_t parent, const char *name,
               uint64_t *ino, struct attr *out)
 {
-    engine_enter(v->eng);
-    meta_view_begin(v->meta); /* (6) */
-    int rv = lookup_in(v, at, parent, name, ino, out);
-    meta_view_end();
+    int rv = engine_enter(v->eng);
+    if (rv == 0) {
+        meta_view_begin(v->meta); /* (6) */
+        rv = lookup_in(v, at, parent, name, ino, out);
+        meta_view_end();
+    }
     engine_leave(v->eng);
     return rv;
 }
@@ -290,9 +293,13 @@ int fs_read(struct volume *v, const struct asof *at, uint64_t ino, uint64_t off,
 {
     struct attr a;
     *got = 0;
-    engine_enter(v->eng);
+    int rv = engine_enter(v->eng);
+    if (rv != 0) {
+        engine_leave(v->eng);
+        return rv;
+    }
     meta_view_begin(v->meta); /* (6) one state: the size and every block */
-    int rv = load_inode(v, at, ino, &a, NULL, NULL);
+    rv = load_inode(v, at, ino, &a, NULL, NULL);
     if (rv == 0 && S_ISDIR(a.mode))
         rv = -EISDIR;
     else if (rv == 0 && !S_ISREG(a.mode))
@@ -326,8 +333,9 @@ int fs_readlink(struct volume *v, const struct asof *at, uint64_t ino, char *buf
     struct attr a;
     char *target;
     uint16_t tlen;
-    engine_enter(v->eng);
-    int rv = load_inode(v, at, ino, &a, &target, &tlen);
+    int rv = engine_enter(v->eng);
+    if (rv == 0)
+        rv = load_inode(v, at, ino, &a, &target, &tlen);
     engine_leave(v->eng);
     if (rv != 0)
         return rv;
@@ -347,9 +355,13 @@ int fs_readdir(struct volume *v, const struct asof *at, uint64_t dir, const char
     struct attr da;
     if (after && after_len > 255)
         return -EINVAL;
-    engine_enter(v->eng);
+    int rv = engine_enter(v->eng);
+    if (rv != 0) {
+        engine_leave(v->eng);
+        return rv;
+    }
     meta_view_begin(v->meta); /* (6) */
-    int rv = load_inode(v, at, dir, &da, NULL, NULL);
+    rv = load_inode(v, at, dir, &da, NULL, NULL);
     if (rv == 0 && !S_ISDIR(da.mode))
         rv = -ENOTDIR;
     uint8_t prefix[12], upper[12], key[KEY_MAX + STAMP_LEN], vprefix[KEY_MAX];
@@ -420,9 +432,9 @@ int fs_readdir(struct volume *v, const struct asof *at, uint64_t dir, const char
 int fs_statfs(struct volume *v, struct fs_statfs *out)
 {
     memset(out, 0, sizeof *out);
-    engine_enter(v->eng);
+    int rv = engine_enter(v->eng);
     pthread_mutex_lock(&v->wlock);
-    for (uint32_t i = 0; i < v->n_chunks; i++) {
+    for (uint32_t i = 0; rv == 0 && i < v->n_chunks; i++) {
         out->capacity += v->chunks[i]->capacity - CHUNK_HDR_LEN;
         out->used += v->chunks[i]->tail - CHUNK_HDR_LEN;
     }
@@ -430,13 +442,14 @@ int fs_statfs(struct volume *v, struct fs_statfs *out)
     pthread_mutex_unlock(&v->wlock);
     engine_leave(v->eng);
     out->name_max = 255;
-    return 0;
+    return rv;
 }
 
 int fs_fsync(struct volume *v)
 {
-    engine_enter(v->eng);
-    int rv = volume_flush(v);
+    int rv = engine_enter(v->eng);
+    if (rv == 0)
+        rv = volume_flush(v);
     engine_leave(v->eng);
     return rv;
 }
@@ -874,10 +887,9 @@ int fs_write(struct volume *v, uint64_t ino, uint64_t off, const void *buf, size
     for (uint32_t i = 0; i < WRITE_GROUP_RECS; i++)
         record_init(&recs[i]);
     struct attr a;
-    int rv;
-    engine_enter(v->eng);
+    int rv = engine_enter(v->eng);
     pthread_mutex_lock(&v->wlock);
-    if ((rv = load_inode(v, &ASOF_NOW, ino, &a, NULL, NULL)) != 0)
+    if (rv != 0 || (rv = load_inode(v, &ASOF_NOW, ino, &a, NULL, NULL)) != 0)
         goto out;
     if (S_ISDIR(a.mode)) {
         rv = -EISDIR;
@@ -1033,8 +1045,7 @@ int fs_getxattr(struct volume *v, const struct asof *at, uint64_t ino, const cha
     if (rv != 0)
         return rv;
     struct attr a;
-    engine_enter(v->eng);
-    if ((rv = load_inode(v, at, ino, &a, NULL, NULL)) == 0)
+    if ((rv = engine_enter(v->eng)) == 0 && (rv = load_inode(v, at, ino, &a, NULL, NULL)) == 0)
         rv = load_xattr(v, at, ino, name, buf, cap, len);
     engine_leave(v->eng);
     return rv;
@@ -1045,8 +1056,9 @@ int fs_listxattr(struct volume *v, const struct asof *at, uint64_t ino, char *bu
 {
     struct attr a;
     *len = 0;
-    engine_enter(v->eng);
-    int rv = load_inode(v, at, ino, &a, NULL, NULL);
+    int rv = engine_enter(v->eng);
+    if (rv == 0)
+        rv = load_inode(v, at, ino, &a, NULL, NULL);
     if (rv != 0) {
         engine_leave(v->eng);
         return rv;
@@ -1104,9 +1116,13 @@ int fs_resolve(struct volume *v, const struct asof *at, const char *path, uint64
     if (strnlen(path, PATH_MAX) >= PATH_MAX)
         return -ENAMETOOLONG;
     uint64_t cur = ROOT_INO;
-    engine_enter(v->eng);
+    int rv = engine_enter(v->eng);
+    if (rv != 0) {
+        engine_leave(v->eng);
+        return rv;
+    }
     meta_view_begin(v->meta); /* (6) */
-    int rv = load_inode(v, at, cur, out, NULL, NULL);
+    rv = load_inode(v, at, cur, out, NULL, NULL);
     const char *p = path;
     char name[256];
     while (rv == 0) {

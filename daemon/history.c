@@ -47,9 +47,10 @@ int fs_snapshot_create(struct volume *v, const char *name)
     record_init(&r);
     struct snapinfo si;
     vv_init(&si.vv);
-    engine_enter(v->eng);
+    int rv = engine_enter(v->eng);
     pthread_mutex_lock(&v->wlock);
-    int rv = snapshot_load(v, name, &si);
+    if (rv == 0)
+        rv = snapshot_load(v, name, &si);
     if (rv == 0) {
         rv = -EEXIST; /* (3) */
     } else if (rv == -ENOENT) {
@@ -69,8 +70,9 @@ int fs_snapshot_get(struct volume *v, const char *name, struct vv *snap, struct 
 {
     struct snapinfo si;
     vv_init(&si.vv);
-    engine_enter(v->eng);
-    int rv = snapshot_load(v, name, &si);
+    int rv = engine_enter(v->eng);
+    if (rv == 0)
+        rv = snapshot_load(v, name, &si);
     engine_leave(v->eng);
     if (rv == 0) {
         vv_copy(snap, &si.vv);
@@ -91,11 +93,14 @@ int fs_snapshot_list(struct volume *v, const char *after, fs_snapshot_fn fn, voi
         return -ENAMETOOLONG;
     memcpy(from, prefix, 4);
     memcpy(from + 4, after ? after : "", alen);
-    engine_enter(v->eng);
+    int rv = engine_enter(v->eng);
+    if (rv != 0) {
+        engine_leave(v->eng);
+        return rv;
+    }
     struct meta_iter *it = meta_iter_new(v->meta, CF_SNAPSHOTS, upper, ulen);
     struct snapinfo si;
     vv_init(&si.vv);
-    int rv = 0;
     char name[256];
     if (after)
         meta_iter_seek_past(it, from, 4 + alen); /* names after AFTER */
@@ -132,10 +137,14 @@ int fs_history(struct volume *v, uint64_t ino, const struct stamp *after, fs_ver
     size_t plen = mk_inode(prefix, v->no, ino, STAMP_NEWEST) - STAMP_LEN;
     size_t ulen = mk_prefix_end(upper, prefix, plen);
     size_t flen = after ? mk_inode(from, v->no, ino, *after) : plen;
-    engine_enter(v->eng);
+    int rv = engine_enter(v->eng);
+    if (rv != 0) {
+        engine_leave(v->eng);
+        return rv;
+    }
     struct meta_iter *it = meta_iter_new(v->meta, CF_INODES, upper, ulen);
-    int rv = 0, any = after != NULL; /* a page past the oldest is empty, not ENOENT */
-    if (after)                       /* newest first: versions older than AFTER */
+    int any = after != NULL; /* a page past the oldest is empty, not ENOENT */
+    if (after)               /* newest first: versions older than AFTER */
         meta_iter_seek_past(it, from, flen);
     else
         meta_iter_seek(it, prefix, plen);

@@ -274,6 +274,11 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *conn, const cha
     if (strcmp(url, "/healthz") == 0) {
         if (engine_reindexing(m->e))
             return reply(conn, 200, xstrdup("ok: reindexing\n"), "text/plain");
+        if (engine_index_lost(m->e))
+            return reply(conn, 503,
+                         xstrdup("failed: a reindex failed, the index is incomplete (reindex or "
+                                 "restart)\n"),
+                         "text/plain");
         struct volume_info *vi;
         size_t nv;
         int failed = 0;

@@ -802,6 +802,68 @@ static void engine_close_reports_a_failed_final_flush(void **state)
     }
 }
 
+/* A reindex that fails part way (a chunk read fails) leaves an incomplete
+ * index: every file operation then fails with CAIRN_EINDEX instead of
+ * answering from a part of the index (a file not found, a write applied to
+ * half an index), until a reindex succeeds; the next open rebuilds. */
+static void failed_reindex_refuses_calls_until_a_reindex_succeeds(void **state)
+{
+    (void)state;
+    quiet();
+    char *dir = tu_tmpdir("iofault-reindex");
+    struct engine *e;
+    uint64_t ino, other;
+    struct volume *v = one_file(dir, "f", &e, &ino);
+    static char data[3u << 20]; /* more than one read of the rebuild's scan */
+    memset(data, 'r', sizeof data);
+    assert_int_equal(fs_write(v, ino, 0, data, sizeof data, NULL), 0);
+    assert_int_equal(fs_mknod(v, ROOT_INO, "g", S_IFREG | 0644, 0, 0, 0, NULL, &other, NULL), 0);
+    assert_int_equal(fs_fsync(v), 0);
+
+    fault_reset();
+    fault_arm("pread", 2, -EIO, 1); /* the catalog is read, then the volume's chunk fails */
+    int rv = engine_reindex(e);
+    fault_reset();
+    printf("# reindex with reads failing: %s\n", cairn_strerror(rv));
+    assert_true(rv != 0);
+    assert_int_equal(engine_index_lost(e), 1);
+    struct attr a;
+    uint64_t got;
+    size_t n;
+    char buf[16];
+    assert_int_equal(fs_getattr(v, &ASOF_NOW, ino, &a), CAIRN_EINDEX);
+    assert_int_equal(fs_lookup(v, &ASOF_NOW, ROOT_INO, "g", &got, &a), CAIRN_EINDEX);
+    assert_int_equal(fs_read(v, &ASOF_NOW, ino, 0, sizeof buf, buf, &n), CAIRN_EINDEX);
+    assert_int_equal(fs_write(v, ino, 0, "x", 1, NULL), CAIRN_EINDEX);
+    assert_int_equal(fs_mknod(v, ROOT_INO, "h", S_IFREG | 0644, 0, 0, 0, NULL, &got, NULL),
+                     CAIRN_EINDEX);
+    assert_int_equal(engine_volume_create(e, "later", DURABILITY_LOCAL, 0), CAIRN_EINDEX);
+
+    assert_int_equal(engine_reindex(e), 0); /* reads work again */
+    assert_int_equal(engine_index_lost(e), 0);
+    assert_int_equal(fs_getattr(v, &ASOF_NOW, ino, &a), 0);
+    assert_int_equal(a.size, sizeof data);
+    assert_int_equal(fs_lookup(v, &ASOF_NOW, ROOT_INO, "g", &got, &a), 0);
+    assert_int_equal(got, other);
+    assert_int_equal(fs_read(v, &ASOF_NOW, ino, sizeof data - sizeof buf, sizeof buf, buf, &n), 0);
+    assert_int_equal(n, sizeof buf);
+    assert_memory_equal(buf, data, sizeof buf);
+
+    fault_arm("pread", 2, -EIO, 1); /* fails again; then the node restarts */
+    assert_true(engine_reindex(e) != 0);
+    fault_reset();
+    assert_int_equal(engine_close(e), 0);
+    struct engine_opts o = {.data_dir = dir};
+    assert_int_equal(engine_open(&e, &o), 0); /* no marker: rebuilt */
+    assert_int_equal(engine_volume(e, "m", &v), 0);
+    assert_int_equal(fs_getattr(v, &ASOF_NOW, ino, &a), 0);
+    assert_int_equal(a.size, sizeof data);
+    assert_int_equal(fs_lookup(v, &ASOF_NOW, ROOT_INO, "g", &got, &a), 0);
+    engine_close(e);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -810,6 +872,7 @@ int main(void)
         cmocka_unit_test(torn_pwrite_faults_lose_nothing_acknowledged),
         cmocka_unit_test(fdatasync_fault_fails_the_volume_until_reopen),
         cmocka_unit_test(failed_large_write_keeps_whole_groups_only),
+        cmocka_unit_test(failed_reindex_refuses_calls_until_a_reindex_succeeds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
