@@ -806,10 +806,8 @@ static void engine_close_reports_a_failed_final_flush(void **state)
  * index: every file operation then fails with CAIRN_EINDEX instead of
  * answering from a part of the index (a file not found, a write applied to
  * half an index), until a reindex succeeds; the next open rebuilds. */
-static void failed_reindex_refuses_calls_until_a_reindex_succeeds(void **state)
+static void reindex_failing_at(unsigned long nth)
 {
-    (void)state;
-    quiet();
     char *dir = tu_tmpdir("iofault-reindex");
     struct engine *e;
     uint64_t ino, other;
@@ -821,10 +819,10 @@ static void failed_reindex_refuses_calls_until_a_reindex_succeeds(void **state)
     assert_int_equal(fs_fsync(v), 0);
 
     fault_reset();
-    fault_arm("pread", 2, -EIO, 1); /* the catalog is read, then the volume's chunk fails */
+    fault_arm("pread", nth, -EIO, 1);
     int rv = engine_reindex(e);
     fault_reset();
-    printf("# reindex with reads failing: %s\n", cairn_strerror(rv));
+    printf("# reindex with chunk reads failing from read %lu on: %s\n", nth, cairn_strerror(rv));
     assert_true(rv != 0);
     assert_int_equal(engine_index_lost(e), 1);
     struct attr a;
@@ -849,7 +847,7 @@ static void failed_reindex_refuses_calls_until_a_reindex_succeeds(void **state)
     assert_int_equal(n, sizeof buf);
     assert_memory_equal(buf, data, sizeof buf);
 
-    fault_arm("pread", 2, -EIO, 1); /* fails again; then the node restarts */
+    fault_arm("pread", nth, -EIO, 1); /* fails again; then the node restarts */
     assert_true(engine_reindex(e) != 0);
     fault_reset();
     assert_int_equal(engine_close(e), 0);
@@ -862,6 +860,14 @@ static void failed_reindex_refuses_calls_until_a_reindex_succeeds(void **state)
     engine_close(e);
     tu_rmrf(dir);
     free(dir);
+}
+
+static void failed_reindex_refuses_calls_until_a_reindex_succeeds(void **state)
+{
+    (void)state;
+    quiet();
+    reindex_failing_at(1); /* in the catalog, before the volumes are reloaded */
+    reindex_failing_at(2); /* in the volume's chunk */
 }
 
 int main(void)
