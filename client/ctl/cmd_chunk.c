@@ -83,8 +83,8 @@ static int parse_size(const char *s, uint64_t *out)
 static int chunk_create(struct ctl *x, int argc, char **argv)
 {
     const char *count_s = NULL, *size_s = NULL;
-    if (ctl_opt(&argc, argv, "--count", &count_s) < 0 ||
-        ctl_opt(&argc, argv, "--size", &size_s) < 0 || argc != 0)
+    if (ctl_opt(x, &argc, argv, "--count", &count_s) < 0 ||
+        ctl_opt(x, &argc, argv, "--size", &size_s) < 0 || argc != 0)
         return ctl_usage(&cmd_chunk[0]);
     unsigned long count = 1;
     uint64_t size = 0;

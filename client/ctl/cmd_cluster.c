@@ -14,7 +14,7 @@ static int cluster_init(struct ctl *x, int argc, char **argv)
 {
     (void)x;
     const char *out = NULL;
-    if (ctl_opt(&argc, argv, "--out", &out) != 1 || argc != 0)
+    if (ctl_opt(x, &argc, argv, "--out", &out) != 1 || argc != 0)
         return ctl_usage(&cmd_cluster[0]);
     if (sodium_init() < 0)
         return ctl_fail("cluster init", -ENOSYS);

@@ -150,11 +150,11 @@ out_fd:
     return rv;
 }
 
-static int at_option(int *argc, char **argv, cairn_at_t *at, const struct cmd *c)
+static int at_option(struct ctl *x, int *argc, char **argv, cairn_at_t *at, const struct cmd *c)
 {
     const char *s = NULL;
     memset(at, 0, sizeof *at);
-    int r = ctl_opt(argc, argv, "--at", &s);
+    int r = ctl_opt(x, argc, argv, "--at", &s);
     if (r < 0)
         return ctl_usage(c);
     if (r == 1 && cairn_parse_at(s, at) != 0) {
@@ -171,7 +171,7 @@ static int resolve_arg(struct ctl *x, int argc, char **argv, const struct cmd *c
                        const char **path, cairn_at_t *at, cairn_attr_t *a)
 {
     int rv;
-    if ((rv = at_option(&argc, argv, at, c)) != 0)
+    if ((rv = at_option(x, &argc, argv, at, c)) != 0)
         return rv;
     if (argc != 1)
         return ctl_usage(c);

@@ -8,7 +8,7 @@
 static int volume_create(struct ctl *x, int argc, char **argv)
 {
     const char *dur = NULL;
-    if (ctl_opt(&argc, argv, "--durability", &dur) < 0 || argc != 1)
+    if (ctl_opt(x, &argc, argv, "--durability", &dur) < 0 || argc != 1)
         return ctl_usage(&cmd_volume[0]);
     int rv;
     if ((rv = ctl_connect(x)) != 0)

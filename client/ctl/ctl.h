@@ -14,6 +14,7 @@ struct ctl {
     cairn_t *c;
     const char *server;
     int json;
+    int operands; /* in the command's ARGV, where "--" ended the options */
 };
 
 struct cmd {
@@ -41,8 +42,9 @@ const char *ctl_time(int64_t ns, char buf[32]);
 /* JSON string (quoted, escaped) to F. */
 void ctl_json_str(FILE *f, const char *s);
 const char *ctl_type(uint32_t mode); /* "file", "dir", ... */
-/* Removes "--NAME VALUE" (or "--NAME=VALUE") from ARGV: 1 found (*VAL set),
- * 0 absent, -1 present without a value. */
-int ctl_opt(int *argc, char **argv, const char *name, const char **val);
+/* Removes "--NAME VALUE" (or "--NAME=VALUE") from ARGV, before the operands
+ * that "--" began (x->operands): 1 found (*VAL set), 0 absent, -1 present
+ * without a value. */
+int ctl_opt(struct ctl *x, int *argc, char **argv, const char *name, const char **val);
 
 #endif

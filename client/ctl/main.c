@@ -57,7 +57,7 @@ static int is_help(const char *s)
 
 int main(int argc, char **argv)
 {
-    struct ctl x = {NULL, NULL, 0};
+    struct ctl x = {NULL, NULL, 0, 0};
     if (cairn_tune_malloc() != 0) {
         /* only put and cat of big files are slower */
     }
@@ -93,17 +93,25 @@ int main(int argc, char **argv)
         help(stdout);
         return 0;
     }
+    /* "--" ends the options: what follows is names, even "--json" */
+    int dd = 1;
+    while (dd < argc && strcmp(argv[dd], "--") != 0)
+        dd++;
     /* --json and --server may also follow the command */
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < dd; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             x.json = 1;
             memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof *argv);
-            argc--, i--;
-        } else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
+            argc--, dd--, i--;
+        } else if (strcmp(argv[i], "--server") == 0 && i + 1 < dd) {
             x.server = argv[i + 1];
             memmove(&argv[i], &argv[i + 2], (size_t)(argc - i - 2) * sizeof *argv);
-            argc -= 2, i--;
+            argc -= 2, dd -= 2, i--;
         }
+    }
+    if (dd < argc) { /* the "--" itself goes */
+        memmove(&argv[dd], &argv[dd + 1], (size_t)(argc - dd - 1) * sizeof *argv);
+        argc--;
     }
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const struct cmd *c = tables[t]; c->noun; c++) {
@@ -115,13 +123,14 @@ int main(int argc, char **argv)
                     continue;
                 skip = 2;
             }
-            for (int i = skip; i < argc; i++) /* "help" there may be a name */
+            for (int i = skip; i < dd; i++) /* "help" there may be a name */
                 if (is_help_flag(argv[i])) {
                     printf("usage: cairnctl %s%s%s %s\n  %s\n", c->noun, c->verb ? " " : "",
                            c->verb ? c->verb : "", c->args, c->help);
                     return 0;
                 }
             optind = 1; /* commands parse their own options */
+            x.operands = dd - skip;
             int rv = c->fn(&x, argc - skip, argv + skip);
             cairn_disconnect(x.c);
             if ((fflush(stdout) != 0 || ferror(stdout)) &&

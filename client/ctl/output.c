@@ -137,17 +137,18 @@ const char *ctl_type(uint32_t mode)
     }
 }
 
-int ctl_opt(int *argc, char **argv, const char *name, const char **val)
+int ctl_opt(struct ctl *x, int *argc, char **argv, const char *name, const char **val)
 {
     size_t n = strlen(name);
-    for (int i = 0; i < *argc; i++) {
+    int end = x->operands < *argc ? x->operands : *argc;
+    for (int i = 0; i < end; i++) {
         if (strncmp(argv[i], name, n) != 0 || (argv[i][n] != '\0' && argv[i][n] != '='))
             continue;
         int take;
         if (argv[i][n] == '=') {
             *val = argv[i] + n + 1;
             take = 1;
-        } else if (i + 1 < *argc) {
+        } else if (i + 1 < end) {
             *val = argv[i + 1];
             take = 2;
         } else {
@@ -155,6 +156,7 @@ int ctl_opt(int *argc, char **argv, const char *name, const char **val)
         }
         memmove(&argv[i], &argv[i + take], (size_t)(*argc - i - take) * sizeof *argv);
         *argc -= take;
+        x->operands -= take;
         return 1;
     }
     return 0;

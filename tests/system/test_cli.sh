@@ -272,6 +272,16 @@ cmp -s "$OUT" "$F/stdin" || fail "cat of a put from stdin differs"
 run 0 ctl n1 put v1:/docs/dash.txt - <"$F/hello"
 run 0 ctl n1 cat v1:/docs/dash.txt
 cmp -s "$OUT" "$F/hello" || fail "put - differs"
+# "--" ends the options: local files named like them can be put
+printf 'named --json\n' >"$F/--json"
+printf 'named --at\n' >"$F/--at"
+(cd "$F" && run 0 ctl n1 put v1:/a/b/json.txt -- --json)
+run 0 ctl n1 cat -- v1:/a/b/json.txt
+cmp -s "$OUT" "$F/--json" || fail "put -- --json did not store the local file '--json'"
+(cd "$F" && run 0 ctl n1 put v1:/a/b/at.txt -- --at)
+run 0 ctl n1 cat v1:/a/b/at.txt
+cmp -s "$OUT" "$F/--at" || fail "put -- --at did not store the local file '--at'"
+run 2 ctl n1 cat v1:/a/b/json.txt -- --help # an operand now: one too many
 # binary, larger than one 4 MiB I/O piece and one 1 MiB RPC piece
 head -c 5000037 /dev/urandom >"$F/big"
 chmod 0600 "$F/big"
