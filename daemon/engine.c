@@ -650,7 +650,13 @@ static int rebuild(struct engine *e)
     meta_close(e->meta);
     e->meta = NULL;
     int rv;
-    if ((rv = meta_destroy(e->index_dir)) != 0 || (rv = meta_open(&e->meta, e->index_dir)) != 0)
+    if ((rv = meta_destroy(e->index_dir)) == 0)
+        rv = meta_open(&e->meta, e->index_dir);
+    /* No volume keeps the index just closed, whatever fails from here on
+     * (load_volumes then resets each one's state). */
+    for (uint32_t i = 0; i < e->n_vols; i++)
+        e->vols[i]->meta = e->vols[i]->apply.m = e->meta;
+    if (rv != 0)
         return rv;
     e->catalog_seq = 0;
     e->rebuilding = 1;

@@ -247,14 +247,20 @@ int fs_getattr(struct volume *v, const struct asof *at, uint64_t ino, struct att
     return rv;
 }
 
-/* fs_lookup inside the engine gate and a view. */
+static int is_dots(const char *name)
+{
+    return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+}
+
+/* fs_lookup inside the engine gate and a view, of a NAME that is valid
+ * (check_name) or a dot entry. */
 static int lookup_in(struct volume *v, const struct asof *at, uint64_t parent, const char *name,
                      uint64_t *ino, struct attr *out)
 {
-    int dots = strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
-    int rv = dots ? 0 : check_name(name);
+    int dots = is_dots(name);
     struct attr pa;
-    if (rv == 0 && (rv = load_inode(v, at, parent, &pa, NULL, NULL)) == 0 && !S_ISDIR(pa.mode))
+    int rv = load_inode(v, at, parent, &pa, NULL, NULL);
+    if (rv == 0 && !S_ISDIR(pa.mode))
         rv = -ENOTDIR;
     if (rv != 0)
         return rv;
@@ -269,7 +275,10 @@ static int lookup_in(struct volume *v, const struct asof *at, uint64_t parent, c
 int fs_lookup(struct volume *v, const struct asof *at, uint64_t parent, const char *name,
               uint64_t *ino, struct attr *out)
 {
-    int rv = engine_enter(v->eng);
+    int rv = is_dots(name) ? 0 : check_name(name); /* before the gate, as before */
+    if (rv != 0)
+        return rv;
+    rv = engine_enter(v->eng);
     if (rv == 0) {
         meta_view_begin(v->meta); /* (6) */
         rv = lookup_in(v, at, parent, name, ino, out);
@@ -364,6 +373,11 @@ int fs_readdir(struct volume *v, const struct asof *at, uint64_t dir, const char
     rv = load_inode(v, at, dir, &da, NULL, NULL);
     if (rv == 0 && !S_ISDIR(da.mode))
         rv = -ENOTDIR;
+    if (rv != 0) {
+        meta_view_end();
+        engine_leave(v->eng);
+        return rv;
+    }
     uint8_t prefix[12], upper[12], key[KEY_MAX + STAMP_LEN], vprefix[KEY_MAX];
     put_be32(prefix, v->no);
     put_be64(prefix + 4, dir);
@@ -1136,7 +1150,7 @@ int fs_resolve(struct volume *v, const struct asof *at, const char *path, uint64
             break;
         }
         memcpy(name, p, n);
-        name[n] = '\0';
+        name[n] = '\0'; /* no '/', not empty, at most 255 bytes: valid */
         p += n;
         rv = lookup_in(v, at, cur, name, &cur, out); /* ENOTDIR if CUR is none */
     }

@@ -12,7 +12,8 @@
  * by its writer lock, reads run in parallel with them.
  * Errors: -errno values as POSIX names them for the call, plus
  * CAIRN_EFAILED (volume read-only after a failed flush), CAIRN_ECHECKSUM
- * (data damaged on disk), -EROFS (a past view is read-only).
+ * (data damaged on disk), -EROFS (a past view is read-only), CAIRN_EINDEX
+ * (a reindex failed: the index is incomplete, engine.h).
  */
 #ifndef CAIRN_FSOPS_H
 #define CAIRN_FSOPS_H
@@ -99,7 +100,9 @@ int fs_readlink(struct volume *v, const struct asof *at, uint64_t ino, char *buf
 /* Called per entry in name order; return non-zero to stop (that value is
  * then returned by fs_readdir unless it is 1, which means "stop, no error").
  * A is the entry's attributes when fs_readdir was asked for them and could
- * read them, else NULL. */
+ * read them, else NULL. FN runs inside the engine gate and the listing's
+ * view: it must not call fs_* (a reindex waiting for the gate would make
+ * that second hold wait for ever). */
 typedef int (*fs_dirent_fn)(void *ctx, const char *name, size_t nlen, uint64_t ino,
                             uint32_t type /* S_IF* */, const struct attr *a);
 /* Lists DIR's entries whose names sort after AFTER (NULL: from the start),

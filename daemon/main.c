@@ -65,7 +65,6 @@ static void on_session(void *app, int delta)
     metrics_session(g_metrics, delta);
 }
 
-/* -EADDRINUSE when a live daemon answers on PATH; removes a stale socket. */
 /* engine_opts.stop while the index is rebuilt at start: a SIGTERM or SIGINT
  * waits (they are blocked until the main loop takes them). */
 static int stop_pending(void *ctx)
@@ -75,6 +74,7 @@ static int stop_pending(void *ctx)
     return sigpending(&p) == 0 && (sigismember(&p, SIGTERM) == 1 || sigismember(&p, SIGINT) == 1);
 }
 
+/* -EADDRINUSE when a live daemon answers on PATH; removes a stale socket. */
 static int claim_socket(const char *path)
 {
     struct sockaddr_un sa;

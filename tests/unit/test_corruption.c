@@ -1067,7 +1067,6 @@ static void rebuild_stopped_on_request_is_done_again_at_the_next_open(void **sta
     struct engine_opts o = {.data_dir = c.dir, .stop = stop_at, .stop_ctx = &s};
     struct engine *e = NULL;
     assert_int_equal(engine_open(&e, &o), -ECANCELED);
-    assert_null(e);
     assert_int_equal(s.asked, 2);
 
     s = (struct stopper){0, 0}; /* asked, never stops: the rebuild ends */

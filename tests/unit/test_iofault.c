@@ -806,6 +806,18 @@ static void engine_close_reports_a_failed_final_flush(void **state)
  * index: every file operation then fails with CAIRN_EINDEX instead of
  * answering from a part of the index (a file not found, a write applied to
  * half an index), until a reindex succeeds; the next open rebuilds. */
+static int no_version(void *ctx, const struct version *ver)
+{
+    (void)ctx, (void)ver;
+    return 0;
+}
+
+static int no_snapshot(void *ctx, const char *name, uint64_t hlc, const struct vv *vv)
+{
+    (void)ctx, (void)name, (void)hlc, (void)vv;
+    return 0;
+}
+
 static void reindex_failing_at(unsigned long nth)
 {
     char *dir = tu_tmpdir("iofault-reindex");
@@ -836,6 +848,21 @@ static void reindex_failing_at(unsigned long nth)
     assert_int_equal(fs_mknod(v, ROOT_INO, "h", S_IFREG | 0644, 0, 0, 0, NULL, &got, NULL),
                      CAIRN_EINDEX);
     assert_int_equal(engine_volume_create(e, "later", DURABILITY_LOCAL, 0), CAIRN_EINDEX);
+    struct lst l = {0};
+    assert_int_equal(fs_readdir(v, &ASOF_NOW, ROOT_INO, NULL, 0, 1, lst_cb, &l), CAIRN_EINDEX);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(fs_resolve(v, &ASOF_NOW, "/g", &got, &a), CAIRN_EINDEX);
+    assert_int_equal(fs_history(v, ino, NULL, no_version, NULL), CAIRN_EINDEX);
+    assert_int_equal(fs_snapshot_create(v, "s"), CAIRN_EINDEX);
+    assert_int_equal(fs_snapshot_list(v, NULL, no_snapshot, NULL), CAIRN_EINDEX);
+    assert_int_equal(fs_getxattr(v, &ASOF_NOW, ino, "user.x", buf, sizeof buf, &n), CAIRN_EINDEX);
+    assert_int_equal(fs_setxattr(v, ino, "user.x", "1", 1, 0), CAIRN_EINDEX);
+    assert_int_equal(fs_fsync(v), CAIRN_EINDEX);
+    struct fs_statfs sf;
+    assert_int_equal(fs_statfs(v, &sf), CAIRN_EINDEX);
+    uint8_t id[16];
+    assert_int_equal(engine_chunk_create(e, 16u << 20, id), 0); /* a file, not the index */
+    assert_int_equal(engine_chunk_assign(e, id, "m"), CAIRN_EINDEX);
 
     assert_int_equal(engine_reindex(e), 0); /* reads work again */
     assert_int_equal(engine_index_lost(e), 0);
