@@ -209,6 +209,9 @@ char *metrics_render(struct metrics *m)
     head(&o, "cairn_reindexing", "gauge",
          "1 while the index is being rebuilt (engine figures are left out meanwhile).");
     put(&o, "cairn_reindexing %d\n", busy);
+    head(&o, "cairn_index_lost", "gauge",
+         "1 after a reindex failed: every file operation fails until one succeeds or a restart.");
+    put(&o, "cairn_index_lost %d\n", engine_index_lost(m->e));
     if (busy)
         return o.p;
     struct engine_stats st;

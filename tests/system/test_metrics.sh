@@ -98,7 +98,8 @@ for fam, typ in (("cairn_rpc_requests_total", "counter"),
                  ("cairn_written_bytes_total", "counter"),
                  ("cairn_volume_chunk_bytes", "gauge"),
                  ("cairn_index_bytes", "gauge"),
-                 ("cairn_reindexing", "gauge")):
+                 ("cairn_reindexing", "gauge"),
+                 ("cairn_index_lost", "gauge")):
     if ta.get(fam) != typ:
         fail("%s has TYPE %r, want %s" % (fam, ta.get(fam), typ))
 
@@ -193,6 +194,8 @@ if idx < 0 or idx != int(idx):
     fail("cairn_index_bytes is %g" % idx)
 if need("cairn_reindexing") != 0:
     fail("cairn_reindexing is %g with no reindex running" % need("cairn_reindexing"))
+if need("cairn_index_lost") != 0:
+    fail("cairn_index_lost is %g with no reindex failed" % need("cairn_index_lost"))
 print("ok - cairn_volume_chunk_bytes for v1 and v2; cairn_index_bytes present; not reindexing")
 PY
   fail "metric values (see above)"
