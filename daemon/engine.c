@@ -663,7 +663,10 @@ static int rebuild(struct engine *e)
     rv = load(e);
     e->rebuilding = 0;
     if (rv == -ECANCELED)
-        log_warn("engine", "index rebuild stopped on request: the next start rebuilds it");
+        log_warn("engine",
+                 "index rebuild stopped on request after %llu records: the next start"
+                 " rebuilds it",
+                 (unsigned long long)e->replayed);
     if (rv != 0)
         return rv == CAIRN_EINDEX ? CAIRN_EFORMAT : rv;
     return put_marker(e);

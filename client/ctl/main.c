@@ -82,6 +82,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    int ended = optind > 1 && strcmp(argv[optind - 1], "--") == 0; /* before the command */
     argc -= optind;
     argv += optind;
     if (argc < 1) {
@@ -94,8 +95,8 @@ int main(int argc, char **argv)
         return 0;
     }
     /* "--" ends the options: what follows is names, even "--json" */
-    int dd = 1;
-    while (dd < argc && strcmp(argv[dd], "--") != 0)
+    int dd = ended ? 0 : 1;
+    while (!ended && dd < argc && strcmp(argv[dd], "--") != 0)
         dd++;
     /* --json and --server may also follow the command */
     for (int i = 1; i < dd; i++) {
@@ -109,7 +110,7 @@ int main(int argc, char **argv)
             argc -= 2, dd -= 2, i--;
         }
     }
-    if (dd < argc) { /* the "--" itself goes */
+    if (!ended && dd < argc) { /* the "--" itself goes */
         memmove(&argv[dd], &argv[dd + 1], (size_t)(argc - dd - 1) * sizeof *argv);
         argc--;
     }

@@ -282,6 +282,9 @@ cmp -s "$OUT" "$F/--json" || fail "put -- --json did not store the local file '-
 run 0 ctl n1 cat v1:/a/b/at.txt
 cmp -s "$OUT" "$F/--at" || fail "put -- --at did not store the local file '--at'"
 run 2 ctl n1 cat v1:/a/b/json.txt -- --help # an operand now: one too many
+(cd "$F" && run 0 "$CAIRNCTL" --server "unix:$N1_SOCK" -- put v1:/a/b/json2.txt --json)
+run 0 ctl n1 cat v1:/a/b/json2.txt
+cmp -s "$OUT" "$F/--json" || fail "cairnctl -- put ... --json did not store the local file '--json'"
 # binary, larger than one 4 MiB I/O piece and one 1 MiB RPC piece
 head -c 5000037 /dev/urandom >"$F/big"
 chmod 0600 "$F/big"
