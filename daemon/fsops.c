@@ -238,6 +238,25 @@ static int txn_commit(struct txn *t)
 
 /* ---- reads ---- */
 
+/* (6): the engine gate and a view, for a read of one state. 0, or
+ * engine_enter's error with nothing held; read_end ends what 0 began. */
+static int read_begin(struct volume *v)
+{
+    int rv = engine_enter(v->eng);
+    if (rv != 0) {
+        engine_leave(v->eng);
+        return rv;
+    }
+    meta_view_begin(v->meta);
+    return 0;
+}
+
+static void read_end(struct volume *v)
+{
+    meta_view_end();
+    engine_leave(v->eng);
+}
+
 int fs_getattr(struct volume *v, const struct asof *at, uint64_t ino, struct attr *out)
 {
     int rv = engine_enter(v->eng);
@@ -278,13 +297,10 @@ int fs_lookup(struct volume *v, const struct asof *at, uint64_t parent, const ch
     int rv = is_dots(name) ? 0 : check_name(name); /* before the gate, as before */
     if (rv != 0)
         return rv;
-    rv = engine_enter(v->eng);
-    if (rv == 0) {
-        meta_view_begin(v->meta); /* (6) */
+    if ((rv = read_begin(v)) == 0) {
         rv = lookup_in(v, at, parent, name, ino, out);
-        meta_view_end();
+        read_end(v);
     }
-    engine_leave(v->eng);
     return rv;
 }
 
@@ -302,12 +318,9 @@ int fs_read(struct volume *v, const struct asof *at, uint64_t ino, uint64_t off,
 {
     struct attr a;
     *got = 0;
-    int rv = engine_enter(v->eng);
-    if (rv != 0) {
-        engine_leave(v->eng);
+    int rv = read_begin(v); /* one state: the size and every block */
+    if (rv != 0)
         return rv;
-    }
-    meta_view_begin(v->meta); /* (6) one state: the size and every block */
     rv = load_inode(v, at, ino, &a, NULL, NULL);
     if (rv == 0 && S_ISDIR(a.mode))
         rv = -EISDIR;
@@ -319,8 +332,7 @@ int fs_read(struct volume *v, const struct asof *at, uint64_t ino, uint64_t off,
         if (rv == 0)
             *got = n;
     }
-    meta_view_end();
-    engine_leave(v->eng);
+    read_end(v);
     return rv;
 }
 
@@ -364,18 +376,14 @@ int fs_readdir(struct volume *v, const struct asof *at, uint64_t dir, const char
     struct attr da;
     if (after && after_len > 255)
         return -EINVAL;
-    int rv = engine_enter(v->eng);
-    if (rv != 0) {
-        engine_leave(v->eng);
+    int rv = read_begin(v);
+    if (rv != 0)
         return rv;
-    }
-    meta_view_begin(v->meta); /* (6) */
     rv = load_inode(v, at, dir, &da, NULL, NULL);
     if (rv == 0 && !S_ISDIR(da.mode))
         rv = -ENOTDIR;
     if (rv != 0) {
-        meta_view_end();
-        engine_leave(v->eng);
+        read_end(v);
         return rv;
     }
     uint8_t prefix[12], upper[12], key[KEY_MAX + STAMP_LEN], vprefix[KEY_MAX];
@@ -438,8 +446,7 @@ int fs_readdir(struct volume *v, const struct asof *at, uint64_t dir, const char
         rv = meta_iter_status(it);
     meta_iter_free(vit);
     meta_iter_free(it);
-    meta_view_end();
-    engine_leave(v->eng);
+    read_end(v);
     return rv;
 }
 
@@ -1130,12 +1137,9 @@ int fs_resolve(struct volume *v, const struct asof *at, const char *path, uint64
     if (strnlen(path, PATH_MAX) >= PATH_MAX)
         return -ENAMETOOLONG;
     uint64_t cur = ROOT_INO;
-    int rv = engine_enter(v->eng);
-    if (rv != 0) {
-        engine_leave(v->eng);
+    int rv = read_begin(v);
+    if (rv != 0)
         return rv;
-    }
-    meta_view_begin(v->meta); /* (6) */
     rv = load_inode(v, at, cur, out, NULL, NULL);
     const char *p = path;
     char name[256];
@@ -1154,8 +1158,7 @@ int fs_resolve(struct volume *v, const struct asof *at, const char *path, uint64
         p += n;
         rv = lookup_in(v, at, cur, name, &cur, out); /* ENOTDIR if CUR is none */
     }
-    meta_view_end();
-    engine_leave(v->eng);
+    read_end(v);
     /* POSIX: a trailing slash names a directory */
     if (rv == 0 && p > path && p[-1] == '/' && !S_ISDIR(out->mode))
         rv = -ENOTDIR;
