@@ -1,15 +1,20 @@
 /*
  * fault.c — owns the table of armed fault points (CAIRN_FAULT builds only).
  *
- * Invariants: (1) a point that was never armed never fails and costs one
- * lock and a table scan of at most FAULT_MAX entries; (2) hits are counted for
- * every named point that was armed or checked since the last reset.
- * Threads: any; everything is guarded by fault_lock.
+ * Invariants: (1) a point that was never armed never fails; while no point
+ * is armed a check is one atomic load (no lock: the I/O paths of a fault
+ * build's cairnd check on every call), otherwise one lock and a table scan
+ * of at most FAULT_MAX entries; (2) while some point is armed, hits are
+ * counted for every named point that was armed or checked since the last
+ * reset. Threads: any; the table is guarded by fault_lock.
  */
 #ifdef CAIRN_FAULT
 #include "fault.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FAULT_MAX 16
@@ -24,7 +29,7 @@ struct fault_point {
 
 static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fault_point fault_tab[FAULT_MAX];
-static int fault_any_armed;
+static _Atomic int fault_any_armed; /* (1) set under fault_lock */
 
 static struct fault_point *lookup(const char *name, int create)
 {
@@ -74,6 +79,8 @@ unsigned long fault_hits(const char *name)
 
 int fault_check(const char *name)
 {
+    if (!atomic_load_explicit(&fault_any_armed, memory_order_acquire))
+        return 0; /* (1) */
     int rv = 0;
     pthread_mutex_lock(&fault_lock);
     if (fault_any_armed) {
@@ -86,5 +93,20 @@ int fault_check(const char *name)
     }
     pthread_mutex_unlock(&fault_lock);
     return rv;
+}
+int fault_arm_spec(const char *spec)
+{
+    const char *c = spec ? strchr(spec, ':') : NULL;
+    if (!c || c == spec || (size_t)(c - spec) >= sizeof fault_tab[0].name)
+        return -EINVAL;
+    char name[sizeof fault_tab[0].name], *end;
+    memcpy(name, spec, (size_t)(c - spec));
+    name[c - spec] = '\0';
+    errno = 0;
+    unsigned long nth = strtoul(c + 1, &end, 10);
+    if (errno || end == c + 1 || nth == 0 || (*end && strcmp(end, ":sticky") != 0))
+        return -EINVAL;
+    fault_arm(name, nth, -EIO, *end != '\0');
+    return 0;
 }
 #endif

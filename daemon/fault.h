@@ -19,6 +19,10 @@ void fault_reset(void);
 unsigned long fault_hits(const char *name);
 /* 0, or the armed negative error when this hit is the one to fail. */
 int fault_check(const char *name);
+/* Arms from text "NAME:NTH[:sticky]" (the error is -EIO), as cairnd does on
+ * SIGUSR2 from $CAIRN_FAULT_USR2 in fault builds; -EINVAL when SPEC is not
+ * that. */
+int fault_arm_spec(const char *spec);
 #else
 static inline int fault_check(const char *name)
 {

@@ -8,12 +8,13 @@
  * a bad command line or configuration (one line on stderr naming the key).
  * Threads: the main thread owns start-up and shutdown and waits for signals;
  * SIGINT/SIGTERM are blocked before any other thread exists, so only it
- * receives them.
+ * receives them (and, in test builds with fault points, SIGUSR2).
  */
 #include "alloc.h"
 #include "cairn_err.h"
 #include "config.h"
 #include "engine.h"
+#include "fault.h"
 #include "log.h"
 #include "methods.h"
 #include "metrics.h"
@@ -64,6 +65,27 @@ static void on_session(void *app, int delta)
     (void)app;
     metrics_session(g_metrics, delta);
 }
+
+#ifdef CAIRN_FAULT
+/* Test builds only (fault.h): each SIGUSR2 arms the fault point that
+ * $CAIRN_FAULT_USR2 names ("NAME:NTH[:sticky]") or, when one is armed,
+ * disarms every point; so a system test can make a live node's I/O fail. */
+static void fault_usr2(void)
+{
+    static int armed;
+    const char *spec = getenv("CAIRN_FAULT_USR2");
+    if (armed) {
+        fault_reset();
+        armed = 0;
+        log_warn("cairnd", "fault points disarmed (test build)");
+    } else if (fault_arm_spec(spec) == 0) {
+        armed = 1;
+        log_warn("cairnd", "fault point %s armed (test build)", spec);
+    } else {
+        log_err("cairnd", "SIGUSR2: CAIRN_FAULT_USR2 is not NAME:NTH[:sticky]");
+    }
+}
+#endif
 
 /* engine_opts.stop while the index is rebuilt at start: a SIGTERM or SIGINT
  * waits (they are blocked until the main loop takes them). */
@@ -162,6 +184,9 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGHUP);
+#ifdef CAIRN_FAULT
+    sigaddset(&sigs, SIGUSR2); /* test builds: toggles $CAIRN_FAULT_USR2 (fault_usr2) */
+#endif
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -238,6 +263,10 @@ int main(int argc, char **argv)
         }
         if (sig == SIGHUP)
             log_info("cairnd", "SIGHUP ignored (restart to reload the configuration)");
+#ifdef CAIRN_FAULT
+        if (sig == SIGUSR2)
+            fault_usr2();
+#endif
         /* Petted only while calls can still get into the engine: a node
          * wedged on its gate is restarted by systemd, not kept alive. */
         if (wd) {
