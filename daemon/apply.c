@@ -19,6 +19,7 @@
 #include "extent.h"
 #include "log.h"
 #include "metakey.h"
+#include "vlookup.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -189,4 +190,32 @@ int apply_record(struct apply_ctx *a, const struct record *r, uint32_t chunk_no,
         }
     }
     return 0;
+}
+
+/* 1 when the committed index holds a version of inode INO, 0 when not. */
+static int inode_known(struct apply_ctx *a, uint64_t ino)
+{
+    uint8_t prefix[KEY_MAX];
+    size_t plen = mk_inode(prefix, a->vol, ino, STAMP_NEWEST) - STAMP_LEN;
+    struct meta_iter *it = meta_iter_new(a->m, CF_INODES, NULL, 0);
+    int rv = vlookup_seek(it, prefix, plen, STAMP_NEWEST, NULL);
+    meta_iter_free(it);
+    return rv == 0 ? 1 : rv == -ENOENT ? 0 : rv;
+}
+
+int apply_data_only(struct apply_ctx *a, const struct record *r, uint32_t chunk_no, uint64_t off,
+                    uint32_t len, uint32_t *n_applied)
+{
+    *n_applied = 0;
+    if (r->kind != REC_KIND_VOLUME)
+        return CAIRN_EFORMAT;
+    struct stamp s = {r->hlc, r->dot.origin};
+    int rv = 0;
+    for (uint32_t i = 0; rv == 0 && i < r->n_eff; i++) {
+        if (r->eff[i].type != EFF_DATA || (rv = inode_known(a, r->eff[i].ino)) <= 0)
+            continue; /* an inode nobody made: the damage may have hit its number */
+        if ((rv = apply_data(a, r, i, s, chunk_no, off, len)) == 0)
+            (*n_applied)++;
+    }
+    return rv;
 }

@@ -496,6 +496,16 @@ int chunk_scan(struct chunk *c, uint64_t from, chunk_scan_fn fn, void *ctx, int 
         }
         if (next == 0)
             break;
+        if (fn && next == pos + total && skippable(&w, pos, bad)) {
+            /* a damaged record whose verified header gave its true extent */
+            const uint8_t *buf = win_get(&w, pos, total);
+            if (!buf) {
+                rv = w.err ? w.err : CAIRN_ETORN;
+                goto out;
+            }
+            if ((rv = fn(ctx, c, pos, buf, total, NULL)) != 0)
+                goto out;
+        }
         damaged_bytes += next - pos;
         log_err("chunk", "chunk %u: %llu damaged bytes at offset %llu (%s); skipped", c->no,
                 (unsigned long long)(next - pos), (unsigned long long)pos, cairn_strerror(bad));

@@ -70,6 +70,7 @@ struct engine {
     struct volume **vols;
     uint32_t n_vols;
     _Atomic uint64_t torn_dropped;
+    _Atomic uint64_t salvaged;         /* damaged records whose data stays indexed */
     uint64_t replayed, replayed_bytes; /* by the last load, for its log line */
     int rebuilding;                    /* the index was thrown away: scans must not cut bytes */
     _Atomic int reindexing;            /* engine_reindex waits for or holds the gate */
@@ -330,11 +331,44 @@ static int data_only(const struct record *r)
     return r->n_eff > 0;
 }
 
+/* A damaged record (R NULL in replay_one) of volume chunk C: its file data,
+ * if its structure still locates it, is indexed so that reads of it report
+ * the damage (1). */
+static int replay_damaged(struct replay *rp, struct chunk *c, uint64_t off, const uint8_t *buf,
+                          uint32_t len)
+{
+    struct record r;
+    record_init(&r);
+    int rv = 0;
+    if (c->no == CHUNK_CATALOG_NO || !rp->v || record_salvage_data(&r, buf, len) != 0)
+        goto out; /* nothing to locate: the chunk scan reports the bytes */
+    /* held records before it are applied first (their group's last record
+     * may be this one), as for any gap */
+    if ((rv = release_held(rp, c)) != 0)
+        goto out;
+    uint32_t n = 0;
+    if ((rv = replay_commit(rp, c)) != 0 || /* the inodes it names may be in the batch */
+        (rv = apply_data_only(&rp->apply, &r, c->no, off, len, &n)) != 0 || n == 0)
+        goto out;
+    log_err("engine",
+            "chunk %u: record %u:%llu at %llu is damaged: its file data (%u pieces) stays"
+            " indexed, so reads of it fail with a checksum error instead of reading as a hole",
+            c->no, r.dot.origin, (unsigned long long)r.dot.seq, (unsigned long long)off, n);
+    rp->e->salvaged++;
+    if (++rp->n >= REPLAY_BATCH)
+        rv = replay_commit(rp, c);
+out:
+    record_fini(&r);
+    return rv == CAIRN_EFORMAT ? 0 : rv;
+}
+
 static int replay_one(void *ctx, struct chunk *c, uint64_t off, const uint8_t *buf, uint32_t len,
                       const struct record *r)
 {
     struct replay *rp = ctx;
     int rv;
+    if (!r)
+        return replay_damaged(rp, c, off, buf, len);
     if (rp->e->rebuilding && rp->e->stop && ++rp->e->stop_tick % STOP_EVERY == 0 &&
         rp->e->stop(rp->e->stop_ctx))
         return -ECANCELED; /* the marker is not written: the next open rebuilds */
@@ -882,6 +916,7 @@ void engine_stats(struct engine *e, struct engine_stats *out)
     pthread_mutex_unlock(&e->lock);
     out->checksum_errors = chunk_read_errors();
     out->torn_bytes_dropped = atomic_load(&e->torn_dropped);
+    out->damaged_located = atomic_load(&e->salvaged);
 }
 
 uint64_t engine_index_bytes(struct engine *e)

@@ -60,6 +60,7 @@ struct engine_stats {
     uint64_t bytes_appended; /* record bytes appended to volume chunks */
     uint64_t checksum_errors;
     uint64_t torn_bytes_dropped;
+    uint64_t damaged_located; /* damaged records whose data recovery kept indexed */
 };
 
 /* Opens DATA_DIR (creating it and a node identity on first use), recovers

@@ -225,6 +225,9 @@ char *metrics_render(struct metrics *m)
     put(&o, "cairn_checksum_errors_total %llu\n", (unsigned long long)st.checksum_errors);
     head(&o, "cairn_torn_bytes_dropped_total", "counter", "Torn tail bytes dropped at recovery.");
     put(&o, "cairn_torn_bytes_dropped_total %llu\n", (unsigned long long)st.torn_bytes_dropped);
+    head(&o, "cairn_damaged_records_located_total", "counter",
+         "Damaged records found at recovery whose file data stays indexed (reads of it fail).");
+    put(&o, "cairn_damaged_records_located_total %llu\n", (unsigned long long)st.damaged_located);
     head(&o, "cairn_index_bytes", "gauge", "Size of the RocksDB index on disk.");
     put(&o, "cairn_index_bytes %llu\n", (unsigned long long)engine_index_bytes(m->e));
 

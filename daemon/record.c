@@ -371,7 +371,8 @@ static int decode_effect(struct record *r, uint8_t type, const uint8_t *body, ui
     return 0;
 }
 
-static int decode(struct record *r, const uint8_t *buf, size_t len)
+/* VERIFY 0: the checksum is not asked (record_salvage_data). */
+static int decode(struct record *r, const uint8_t *buf, size_t len, int verify)
 {
     uint32_t total;
     int rv;
@@ -379,7 +380,7 @@ static int decode(struct record *r, const uint8_t *buf, size_t len)
         return rv;
     if (total > len)
         return CAIRN_ETORN;
-    if (get_le32(buf + 12) != checksum(buf, total))
+    if (verify && get_le32(buf + 12) != checksum(buf, total))
         return CAIRN_ECHECKSUM;
     r->kind = buf[5];
     r->flags = get_le16(buf + 6);
@@ -418,7 +419,28 @@ static int decode(struct record *r, const uint8_t *buf, size_t len)
 int record_decode(struct record *r, const uint8_t *buf, size_t len)
 {
     record_reset(r);
-    int rv = decode(r, buf, len);
+    int rv = decode(r, buf, len, 1);
+    if (rv != 0)
+        record_reset(r);
+    return rv;
+}
+
+int record_salvage_data(struct record *r, const uint8_t *buf, size_t len)
+{
+    record_reset(r);
+    uint32_t total;
+    int rv = record_peek(buf, len, &total);
+    if (rv == 0 && (buf[4] < 2 || total > len))
+        rv = CAIRN_EFORMAT; /* (2) no header checksum before version 2 */
+    else if (rv == 0 && get_le32(buf + 12) == checksum(buf, total))
+        rv = CAIRN_EFORMAT; /* not damaged: it failed for another reason */
+    if (rv == 0 && (rv = decode(r, buf, len, 0)) == 0 && r->kind != REC_KIND_VOLUME)
+        rv = CAIRN_EFORMAT;
+    int data = 0;
+    for (uint32_t i = 0; rv == 0 && i < r->n_eff; i++)
+        data |= r->eff[i].type == EFF_DATA;
+    if (rv == 0 && !data)
+        rv = CAIRN_EFORMAT;
     if (rv != 0)
         record_reset(r);
     return rv;

@@ -160,7 +160,8 @@ struct seen {
     uint32_t len[MAXSEEN];
     uint32_t origin[MAXSEEN];
     uint64_t seq[MAXSEEN];
-    int stop_at; /* return -EINTR on this visit (1-based), 0 = never */
+    int stop_at;      /* return -EINTR on this visit (1-based), 0 = never */
+    unsigned damaged; /* damaged records handed out (R NULL) */
 };
 
 static int collect(void *ctx, struct chunk *c, uint64_t off, const uint8_t *buf, uint32_t len,
@@ -168,6 +169,10 @@ static int collect(void *ctx, struct chunk *c, uint64_t off, const uint8_t *buf,
 {
     (void)c;
     struct seen *s = ctx;
+    if (!r) { /* a damaged record skipped by its verified length */
+        s->damaged++;
+        return record_verify(buf, len) == CAIRN_ECHECKSUM ? 0 : -EPROTO;
+    }
     /* (3): what is handed out verifies and matches its decoded form */
     if (record_verify(buf, len) != 0 || s->n >= MAXSEEN)
         return -EPROTO;
@@ -523,7 +528,8 @@ static void chunk_recover_drops_a_damaged_last_record(void **state)
 
 /* chunk.h: "A damaged record followed by valid ones is skipped and reported
  * (chunk_damaged_bytes)" — and never cut, so acknowledged records after it
- * survive. No record of the damaged one's bytes is handed out (3). */
+ * survive. No record of the damaged one's bytes is handed out as valid (3);
+ * with its header intact it is handed out once as damaged (R NULL). */
 static void chunk_recover_skips_a_damaged_middle_record_and_keeps_the_rest(void **state)
 {
     struct fixture *f = *state;
@@ -546,6 +552,8 @@ static void chunk_recover_skips_a_damaged_middle_record_and_keeps_the_rest(void 
         assert_int_equal(s.seq[2], 4); /* record 3 skipped */
         assert_int_equal(s.seq[3], 5);
         assert_int_equal(s.off[2], offs[3]);
+        /* only a record whose header verified is handed out as damaged */
+        assert_int_equal(s.damaged, w == 0 ? 1 : 0);
         assert_int_equal(dropped, 0);
         assert_int_equal(chunk_damaged_bytes() - damaged_before, lens[2]);
         assert_int_equal(c->tail, end);
