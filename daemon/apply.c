@@ -109,11 +109,10 @@ static int apply_data(struct apply_ctx *a, const struct record *r, uint32_t idx,
     return rv;
 }
 
-int apply_record(struct apply_ctx *a, const struct record *r, uint32_t chunk_no, uint64_t off,
-                 uint32_t len)
+/* The location of R's dot in the batch; 1 when it is indexed already (1). */
+static int put_location(struct apply_ctx *a, const struct record *r, uint32_t chunk_no,
+                        uint64_t off, uint32_t len)
 {
-    if (r->kind != REC_KIND_VOLUME)
-        return CAIRN_EFORMAT;
     uint8_t key[KEY_MAX];
     size_t klen = mk_record(key, a->vol, r->dot.origin, r->dot.seq);
     char *old;
@@ -121,7 +120,7 @@ int apply_record(struct apply_ctx *a, const struct record *r, uint32_t chunk_no,
     int rv = a->fresh ? -ENOENT : meta_get(a->m, CF_RECORDS, key, klen, &old, &oldlen);
     if (rv == 0) {
         free(old);
-        return 0; /* (1) */
+        return 1;
     }
     if (rv != -ENOENT)
         return rv;
@@ -129,7 +128,19 @@ int apply_record(struct apply_ctx *a, const struct record *r, uint32_t chunk_no,
     struct recloc l = {chunk_no, off, len, r->hlc};
     iv_recloc_encode(loc, &l);
     meta_batch_put(a->m, a->b, CF_RECORDS, key, klen, loc, sizeof loc);
+    return 0;
+}
 
+int apply_record(struct apply_ctx *a, const struct record *r, uint32_t chunk_no, uint64_t off,
+                 uint32_t len)
+{
+    if (r->kind != REC_KIND_VOLUME)
+        return CAIRN_EFORMAT;
+    int rv = put_location(a, r, chunk_no, off, len);
+    if (rv != 0)
+        return rv == 1 ? 0 : rv; /* (1) */
+    uint8_t key[KEY_MAX];
+    size_t klen;
     struct stamp s = {r->hlc, r->dot.origin};
     uint64_t seq = r->dot.seq;
     for (uint32_t i = 0; i < r->n_eff; i++) {
@@ -203,14 +214,16 @@ static int inode_known(struct apply_ctx *a, uint64_t ino)
     return rv == 0 ? 1 : rv == -ENOENT ? 0 : rv;
 }
 
-int apply_data_only(struct apply_ctx *a, const struct record *r, uint32_t chunk_no, uint64_t off,
-                    uint32_t len, uint32_t *n_applied)
+int apply_damaged(struct apply_ctx *a, const struct record *r, uint32_t chunk_no, uint64_t off,
+                  uint32_t len, uint32_t *n_applied)
 {
     *n_applied = 0;
     if (r->kind != REC_KIND_VOLUME)
         return CAIRN_EFORMAT;
+    int rv = put_location(a, r, chunk_no, off, len);
+    if (rv != 0)
+        return rv == 1 ? 0 : rv;
     struct stamp s = {r->hlc, r->dot.origin};
-    int rv = 0;
     for (uint32_t i = 0; rv == 0 && i < r->n_eff; i++) {
         if (r->eff[i].type != EFF_DATA || (rv = inode_known(a, r->eff[i].ino)) <= 0)
             continue; /* an inode nobody made: the damage may have hit its number */

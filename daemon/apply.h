@@ -42,13 +42,14 @@ int apply_conflicts(const struct apply_ctx *a, const struct record *r);
 int apply_record(struct apply_ctx *a, const struct record *r, uint32_t chunk_no, uint64_t off,
                  uint32_t len);
 
-/* Adds only the EFF_DATA entries of R (record_salvage_data: a damaged
- * record) whose inode the committed index knows (a damaged inode number
- * must not plant data in a file made later), so reads of its data find it
- * and report the damage; nothing else of R, not even its location, is
- * indexed. *N_APPLIED: how many entries were added. The caller commits the
- * batch first (the inode may be in it). */
-int apply_data_only(struct apply_ctx *a, const struct record *r, uint32_t chunk_no, uint64_t off,
-                    uint32_t len, uint32_t *n_applied);
+/* For R, a damaged record (record_salvage_data), adds its location (so its
+ * seq is never given out again; idempotent by dot as apply_record) and the
+ * EFF_DATA entries whose inode the committed index knows (a damaged inode
+ * number must not plant data in a file made later), so reads of that data
+ * find it and report the damage; nothing else of R is indexed. *N_APPLIED:
+ * how many data entries were added. The caller commits the batch first (the
+ * inode may be in it) and clears it on an error. */
+int apply_damaged(struct apply_ctx *a, const struct record *r, uint32_t chunk_no, uint64_t off,
+                  uint32_t len, uint32_t *n_applied);
 
 #endif

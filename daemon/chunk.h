@@ -44,9 +44,10 @@ void chunk_close(struct chunk *c);
 /* Called for each valid record found by chunk_recover. BUF holds the LEN
  * record bytes at chunk offset OFF, and R their decoded form; both are valid
  * only during the call. A non-zero return stops the scan and is returned.
- * R is NULL for a damaged record that is skipped by the length its verified
- * header states (BUF holds its LEN bytes as they are): FN may salvage what
- * can still be located in it (record_salvage_data). */
+ * R is NULL for a record skipped as damaged by the length its verified
+ * header states (its checksum fails, or its verified bytes do not decode;
+ * BUF holds its LEN bytes as they are): FN may salvage what can still be
+ * located in it (record_salvage_data). */
 typedef int (*chunk_scan_fn)(void *ctx, struct chunk *c, uint64_t off, const uint8_t *buf,
                              uint32_t len, const struct record *r);
 

@@ -331,9 +331,12 @@ static int data_only(const struct record *r)
     return r->n_eff > 0;
 }
 
-/* A damaged record (R NULL in replay_one) of volume chunk C: its file data,
- * if its structure still locates it, is indexed so that reads of it report
- * the damage (1). */
+/* A damaged record (R NULL in replay_one) of volume chunk C whose header
+ * verified (so its dot, stamp and extent are the writer's): its location and
+ * its file data, if its structure still locates it, are indexed so that
+ * reads of that data report the damage (1), and the replay moves past it
+ * like past any applied record (else the next open, starting before it,
+ * could take it for a torn tail and cut what the index points at). */
 static int replay_damaged(struct replay *rp, struct chunk *c, uint64_t off, const uint8_t *buf,
                           uint32_t len)
 {
@@ -346,15 +349,25 @@ static int replay_damaged(struct replay *rp, struct chunk *c, uint64_t off, cons
      * may be this one), as for any gap */
     if ((rv = release_held(rp, c)) != 0)
         goto out;
+    hlc_observe(&rp->e->hlc, r.hlc);
     uint32_t n = 0;
-    if ((rv = replay_commit(rp, c)) != 0 || /* the inodes it names may be in the batch */
-        (rv = apply_data_only(&rp->apply, &r, c->no, off, len, &n)) != 0 || n == 0)
+    if ((rv = replay_commit(rp, c)) != 0) /* the inodes it names may be in the batch */
         goto out;
-    log_err("engine",
-            "chunk %u: record %u:%llu at %llu is damaged: its file data (%u pieces) stays"
-            " indexed, so reads of it fail with a checksum error instead of reading as a hole",
-            c->no, r.dot.origin, (unsigned long long)r.dot.seq, (unsigned long long)off, n);
-    rp->e->salvaged++;
+    if ((rv = apply_damaged(&rp->apply, &r, c->no, off, len, &n)) != 0) {
+        meta_batch_clear(rp->b); /* only this record's entries: none of them */
+        apply_batch_done(&rp->apply);
+        goto out;
+    }
+    if (n > 0) {
+        log_err("engine",
+                "chunk %u: record %u:%llu at %llu is damaged: its file data (%u pieces) stays"
+                " indexed, so reads of it fail with a checksum error instead of reading as a"
+                " hole",
+                c->no, r.dot.origin, (unsigned long long)r.dot.seq, (unsigned long long)off, n);
+        rp->e->salvaged++;
+    }
+    rp->applied = off + len;
+    rp->last = off;
     if (++rp->n >= REPLAY_BATCH)
         rv = replay_commit(rp, c);
 out:

@@ -117,6 +117,7 @@ int extent_read(struct meta *m, uint32_t vol, extent_chunk_fn chunkfn, void *cct
     size_t rcap = 0;
     uint32_t cached_chunk = UINT32_MAX;
     uint64_t cached_off = UINT64_MAX;
+    uint32_t cached_len = 0;
     int rv = 0;
     uint64_t end = off + len;
     for (uint64_t blk = off >> BLOCK_SHIFT; blk <= (end - 1) >> BLOCK_SHIFT; blk++) {
@@ -129,7 +130,14 @@ int extent_read(struct meta *m, uint32_t vol, extent_chunk_fn chunkfn, void *cct
             uint64_t s = ps > off ? ps : off, e = pe < end ? pe : end;
             if (s >= e)
                 continue;
-            if (p->chunk_no != cached_chunk || p->rec_off != cached_off) {
+            if ((uint64_t)p->data_off + p->len > p->rec_len) {
+                log_err("extent", "index names bytes past their record (chunk %u at %llu)",
+                        p->chunk_no, (unsigned long long)p->rec_off);
+                rv = CAIRN_EINDEX;
+                goto out;
+            }
+            if (p->chunk_no != cached_chunk || p->rec_off != cached_off ||
+                p->rec_len != cached_len) {
                 struct chunk *ch = chunkfn(cctx, p->chunk_no);
                 if (!ch) {
                     log_err("extent", "index names unknown chunk %u", p->chunk_no);
@@ -146,6 +154,7 @@ int extent_read(struct meta *m, uint32_t vol, extent_chunk_fn chunkfn, void *cct
                     goto out; /* (2) */
                 cached_chunk = p->chunk_no;
                 cached_off = p->rec_off;
+                cached_len = p->rec_len;
             }
             memcpy(buf + (s - off), rbuf + p->data_off + (s - ps), e - s);
         }

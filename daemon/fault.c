@@ -102,9 +102,11 @@ int fault_arm_spec(const char *spec)
     char name[sizeof fault_tab[0].name], *end;
     memcpy(name, spec, (size_t)(c - spec));
     name[c - spec] = '\0';
+    if (c[1] < '0' || c[1] > '9') /* strtoul would take " 1", "+1", "-1" */
+        return -EINVAL;
     errno = 0;
     unsigned long nth = strtoul(c + 1, &end, 10);
-    if (errno || end == c + 1 || nth == 0 || (*end && strcmp(end, ":sticky") != 0))
+    if (errno || nth == 0 || (*end && strcmp(end, ":sticky") != 0))
         return -EINVAL;
     fault_arm(name, nth, -EIO, *end != '\0');
     return 0;

@@ -434,14 +434,15 @@ int record_salvage_data(struct record *r, const uint8_t *buf, size_t len)
         rv = CAIRN_EFORMAT; /* (2) no header checksum before version 2 */
     else if (rv == 0 && get_le32(buf + 12) == checksum(buf, total))
         rv = CAIRN_EFORMAT; /* not damaged: it failed for another reason */
-    if (rv == 0 && (rv = decode(r, buf, len, 0)) == 0 && r->kind != REC_KIND_VOLUME)
+    if (rv == 0 && buf[5] != REC_KIND_VOLUME)
         rv = CAIRN_EFORMAT;
-    int data = 0;
-    for (uint32_t i = 0; rv == 0 && i < r->n_eff; i++)
-        data |= r->eff[i].type == EFF_DATA;
-    if (rv == 0 && !data)
-        rv = CAIRN_EFORMAT;
-    if (rv != 0)
-        record_reset(r);
-    return rv;
+    if (rv != 0 || decode(r, buf, len, 0) == 0)
+        return rv;
+    record_reset(r); /* the damage is in its structure: the header only */
+    r->kind = buf[5];
+    r->flags = get_le16(buf + 6);
+    r->dot.origin = get_le32(buf + 16);
+    r->dot.seq = get_le64(buf + 24);
+    r->hlc = get_le64(buf + 32);
+    return r->dot.origin == 0 || r->dot.seq == 0 ? CAIRN_EFORMAT : 0;
 }

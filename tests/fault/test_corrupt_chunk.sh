@@ -13,7 +13,8 @@
 #  - after `cairnctl node reindex` (the index rebuilt from the chunk files)
 #    the damage still reads as a checksum error: the rebuild keeps the
 #    damaged record's data indexed (cairn_damaged_records_located_total 1)
-#    instead of leaving a hole that would read as zeros nobody wrote;
+#    instead of leaving a hole that would read as zeros nobody wrote, and
+#    so does a restart after it;
 #  - putting big again repairs it, also across a restart.
 source "$(dirname "$0")/../system/lib.sh"
 source "$(dirname "$0")/../system/fuse_lib.sh"
@@ -94,7 +95,11 @@ if out=$(ctl n1 cat v1:/big 2>&1 >/dev/null); then fail "after the reindex, cat 
 for f in b c; do ctl n1 cat "v1:/$f" | cmp -s - "$SRC/$f" || fail "v1:/$f after the reindex"; done
 grep -q "is damaged: its file data (1 pieces) stays indexed" "$N1_DIR/cairnd.log" ||
   fail "the reindex did not log the damaged record"
-pass "after node reindex the damage still reads as a checksum error (not a hole), the rest intact"
+node_term n1
+node_start n1
+if out=$(ctl n1 cat v1:/big 2>&1 >/dev/null); then fail "after a restart, cat of the damaged file succeeded"; fi
+[[ $out == *"checksum mismatch"* ]] || fail "after the reindex and a restart: $out"
+pass "after node reindex the damage still reads as a checksum error (not a hole), also after a restart"
 
 # 5. A rewrite repairs it, across a restart too.
 ctl n1 put v1:/big "$SRC/big"

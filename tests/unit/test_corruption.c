@@ -1111,6 +1111,18 @@ static void damaged_group_before_a_cut_group_is_not_cut(void **state)
     assert_int_equal(file_size(path), recs[b0].pos); /* b's group only */
     assert_int_equal(cx_stats(&c).torn_bytes_dropped, cut - recs[b0].pos);
     assert_int_equal(size_of(&c, b), 0);
+    /* The next open starts where the rebuild left off: after the damaged
+     * record (the index points at it), which is now the chunk's last and
+     * must not be taken for a torn tail and cut; appends go after it. */
+    cx_close(&c);
+    cx_open(&c);
+    assert_int_equal(cx_stats(&c).torn_bytes_dropped, 0);
+    assert_int_equal(file_size(path), recs[b0].pos);
+    uint64_t g = mkfile(&c, "g");
+    wr(&c, g, 0, bd, 1000);
+    assert_int_equal(fs_fsync(c.v), 0);
+    assert_true(file_size(path) > recs[b0].pos);
+    expect_data(&c, g, 0, bd, 1000);
     free(recs);
     free(path);
     free(ad);

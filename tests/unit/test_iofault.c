@@ -29,7 +29,7 @@
  * Also: a write above 1 MiB (several record groups) whose second group's
  * pwrite fails keeps exactly its first group (a short write), as fsops.h says.
  *
- * Only meaningful with CAIRN_FAULT (the default); otherwise skipped.
+ * Only meaningful with CAIRN_FAULT (tests/run.sh builds with it); otherwise skipped.
  * CAIRN_SEED=N reruns a seed (the workload is a function of it).
  */
 #include <setjmp.h>
