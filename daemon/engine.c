@@ -14,7 +14,10 @@
  *     record of another kind follows; a run of them that ends the chunk is
  *     a group a crash cut short, never acknowledged: it is cut, not applied
  *     (else its blocks would sit past the file's size, to show through a
- *     later extension, and half of an overwrite would stand);
+ *     later extension, and half of an overwrite would stand); a damaged
+ *     record skipped by its verified length keeps its location and the file
+ *     data it still locates indexed, so reads of it report the damage
+ *     (replay_damaged);
  * (2) catalog records are fsync'ed before the call that wrote them returns,
  *     and before any record is written to a chunk they assign;
  * (3) chunk numbers are dense and never reused; the chunk table only grows
