@@ -115,9 +115,9 @@ int extent_read(struct meta *m, uint32_t vol, extent_chunk_fn chunkfn, void *cct
     comp_init(&c);
     uint8_t *rbuf = NULL;
     size_t rcap = 0;
-    uint32_t cached_chunk = UINT32_MAX;
-    uint64_t cached_off = UINT64_MAX;
-    uint32_t cached_len = 0;
+    int cached = 0; /* rbuf holds the verified record named below */
+    uint32_t cached_chunk = 0, cached_len = 0;
+    uint64_t cached_off = 0;
     int rv = 0;
     uint64_t end = off + len;
     for (uint64_t blk = off >> BLOCK_SHIFT; blk <= (end - 1) >> BLOCK_SHIFT; blk++) {
@@ -136,7 +136,7 @@ int extent_read(struct meta *m, uint32_t vol, extent_chunk_fn chunkfn, void *cct
                 rv = CAIRN_EINDEX;
                 goto out;
             }
-            if (p->chunk_no != cached_chunk || p->rec_off != cached_off ||
+            if (!cached || p->chunk_no != cached_chunk || p->rec_off != cached_off ||
                 p->rec_len != cached_len) {
                 struct chunk *ch = chunkfn(cctx, p->chunk_no);
                 if (!ch) {
@@ -149,9 +149,9 @@ int extent_read(struct meta *m, uint32_t vol, extent_chunk_fn chunkfn, void *cct
                     free(rbuf);
                     rbuf = xmalloc(rcap);
                 }
-                cached_chunk = UINT32_MAX;
                 if ((rv = chunk_read_record(ch, p->rec_off, p->rec_len, rbuf)) != 0)
                     goto out; /* (2) */
+                cached = 1;
                 cached_chunk = p->chunk_no;
                 cached_off = p->rec_off;
                 cached_len = p->rec_len;
