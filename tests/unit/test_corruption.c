@@ -237,6 +237,18 @@ static size_t parse_chunk(const char *path, struct rec *out, size_t max)
 }
 
 /* The index in RECS of the data record of INO at file offset OFF. */
+/* Closes C and parses its volume's chunk: *PATH (malloc'ed) and the
+ * records (calloc'ed, MAX_RECS), *N of them. */
+static struct rec *cx_close_and_parse(struct cx *c, char **path, size_t *n)
+{
+    cx_close(c);
+    *path = chunk_path(c->dir);
+    struct rec *recs = calloc(MAX_RECS, sizeof *recs);
+    assert_non_null(recs);
+    *n = parse_chunk(*path, recs, MAX_RECS);
+    return recs;
+}
+
 static size_t find_data(const struct rec *recs, size_t n, uint64_t ino, uint64_t off)
 {
     for (size_t i = 0; i < n; i++)
@@ -357,11 +369,9 @@ static void flipped_data_byte_reads_as_checksum_error_and_spares_the_rest(void *
     wr(&c, b, 0, bd, 50000);
     wr(&c, d, 0, dd, 10000);
     assert_int_equal(fs_fsync(c.v), 0);
-    cx_close(&c);
-
-    char *path = chunk_path(c.dir);
-    struct rec *recs = calloc(MAX_RECS, sizeof *recs);
-    size_t n = parse_chunk(path, recs, MAX_RECS);
+    char *path;
+    size_t n;
+    struct rec *recs = cx_close_and_parse(&c, &path, &n);
     size_t k = find_data(recs, n, a, 65536);
     assert_true(k + 1 < n); /* not the last record */
     assert_int_equal(recs[k].data_len, 20000);
@@ -431,11 +441,9 @@ static void damaged_record_is_skipped_on_rebuild_and_later_records_are_kept(void
     wr(&c, b, 0, bd, 150000);
     uint64_t f = mkfile(&c, "f"); /* more records after the damage */
     assert_int_equal(fs_fsync(c.v), 0);
-    cx_close(&c);
-
-    char *path = chunk_path(c.dir);
-    struct rec *recs = calloc(MAX_RECS, sizeof *recs);
-    size_t n = parse_chunk(path, recs, MAX_RECS);
+    char *path;
+    size_t n;
+    struct rec *recs = cx_close_and_parse(&c, &path, &n);
     size_t k = find_data(recs, n, a, 65536);
     assert_true(k + 3 < n);
     uint64_t before = file_size(path);
@@ -570,11 +578,9 @@ static void chunk_cut_inside_its_last_record_keeps_acknowledged_data(void **stat
     wr(&c, a, 0, ad, 70000);
     assert_int_equal(fs_fsync(c.v), 0); /* acknowledged: a, b created, a written */
     wr(&c, b, 0, bd, 100000);           /* never acknowledged */
-    cx_close(&c);
-
-    char *path = chunk_path(c.dir);
-    struct rec *recs = calloc(MAX_RECS, sizeof *recs);
-    size_t n = parse_chunk(path, recs, MAX_RECS);
+    char *path;
+    size_t n;
+    struct rec *recs = cx_close_and_parse(&c, &path, &n);
     assert_true(n >= 2);
     const struct rec *last = &recs[n - 1];
     assert_true(last->has_data && last->ino == b); /* b's write: the last group */
@@ -639,11 +645,9 @@ static void damaged_last_record_is_not_dropped_as_a_torn_tail(void **state)
     wr(&c, a, 0, ad, 30000);
     wr(&c, b, 0, bd, 20000);
     assert_int_equal(fs_fsync(c.v), 0);
-    cx_close(&c);
-
-    char *path = chunk_path(c.dir);
-    struct rec *recs = calloc(MAX_RECS, sizeof *recs);
-    size_t n = parse_chunk(path, recs, MAX_RECS);
+    char *path;
+    size_t n;
+    struct rec *recs = cx_close_and_parse(&c, &path, &n);
     const struct rec *last = &recs[n - 1];
     assert_true(last->has_data && last->ino == b);
     uint64_t before = file_size(path);
@@ -729,11 +733,9 @@ static void damaged_inode_number_plants_no_data_in_a_later_file(void **state)
     wr(&c, a, 65536, d, 30000);
     (void)mkfile(&c, "f"); /* a valid record after the damaged one */
     assert_int_equal(fs_fsync(c.v), 0);
-    cx_close(&c);
-
-    char *path = chunk_path(c.dir);
-    struct rec *recs = calloc(MAX_RECS, sizeof *recs);
-    size_t n = parse_chunk(path, recs, MAX_RECS);
+    char *path;
+    size_t n;
+    struct rec *recs = cx_close_and_parse(&c, &path, &n);
     size_t k = find_data(recs, n, a, 65536);
     assert_true(k + 1 < n);
     uint64_t ino_pos = recs[k].data_pos - 20; /* body: u64 ino, u64 offset, u32 length */
@@ -833,11 +835,9 @@ static void records_between_two_damaged_records_are_kept(void **state)
         }
         uint64_t f = mkfile(&c, "f");
         assert_int_equal(fs_fsync(c.v), 0);
-        cx_close(&c);
-
-        char *path = chunk_path(c.dir);
-        struct rec *recs = calloc(MAX_RECS, sizeof *recs);
-        size_t n = parse_chunk(path, recs, MAX_RECS);
+        char *path;
+        size_t n;
+        struct rec *recs = cx_close_and_parse(&c, &path, &n);
         size_t k[2] = {find_data(recs, n, a, 65536), find_data(recs, n, a, 3 * 65536)};
         assert_true(k[0] + 2 <= k[1] && k[1] + 2 < n);
         for (int j = 0; j < 2; j++) {
@@ -982,11 +982,9 @@ static void copied_records_in_file_data_are_not_replayed(void **state)
         uint64_t b = mkfile(&c, "b");
         wr(&c, b, 0, bd, 20000);
         assert_int_equal(fs_fsync(c.v), 0);
-        cx_close(&c);
-
-        char *path = chunk_path(c.dir);
-        struct rec *recs = calloc(MAX_RECS, sizeof *recs);
-        size_t n = parse_chunk(path, recs, MAX_RECS);
+        char *path;
+        size_t n;
+        struct rec *recs = cx_close_and_parse(&c, &path, &n);
         size_t k = find_data(recs, n, carrier, at);
         assert_true(k + 2 < n);
         if (variant == 1) /* the carrier record ends where the copies do */
@@ -1041,11 +1039,9 @@ static void write_group_cut_short_is_dropped_whole_on_rebuild(void **state)
     wr(&c, a, 0, ad, 70000);
     assert_int_equal(fs_fsync(c.v), 0);
     wr(&c, b, 0, bd, 200000); /* one group of four records, never acknowledged */
-    cx_close(&c);
-
-    char *path = chunk_path(c.dir);
-    struct rec *recs = calloc(MAX_RECS, sizeof *recs);
-    size_t n = parse_chunk(path, recs, MAX_RECS);
+    char *path;
+    size_t n;
+    struct rec *recs = cx_close_and_parse(&c, &path, &n);
     size_t first = find_data(recs, n, b, 0);
     assert_int_equal(first, n - 4);
     uint64_t cut = recs[n - 1].pos + 100; /* inside the last record's header */
@@ -1089,11 +1085,9 @@ static void damaged_group_before_a_cut_group_is_not_cut(void **state)
     wr(&c, a, 0, ad, 200000);
     assert_int_equal(fs_fsync(c.v), 0); /* acknowledged */
     wr(&c, b, 0, bd, 200000);           /* never acknowledged */
-    cx_close(&c);
-
-    char *path = chunk_path(c.dir);
-    struct rec *recs = calloc(MAX_RECS, sizeof *recs);
-    size_t n = parse_chunk(path, recs, MAX_RECS);
+    char *path;
+    size_t n;
+    struct rec *recs = cx_close_and_parse(&c, &path, &n);
     size_t a0 = find_data(recs, n, a, 0), b0 = find_data(recs, n, b, 0);
     assert_int_equal(b0, n - 4);
     assert_int_equal(a0 + 4, b0);
