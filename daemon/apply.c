@@ -224,11 +224,21 @@ int apply_damaged(struct apply_ctx *a, const struct record *r, uint32_t chunk_no
     if (rv != 0)
         return rv == 1 ? 0 : rv;
     struct stamp s = {r->hlc, r->dot.origin};
-    for (uint32_t i = 0; rv == 0 && i < r->n_eff; i++) {
-        if (r->eff[i].type != EFF_DATA || (rv = inode_known(a, r->eff[i].ino)) <= 0)
-            continue; /* an inode nobody made: the damage may have hit its number */
-        if ((rv = apply_data(a, r, i, s, chunk_no, off, len)) == 0)
-            (*n_applied)++;
+    for (uint32_t i = 0; i < r->n_eff; i++) {
+        if (r->eff[i].type != EFF_DATA)
+            continue;
+        /* an inode nobody made: the damage may have hit its number */
+        if ((rv = inode_known(a, r->eff[i].ino)) == 0 || rv == CAIRN_EFORMAT)
+            continue;
+        if (rv < 0)
+            return rv;
+        /* a piece that cannot be composed (a malformed entry in the way, too
+         * many pieces) is left out: its range reads as it did before */
+        if ((rv = apply_data(a, r, i, s, chunk_no, off, len)) == CAIRN_EFORMAT)
+            continue;
+        if (rv != 0)
+            return rv;
+        (*n_applied)++;
     }
-    return rv;
+    return 0;
 }

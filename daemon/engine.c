@@ -7,8 +7,9 @@
  * (1) the chunk files are the truth; the index is derived from them. At
  *     open, every chunk is scanned from the offset the index says it has
  *     applied, and records past it are applied (the index was behind); an
- *     index that is ahead of a chunk (points past its valid end) or names a
- *     damaged last record is thrown away and rebuilt from the chunks;
+ *     index that is ahead of a chunk (points past its valid end) is thrown
+ *     away and rebuilt from the chunks (a damaged last record it names is
+ *     kept: reads of it report the damage);
  *     a write group is applied whole or not at all: its records before the
  *     last hold data only (fsops.c (4)), and replay holds them back until a
  *     record of another kind follows; a run of them that ends the chunk is
@@ -357,7 +358,9 @@ static int replay_damaged(struct replay *rp, struct chunk *c, uint64_t off, cons
     if ((rv = replay_commit(rp, c)) != 0) /* the inodes it names may be in the batch */
         goto out;
     if ((rv = apply_damaged(&rp->apply, &r, c->no, off, len, &n)) != 0) {
-        meta_batch_clear(rp->b); /* only this record's entries: none of them */
+        /* the batch holds this record's entries only: every put of the
+         * replay counts in rp->n, and replay_commit just emptied it */
+        meta_batch_clear(rp->b);
         apply_batch_done(&rp->apply);
         goto out;
     }

@@ -130,12 +130,6 @@ int extent_read(struct meta *m, uint32_t vol, extent_chunk_fn chunkfn, void *cct
             uint64_t s = ps > off ? ps : off, e = pe < end ? pe : end;
             if (s >= e)
                 continue;
-            if ((uint64_t)p->data_off + p->len > p->rec_len) {
-                log_err("extent", "index names bytes past their record (chunk %u at %llu)",
-                        p->chunk_no, (unsigned long long)p->rec_off);
-                rv = CAIRN_EINDEX;
-                goto out;
-            }
             if (!cached || p->chunk_no != cached_chunk || p->rec_off != cached_off ||
                 p->rec_len != cached_len) {
                 struct chunk *ch = chunkfn(cctx, p->chunk_no);

@@ -430,14 +430,14 @@ int record_salvage_data(struct record *r, const uint8_t *buf, size_t len)
     record_reset(r);
     uint32_t total;
     int rv = record_peek(buf, len, &total);
-    if (rv == 0 && (buf[4] < 2 || total > len))
+    if (rv == 0 && (buf[4] < 2 || total > len || buf[5] != REC_KIND_VOLUME))
         rv = CAIRN_EFORMAT; /* (2) no header checksum before version 2 */
-    else if (rv == 0 && get_le32(buf + 12) == checksum(buf, total))
-        rv = CAIRN_EFORMAT; /* not damaged: it failed for another reason */
-    if (rv == 0 && buf[5] != REC_KIND_VOLUME)
-        rv = CAIRN_EFORMAT;
-    if (rv != 0 || decode(r, buf, len, 0) == 0)
+    if (rv != 0)
         return rv;
+    /* a record whose checksum verifies failed to decode: nothing in it
+     * makes sense but its verified header */
+    if (get_le32(buf + 12) != checksum(buf, total) && decode(r, buf, len, 0) == 0)
+        return 0;
     record_reset(r); /* the damage is in its structure: the header only */
     r->kind = buf[5];
     r->flags = get_le16(buf + 6);

@@ -66,11 +66,12 @@ int record_peek(const uint8_t *hdr, size_t n, uint32_t *total);
 int record_decode(struct record *r, const uint8_t *buf, size_t len);
 /* A damaged volume record whose header verified (version 2 on), decoded
  * without its checksum: its header fields (dot, stamp: the header checksum
- * covers them), and its effects when they still parse (else none). Only
- * its EFF_DATA effects may be used, for reads that verify the record and
- * report the damage: any other byte may be the damaged one. CAIRN_EFORMAT
- * when the checksum verifies, the header has no checksum or the record is
- * not a volume record. On failure R is reset. */
+ * covers them), and its effects when they still parse (else none; none
+ * either for a record whose checksum verifies but which does not decode).
+ * Only its EFF_DATA effects may be used, for reads that verify the record
+ * and report the damage: any other byte may be the damaged one.
+ * CAIRN_EFORMAT when the header has no checksum or the record is not a
+ * volume record. On failure R is reset. */
 int record_salvage_data(struct record *r, const uint8_t *buf, size_t len);
 /* Verifies the checksum of the LEN-byte record in BUF without decoding it
  * (the read path); record_peek must have accepted it. */

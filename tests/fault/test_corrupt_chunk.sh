@@ -96,8 +96,11 @@ for f in b c; do ctl n1 cat "v1:/$f" | cmp -s - "$SRC/$f" || fail "v1:/$f after 
 grep -q "is damaged: its file data (1 pieces) stays indexed" "$N1_DIR/cairnd.log" ||
   fail "the reindex did not log the damaged record"
 node_term n1
+[[ $NODE_RC == 0 ]] || fail "cairnd exited $NODE_RC on SIGTERM after the reindex"
 node_start n1
 if out=$(ctl n1 cat v1:/big 2>&1 >/dev/null); then fail "after a restart, cat of the damaged file succeeded"; fi
+[[ $(metric cairn_damaged_records_located_total) == 0 ]] ||
+  fail "a restart with an index met the damaged record again"
 [[ $out == *"checksum mismatch"* ]] || fail "after the reindex and a restart: $out"
 pass "after node reindex the damage still reads as a checksum error (not a hole), also after a restart"
 

@@ -236,7 +236,6 @@ static size_t parse_chunk(const char *path, struct rec *out, size_t max)
     return n;
 }
 
-/* The index in RECS of the data record of INO at file offset OFF. */
 /* Closes C and parses its volume's chunk: *PATH (malloc'ed) and the
  * records (calloc'ed, MAX_RECS), *N of them. */
 static struct rec *cx_close_and_parse(struct cx *c, char **path, size_t *n)
@@ -249,6 +248,7 @@ static struct rec *cx_close_and_parse(struct cx *c, char **path, size_t *n)
     return recs;
 }
 
+/* The index in RECS of the data record of INO at file offset OFF. */
 static size_t find_data(const struct rec *recs, size_t n, uint64_t ino, uint64_t off)
 {
     for (size_t i = 0; i < n; i++)
@@ -1104,6 +1104,7 @@ static void damaged_group_before_a_cut_group_is_not_cut(void **state)
            (unsigned long long)recs[b0].pos);
     assert_int_equal(file_size(path), recs[b0].pos); /* b's group only */
     assert_int_equal(cx_stats(&c).torn_bytes_dropped, cut - recs[b0].pos);
+    assert_int_equal(cx_stats(&c).damaged_located, 1); /* a's last record */
     assert_int_equal(size_of(&c, b), 0);
     /* The next open starts where the rebuild left off: after the damaged
      * record (the index points at it), which is now the chunk's last and

@@ -627,6 +627,67 @@ static void record_verify_accepts_intact_and_rejects_damaged_records(void **stat
     record_fini(&r);
 }
 
+/* record_salvage_data (recovery's last resort for a damaged record whose
+ * header verified): a flipped data byte leaves every effect readable and
+ * the data where record_data_offset says; a flipped effect length leaves the
+ * header only; a record whose checksum verifies, the header only; a
+ * version-1 record (no header checksum), a catalog record or a damaged
+ * header: refused. */
+static void record_salvage_data_keeps_what_can_be_located(void **state)
+{
+    (void)state;
+    struct record r, d;
+    record_init(&r);
+    record_init(&d);
+    build_sample(&r, S_MIXED);
+    size_t len;
+    uint8_t *buf = encode(&r, &len);
+    uint32_t di = 0;
+    while (r.eff[di].type != EFF_DATA)
+        di++;
+    size_t at = record_data_offset(&r, di);
+
+    buf[at + 1] ^= 0x10; /* a data byte */
+    assert_int_equal(record_decode(&d, buf, len), CAIRN_ECHECKSUM);
+    assert_int_equal(record_salvage_data(&d, buf, len), 0);
+    assert_int_equal(d.dot.origin, r.dot.origin);
+    assert_int_equal(d.dot.seq, r.dot.seq);
+    assert_int_equal(d.hlc, r.hlc);
+    assert_int_equal(d.n_eff, r.n_eff);
+    assert_int_equal(d.eff[di].ino, r.eff[di].ino);
+    assert_int_equal(d.eff[di].off, r.eff[di].off);
+    assert_ptr_equal(d.eff[di].data, buf + at);
+    buf[at + 1] ^= 0x10;
+
+    buf[at - 4] ^= 0x7f; /* the effect's u32 length: the structure breaks */
+    assert_int_equal(record_salvage_data(&d, buf, len), 0);
+    assert_int_equal(d.n_eff, 0);
+    assert_int_equal(d.dot.seq, r.dot.seq);
+    buf[at - 4] ^= 0x7f;
+
+    /* a record whose checksum verifies is only ever handed over when it did
+     * not decode: its header is all that is taken */
+    assert_int_equal(record_salvage_data(&d, buf, len), 0);
+    assert_int_equal(d.n_eff, 0);
+    assert_int_equal(d.dot.seq, r.dot.seq);
+
+    buf[16] ^= 0x01; /* the header: its checksum fails */
+    assert_int_equal(record_salvage_data(&d, buf, len), CAIRN_EFORMAT);
+    buf[16] ^= 0x01;
+    make_v1(buf, len);
+    buf[at + 1] ^= 0x10;
+    assert_int_equal(record_salvage_data(&d, buf, len), CAIRN_EFORMAT);
+    free(buf);
+
+    build_sample(&r, S_CATALOG);
+    buf = encode(&r, &len);
+    buf[len - 1] ^= 0x10;
+    assert_int_equal(record_salvage_data(&d, buf, len), CAIRN_EFORMAT);
+    free(buf);
+    record_fini(&d);
+    record_fini(&r);
+}
+
 /* ---- damage ------------------------------------------------------------- */
 
 /* Every sample, as written now (REC_VERSION) and as a version-1 writer wrote
@@ -1435,6 +1496,7 @@ int main(void)
         cmocka_unit_test(record_encode_writes_the_documented_header),
         cmocka_unit_test(record_data_offset_points_at_the_data_bytes),
         cmocka_unit_test(record_verify_accepts_intact_and_rejects_damaged_records),
+        cmocka_unit_test(record_salvage_data_keeps_what_can_be_located),
         cmocka_unit_test(record_decode_fails_when_any_single_byte_is_flipped),
         cmocka_unit_test(record_decode_of_a_truncated_buffer_is_torn_or_format),
         cmocka_unit_test(record_decode_never_accepts_random_garbage),
