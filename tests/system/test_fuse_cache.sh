@@ -37,6 +37,11 @@
 #     O_TRUNC truncates), with O_EXCL fails EEXIST, on a directory fails
 #     EISDIR, and for a user without write permission on the file (in a
 #     directory everyone may write) fails EACCES (A is mounted allow_other).
+#  8. the write-behind queue (wbehind.c (6)): a small write to a file kept
+#     open reaches cairnd (cairnctl cat shows it) within 3 s although nothing
+#     closes or syncs it; 200 small files written and closed cost exactly 200
+#     Write calls, and each one's bytes are at cairnd as soon as its close
+#     returned.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fuse_lib.sh"
 
@@ -272,6 +277,45 @@ except OSError as e:
     print(e.strerror)' "$A/late/perm" 2>&1)
 [[ $out == "Permission denied" ]] || fail "nobody's open(O_CREAT|O_WRONLY) of B's 0644 file: $out, want Permission denied"
 pass "open(O_CREAT) of a name made through B while A believed it absent opens it (O_APPEND, O_TRUNC); EEXIST with O_EXCL, EISDIR, EACCES"
+
+# ---- 8: the write-behind queue's lone small writes ----
+mkdir "$A/wb"
+# one write(2), then the descriptor stays open (no close, no dup: a shell
+# redirection would close a duplicate, and that close sends the write)
+/usr/bin/python3 -c '
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(fd, b"lone bytes")
+print("written", flush=True)
+time.sleep(30)' "$A/wb/lone" >"$T_TMP/holder.out" &
+holder=$!
+T_PIDS+=("$holder")
+for ((i = 0; i < 100; i++)); do
+  [[ -s $T_TMP/holder.out ]] && break
+  sleep 0.05
+done
+start=${EPOCHREALTIME/./}
+seen=0
+while ((${EPOCHREALTIME/./} - start < 3000000)); do
+  [[ $(ctl n1 cat v1:/wb/lone 2>/dev/null) == "lone bytes" ]] && { seen=1; break; }
+  sleep 0.05
+done
+kill -0 "$holder" 2>/dev/null || fail "the writer holding wb/lone open is gone"
+kill "$holder"
+((seen)) || fail "a small write to a file kept open did not reach cairnd within 3 s"
+w0=$(calls Write)
+for ((i = 0; i < 200; i++)); do
+  printf 'small %d' "$i" >"$A/wb/s$i"
+  if ((i % 50 == 0)); then
+    [[ $(ctl n1 cat "v1:/wb/s$i") == "small $i" ]] || fail "wb/s$i is not at cairnd after its close"
+  fi
+done
+w1=$(calls Write)
+((w1 - w0 == 200)) || fail "200 small files written and closed cost $((w1 - w0)) Write calls, want 200"
+for ((i = 0; i < 200; i++)); do
+  [[ $(cat "$B/wb/s$i") == "small $i" ]] || fail "B reads wb/s$i as '$(cat "$B/wb/s$i")'"
+done
+pass "a lone small write reaches cairnd unclosed; 200 small files: 200 Write calls, each at cairnd by its close"
 
 fuse_umount "$A"
 fuse_umount "$B"
