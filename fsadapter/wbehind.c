@@ -87,7 +87,8 @@ struct failed {
 
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t cond; /* any change: item queued or sent, stop */
+    pthread_cond_t cond;   /* an item sent: for barriers and writers waiting for room */
+    pthread_cond_t wakeup; /* the sender's alone (6): kicked, or stopping */
     struct fsctx *fs;
     struct item *head, *tail; /* tail may be appended to; head is next out */
     size_t held;              /* buffer bytes, queued and in the sender (4) */
@@ -101,7 +102,9 @@ static struct {
     int busy;   /* (1) an item is out of the queue, being sent */
     int kicked; /* (6) the sender is to send what is queued */
     pthread_t thread;
-} wb = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+} wb = {.lock = PTHREAD_MUTEX_INITIALIZER,
+        .cond = PTHREAD_COND_INITIALIZER,
+        .wakeup = PTHREAD_COND_INITIALIZER};
 
 /* Under lock: the inode's error record, or NULL. */
 static struct failed *find_failed(fuse_ino_t ino)
@@ -223,6 +226,8 @@ static void send_head(void)
     wb.busy = 0;
     if (!wb.head)
         wb.kicked = 0;
+    if (wb.stop || (wb.head && wb.kicked))
+        pthread_cond_signal(&wb.wakeup); /* a barrier sent this one: the rest is the sender's */
     pthread_cond_broadcast(&wb.cond);
 }
 
@@ -240,7 +245,7 @@ static void *sender(void *arg)
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += WB_LINGER_S;
-        if (pthread_cond_timedwait(&wb.cond, &wb.lock, &until) == ETIMEDOUT && wb.head)
+        if (pthread_cond_timedwait(&wb.wakeup, &wb.lock, &until) == ETIMEDOUT && wb.head)
             wb.kicked = 1; /* (6) a write nobody closed: its time is up */
     }
     pthread_mutex_unlock(&wb.lock);
@@ -252,7 +257,7 @@ static void kick(void)
 {
     if (!wb.kicked) {
         wb.kicked = 1;
-        pthread_cond_broadcast(&wb.cond);
+        pthread_cond_signal(&wb.wakeup);
     }
 }
 
@@ -276,7 +281,7 @@ void wb_stop(void)
         return;
     pthread_mutex_lock(&wb.lock);
     wb.stop = 1;
-    pthread_cond_broadcast(&wb.cond);
+    pthread_cond_signal(&wb.wakeup);
     pthread_mutex_unlock(&wb.lock);
     pthread_join(wb.thread, NULL);
     wb.started = 0;
