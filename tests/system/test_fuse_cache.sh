@@ -38,7 +38,8 @@
 #     EISDIR, and for a user without write permission on the file (in a
 #     directory everyone may write) fails EACCES (A is mounted allow_other).
 #  8. the write-behind queue (wbehind.c (6)): a small write to a file kept
-#     open reaches cairnd (cairnctl cat shows it) within 3 s although nothing
+#     open reaches cairnd (cairnctl cat shows it) within 10 s (about 1 s is
+#     promised; without the sender's look it never does) although nothing
 #     closes or syncs it; 200 small files written and closed cost exactly 200
 #     Write calls, and each one's bytes are at cairnd as soon as its close
 #     returned.
@@ -294,15 +295,15 @@ for ((i = 0; i < 100; i++)); do
   [[ -s $T_TMP/holder.out ]] && break
   sleep 0.05
 done
-start=${EPOCHREALTIME/./}
+start=$(date +%s%N)
 seen=0
-while ((${EPOCHREALTIME/./} - start < 3000000)); do
+while (($(date +%s%N) - start < 10000000000)); do
   [[ $(ctl n1 cat v1:/wb/lone 2>/dev/null) == "lone bytes" ]] && { seen=1; break; }
   sleep 0.05
 done
 kill -0 "$holder" 2>/dev/null || fail "the writer holding wb/lone open is gone"
 kill "$holder"
-((seen)) || fail "a small write to a file kept open did not reach cairnd within 3 s"
+((seen)) || fail "a small write to a file kept open did not reach cairnd within 10 s"
 w0=$(calls Write)
 for ((i = 0; i < 200; i++)); do
   printf 'small %d' "$i" >"$A/wb/s$i"
