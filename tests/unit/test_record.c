@@ -564,15 +564,22 @@ static void record_encode_writes_the_documented_header(void **state)
     record_fini(&r);
 }
 
+/* R and D initialised, R the S_MIXED sample, returned encoded (*LEN bytes,
+ * malloc'ed). */
+static uint8_t *encode_mixed(struct record *r, struct record *d, size_t *len)
+{
+    record_init(r);
+    record_init(d);
+    build_sample(r, S_MIXED);
+    return encode(r, len);
+}
+
 static void record_data_offset_points_at_the_data_bytes(void **state)
 {
     (void)state;
     struct record r, d;
-    record_init(&r);
-    record_init(&d);
-    build_sample(&r, S_MIXED);
     size_t len;
-    uint8_t *buf = encode(&r, &len);
+    uint8_t *buf = encode_mixed(&r, &d, &len);
     assert_int_equal(record_decode(&d, buf, len), 0);
     unsigned seen = 0;
     for (uint32_t i = 0; i < r.n_eff; i++) {
@@ -637,11 +644,8 @@ static void record_salvage_data_keeps_what_can_be_located(void **state)
 {
     (void)state;
     struct record r, d;
-    record_init(&r);
-    record_init(&d);
-    build_sample(&r, S_MIXED);
     size_t len;
-    uint8_t *buf = encode(&r, &len);
+    uint8_t *buf = encode_mixed(&r, &d, &len);
     uint32_t di = 0;
     while (r.eff[di].type != EFF_DATA)
         di++;
