@@ -28,6 +28,8 @@ int cairn_node_status(cairn_t *c, cairn_node_status_t *out)
     out->bytes_appended = rep->bytes_appended;
     out->flushes = rep->flushes;
     out->checksum_errors = rep->checksum_errors;
+    out->index_lost = rep->index_lost;
+    out->damaged_located = rep->damaged_located;
     FREE(rep);
     return 0;
 }

@@ -871,6 +871,8 @@ static int h_node_status(void *app, const ProtobufCMessage *msg, ProtobufCMessag
     rep->bytes_appended = st.bytes_appended;
     rep->flushes = st.flushes;
     rep->checksum_errors = st.checksum_errors;
+    rep->index_lost = engine_index_lost(s->e) != 0;
+    rep->damaged_located = st.damaged_located;
     *resp = &rep->base;
     return 0;
 }

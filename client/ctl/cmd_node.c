@@ -26,20 +26,27 @@ static int node_status(struct ctl *x, int argc, char **argv)
         printf(",\"data_dir\":");
         ctl_json_str(stdout, st.data_dir);
         printf(",\"uptime_s\":%llu,\"chunks\":%u,\"volumes\":%u,\"index_bytes\":%llu,"
-               "\"bytes_appended\":%llu,\"flushes\":%llu,\"checksum_errors\":%llu}\n",
+               "\"bytes_appended\":%llu,\"flushes\":%llu,\"checksum_errors\":%llu,"
+               "\"index_lost\":%s,\"damaged_located\":%llu}\n",
                (unsigned long long)st.uptime_s, st.chunks, st.volumes,
                (unsigned long long)st.index_bytes, (unsigned long long)st.bytes_appended,
-               (unsigned long long)st.flushes, (unsigned long long)st.checksum_errors);
+               (unsigned long long)st.flushes, (unsigned long long)st.checksum_errors,
+               st.index_lost ? "true" : "false", (unsigned long long)st.damaged_located);
         return 0;
     }
     char b1[16], b2[16];
     printf("node id          %u\nname             %s\nversion          %s\n"
            "data dir         %s\nuptime           %llus\nchunks           %u\n"
            "volumes          %u\nindex size       %s\nbytes appended   %s\n"
-           "flushes          %llu\nchecksum errors  %llu\n",
+           "flushes          %llu\nchecksum errors  %llu\ndamaged records  %llu located\n"
+           "index            %s\n",
            st.node_id, st.name, st.version, st.data_dir, (unsigned long long)st.uptime_s, st.chunks,
            st.volumes, ctl_size(st.index_bytes, b1), ctl_size(st.bytes_appended, b2),
-           (unsigned long long)st.flushes, (unsigned long long)st.checksum_errors);
+           (unsigned long long)st.flushes, (unsigned long long)st.checksum_errors,
+           (unsigned long long)st.damaged_located,
+           st.index_lost ? "INCOMPLETE: a reindex failed; file operations are refused until"
+                           " 'node reindex' succeeds or cairnd restarts"
+                         : "ok");
     return 0;
 }
 

@@ -181,6 +181,9 @@ typedef struct cairn_node_status {
     uint64_t uptime_s;
     uint32_t chunks, volumes;
     uint64_t index_bytes, bytes_appended, flushes, checksum_errors;
+    int index_lost;           /* a reindex failed part way: file operations are refused until one
+                                 succeeds or cairnd restarts */
+    uint64_t damaged_located; /* damaged records whose data recovery kept indexed */
 } cairn_node_status_t;
 int cairn_node_status(cairn_t *c, cairn_node_status_t *out);
 int cairn_node_reindex(cairn_t *c);

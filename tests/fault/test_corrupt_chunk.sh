@@ -90,6 +90,8 @@ if out=$(ctl n1 cat v1:/big 2>&1 >/dev/null); then fail "after the reindex, cat 
 [[ $out == *"checksum mismatch"* ]] || fail "after the reindex: $out"
 [[ $(metric cairn_damaged_records_located_total) == 1 ]] ||
   fail "cairn_damaged_records_located_total is $(metric cairn_damaged_records_located_total), not 1"
+ctl n1 node status | grep -Eq '^damaged records +1 located$' ||
+  fail "node status does not count the located record: $(ctl n1 node status)"
 [[ $(ctl n1 ls v1:/big | awk '{print $0}') == *"$((3 << 20))"* ]] ||
   fail "after the reindex big is not 3 MiB: $(ctl n1 ls v1:/big)"
 for f in b c; do ctl n1 cat "v1:/$f" | cmp -s - "$SRC/$f" || fail "v1:/$f after the reindex"; done

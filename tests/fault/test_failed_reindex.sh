@@ -78,7 +78,11 @@ refused "rm" rm v1:/d/f4
 refused "history" history v1:/d/f2
 refused "snapshot create" snapshot create v1 after
 refused "volume create" volume create v2
-ctl n1 node status >/dev/null || fail "node status does not answer after a failed reindex"
+ctl n1 node status >"$T_TMP/status" || fail "node status does not answer after a failed reindex"
+grep -Eq '^index +INCOMPLETE: a reindex failed' "$T_TMP/status" ||
+  fail "node status does not say the index is incomplete: $(cat "$T_TMP/status")"
+[[ $(ctl n1 --json node status | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["index_lost"])') == True ]] ||
+  fail "node status --json: index_lost is not true"
 [[ $(healthz) == 503 ]] || fail "/healthz is $(healthz) after a failed reindex, not 503"
 [[ $(lost) == 1 ]] || fail "cairn_index_lost is $(lost) after a failed reindex, not 1"
 grep -q "reindex" "$N1_DIR/cairnd.log" || fail "cairnd logged nothing about the reindex"
@@ -88,6 +92,7 @@ pass "after the failed reindex: 7 kinds of calls refused, status answers, /healt
 ctl n1 node reindex >/dev/null 2>&1 || fail "the second node reindex failed"
 all_back "after a successful reindex" 20
 [[ $(healthz) == 200 && $(lost) == 0 ]] || fail "after a successful reindex: healthz $(healthz), index_lost $(lost)"
+ctl n1 node status | grep -Eq '^index +ok$' || fail "node status after a successful reindex: $(ctl n1 node status)"
 ctl n1 put v1:/d/new "$SRC/f1" && ctl n1 cat v1:/d/new | cmp -s - "$SRC/f1" ||
   fail "a put after the successful reindex does not read back"
 pass "a successful reindex restores every file, the snapshot, writes, /healthz and the metric"

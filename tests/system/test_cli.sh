@@ -167,12 +167,15 @@ pass "commands against a server that is not running exit 1 with one line"
 run 0 ctl n1 node status
 grep -Eq '^name +n1$' "$OUT" || fail "node status: no 'name n1' line: $(cat "$OUT")"
 grep -Eq "^data dir +$N1_DIR/data$" "$OUT" || fail "node status: data dir: $(cat "$OUT")"
+grep -Eq "^index +ok$" "$OUT" || fail "node status: no 'index ok' line: $(cat "$OUT")"
 run 0 ctl n1 --json node status
 want_eq "status.name" "$(pyj 'd["name"]')" n1
 want_eq "status.data_dir" "$(pyj 'd["data_dir"]')" "$N1_DIR/data"
 want_eq "status fields" "$(pyj 'sorted(d)')" \
-  '["bytes_appended", "checksum_errors", "chunks", "data_dir", "flushes", "index_bytes", "name", "node_id", "uptime_s", "version", "volumes"]'
+  '["bytes_appended", "checksum_errors", "chunks", "damaged_located", "data_dir", "flushes", "index_bytes", "index_lost", "name", "node_id", "uptime_s", "version", "volumes"]'
 want_eq "status.checksum_errors" "$(pyj 'd["checksum_errors"]')" 0
+want_eq "status.index_lost" "$(pyj 'd["index_lost"]')" false
+want_eq "status.damaged_located" "$(pyj 'd["damaged_located"]')" 0
 want_eq "status.chunks" "$(pyj 'd["chunks"]')" 0
 node_id=$(pyj 'd["node_id"]')
 [[ $node_id =~ ^[0-9]+$ && $node_id != 0 ]] || fail "node_id '$node_id'"
