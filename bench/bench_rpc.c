@@ -346,6 +346,10 @@ static void bench_xfer(cairn_t *c, const char *dir, uint64_t size, const uint8_t
            "%.2f+%.2f %.2f+%.2f %.2f+%.2f\n",
            r[0].write_s, r[0].sync_s, r[1].write_s, r[1].sync_s, r[2].write_s, r[2].sync_s,
            e[0].write_s, e[0].sync_s, e[1].write_s, e[1].sync_s, e[2].write_s, e[2].sync_s);
+    /* side by side: each cairn run against the engine run next to it, which
+     * shows whether the disk (ratios near 1) or the RPC path bounds a run */
+    printf("# rpc_write: ratio run by run %.2f %.2f %.2f\n", r[0].w_mbs / e[0].w_mbs,
+           r[1].w_mbs / e[1].w_mbs, r[2].w_mbs / e[2].w_mbs);
     printf("rpc_write cairn=%.1f baseline=%.1f unit=MB/s ratio=%.2f\n", rw, ew, rw / ew);
     printf("# rpc_read: the file just written, read back: cairn_read in %" PRIu64
            "-byte calls (ReadStream) vs fs_read in %" PRIu64
