@@ -371,6 +371,17 @@ static int decode_effect(struct record *r, uint8_t type, const uint8_t *body, ui
     return 0;
 }
 
+/* The header fields of the record in BUF (record_peek accepted it). */
+static int decode_header(struct record *r, const uint8_t *buf)
+{
+    r->kind = buf[5];
+    r->flags = get_le16(buf + 6);
+    r->dot.origin = get_le32(buf + 16);
+    r->dot.seq = get_le64(buf + 24);
+    r->hlc = get_le64(buf + 32);
+    return r->dot.origin == 0 || r->dot.seq == 0 ? CAIRN_EFORMAT : 0;
+}
+
 /* VERIFY 0: the checksum is not asked (record_salvage_data). */
 static int decode(struct record *r, const uint8_t *buf, size_t len, int verify)
 {
@@ -382,13 +393,8 @@ static int decode(struct record *r, const uint8_t *buf, size_t len, int verify)
         return CAIRN_ETORN;
     if (verify && get_le32(buf + 12) != checksum(buf, total))
         return CAIRN_ECHECKSUM;
-    r->kind = buf[5];
-    r->flags = get_le16(buf + 6);
-    r->dot.origin = get_le32(buf + 16);
-    r->dot.seq = get_le64(buf + 24);
-    r->hlc = get_le64(buf + 32);
-    if (r->dot.origin == 0 || r->dot.seq == 0)
-        return CAIRN_EFORMAT;
+    if ((rv = decode_header(r, buf)) != 0)
+        return rv;
     uint32_t nctx = get_le16(buf + 20);
     const uint8_t *p = buf + REC_HDR_LEN;
     for (uint32_t i = 0; i < nctx; i++, p += REC_CTX_ENTRY_LEN) {
@@ -439,10 +445,7 @@ int record_salvage_data(struct record *r, const uint8_t *buf, size_t len)
     if (get_le32(buf + 12) != checksum(buf, total) && decode(r, buf, len, 0) == 0)
         return 0;
     record_reset(r); /* the damage is in its structure: the header only */
-    r->kind = buf[5];
-    r->flags = get_le16(buf + 6);
-    r->dot.origin = get_le32(buf + 16);
-    r->dot.seq = get_le64(buf + 24);
-    r->hlc = get_le64(buf + 32);
-    return r->dot.origin == 0 || r->dot.seq == 0 ? CAIRN_EFORMAT : 0;
+    if ((rv = decode_header(r, buf)) != 0)
+        record_reset(r);
+    return rv;
 }

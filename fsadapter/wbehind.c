@@ -14,15 +14,6 @@
  *     ops.c), so no reply ever carries a size or bytes older than a write
  *     the kernel was told was done; a barrier that finds no item out sends
  *     the queued ones itself rather than wake the sender and wait for it;
- * (6) the sender is woken (kicked) only for a queue worth sending at once:
- *     a write of WB_KICK bytes or more, a second item, a writer waiting for
- *     room, or the stop; a lone small write (a small file being written and
- *     closed) waits for its file's close or fsync, whose barrier sends it in
- *     the closing thread, or for the sender's next look, at most WB_LINGER_S
- *     later (the sender looks every WB_LINGER_S while writes come, and sleeps
- *     without a deadline once a look found nothing). A created file thus
- *     costs its close one RPC and no thread hand-off (fs_create: five
- *     wake-ups fewer per file);
  * (3) errors are never lost: a write that fails in the sender leaves its
  *     error on the inode, with a sequence number, as Linux's errseq_t; each
  *     open file samples the sequence when opened (an error nobody was told
@@ -35,7 +26,16 @@
  * (4) memory: at most WB_MAX_BYTES of buffers are held, plus WB_SPARES
  *     spare big buffers kept for reuse; a writer waits for room;
  * (5) a write changes its inode's size and times: it tells attrcache.c so
- *     when it is queued and again when it reached cairnd.
+ *     when it is queued and again when it reached cairnd;
+ * (6) the sender is woken (kicked) only for a queue worth sending at once:
+ *     a write of WB_KICK bytes or more, a second item, a writer waiting for
+ *     room, or the stop; a lone small write (a small file being written and
+ *     closed) waits for its file's close or fsync, whose barrier sends it in
+ *     the closing thread, or for the sender's next look, at most WB_LINGER_S
+ *     later (the sender looks every WB_LINGER_S while writes come, and sleeps
+ *     without a deadline once a look found nothing). A created file thus
+ *     costs its close one RPC and no thread hand-off (fs_create: five
+ *     wake-ups fewer per file).
  * Durability is unchanged: fsync drains the queue, then asks cairnd to sync;
  * until then a write is only in this process (for at most about WB_LINGER_S
  * when nothing closes or syncs it), like any write not fsync'ed.

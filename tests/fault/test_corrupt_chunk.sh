@@ -28,8 +28,6 @@ head -c $((3 << 20)) /dev/urandom >"$SRC/big"
 head -c 5000 /dev/urandom >"$SRC/b"
 echo "hello, cairn" >"$SRC/c"
 for f in big b c; do ctl n1 put "v1:/$f" "$SRC/$f"; done
-url=http://$N1_METRICS
-metric() { curl -sS --max-time 10 "$url/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
 # 1. Flip one byte of big's data, 1.5 MiB in (a record in the middle of a
 # write group), in the chunk file of the stopped node.
@@ -68,7 +66,7 @@ if out=$(ctl n1 cat v1:/big 2>&1 >/dev/null); then fail "cat of the damaged file
 [[ $out == *"checksum mismatch"* && $(printf '%s\n' "$out" | wc -l) -eq 1 ]] ||
   fail "cat of the damaged file: want one line naming the checksum mismatch, got: $out"
 for f in b c; do ctl n1 cat "v1:/$f" | cmp -s - "$SRC/$f" || fail "v1:/$f does not read back"; done
-[[ $(metric cairn_checksum_errors_total) -ge 1 ]] || fail "cairn_checksum_errors_total did not count it"
+[[ $(node_metric n1 cairn_checksum_errors_total) -ge 1 ]] || fail "cairn_checksum_errors_total did not count it"
 ctl n1 node status | grep -Eq 'checksum errors:? *[1-9]' ||
   fail "node status does not count the checksum error: $(ctl n1 node status)"
 pass "cairnctl: the damaged file fails with '$out', the others read back"
@@ -88,8 +86,8 @@ pass "mount: the damaged file fails with EIO, its undamaged first MiB and the ot
 ctl n1 node reindex >/dev/null 2>&1 || fail "node reindex failed"
 if out=$(ctl n1 cat v1:/big 2>&1 >/dev/null); then fail "after the reindex, cat of the damaged file succeeded"; fi
 [[ $out == *"checksum mismatch"* ]] || fail "after the reindex: $out"
-[[ $(metric cairn_damaged_records_located_total) == 1 ]] ||
-  fail "cairn_damaged_records_located_total is $(metric cairn_damaged_records_located_total), not 1"
+[[ $(node_metric n1 cairn_damaged_records_located_total) == 1 ]] ||
+  fail "cairn_damaged_records_located_total is $(node_metric n1 cairn_damaged_records_located_total), not 1"
 ctl n1 node status | grep -Eq '^damaged records +1 located$' ||
   fail "node status does not count the located record: $(ctl n1 node status)"
 [[ $(ctl n1 ls v1:/big | awk '{print $0}') == *"$((3 << 20))"* ]] ||
@@ -101,7 +99,7 @@ node_term n1
 [[ $NODE_RC == 0 ]] || fail "cairnd exited $NODE_RC on SIGTERM after the reindex"
 node_start n1
 if out=$(ctl n1 cat v1:/big 2>&1 >/dev/null); then fail "after a restart, cat of the damaged file succeeded"; fi
-[[ $(metric cairn_damaged_records_located_total) == 0 ]] ||
+[[ $(node_metric n1 cairn_damaged_records_located_total) == 0 ]] ||
   fail "a restart with an index met the damaged record again"
 [[ $out == *"checksum mismatch"* ]] || fail "after the reindex and a restart: $out"
 pass "after node reindex the damage still reads as a checksum error (not a hole), also after a restart"

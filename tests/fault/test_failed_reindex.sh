@@ -31,7 +31,7 @@ ctl n1 snapshot create v1 before
 url=http://$N1_METRICS
 
 healthz() { curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$url/healthz"; }
-lost() { curl -sS --max-time 10 "$url/metrics" | awk '$1 == "cairn_index_lost" {print $2}'; }
+lost() { node_metric n1 cairn_index_lost; }
 # signal_node MESSAGE: SIGUSR2 to n1, then waits (bounded) for MESSAGE in its log.
 signal_node() {
   local i before

@@ -108,6 +108,13 @@ node_term() {
   wait "$watchdog" || true
 }
 
+# node_metric NAME METRIC: the value of METRIC (a series without labels) on
+# node NAME's /metrics page.
+node_metric() {
+  local addr=${1^^}_METRICS
+  curl -sS --max-time 10 "http://${!addr}/metrics" | awk -v m="$2" '$1 == m {print $2}'
+}
+
 ctl() {
   local name=$1; shift
   "$CAIRNCTL" --server "unix:$T_TMP/$name/cairnd.sock" "$@"
