@@ -8,8 +8,15 @@
  *     (hlc, origin) in its key and its seq in its value;
  * (3) a data effect stores the block's full composition as of the record:
  *     the newest older version (clipped by truncations) overlaid with it;
- * (4) a batch never holds two records where the later reads block state the
- *     earlier wrote (the caller splits batches on apply_conflicts).
+ * (4) a batch never holds two records where the later reads block state or
+ *     a name the earlier wrote (the caller splits batches on apply_conflicts);
+ * (5) the live family (metakey.h) holds, for each name of each directory,
+ *     its newest dirent version unless that is a tombstone, so a listing of
+ *     a directory now costs its live names, not every name it ever had: a
+ *     record whose stamp is older than the name's newest indexed version
+ *     leaves it alone; a record fresh from the local writer needs no look,
+ *     its stamp being newer than every indexed one (hlc.c: the clock has
+ *     observed every stamp applied).
  * Threads: an apply_ctx belongs to one thread.
  */
 #include "apply.h"
@@ -24,6 +31,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 void apply_init(struct apply_ctx *a, struct meta *m, struct meta_batch *b, uint32_t vol)
 {
@@ -44,29 +52,70 @@ void apply_batch_done(struct apply_ctx *a)
     a->n_touched = 0;
 }
 
-static void touch(struct apply_ctx *a, uint64_t ino, uint64_t block)
+static void touch(struct apply_ctx *a, uint64_t ino, uint64_t block, int name)
 {
     if (a->n_touched == a->cap_touched) {
         a->cap_touched = a->cap_touched ? a->cap_touched * 2 : 32;
         a->touched = xrealloc(a->touched, a->cap_touched * sizeof *a->touched);
     }
-    a->touched[a->n_touched++] = (struct apply_touch){ino, block};
+    a->touched[a->n_touched++] = (struct apply_touch){ino, block, name};
+}
+
+/* A dirent effect's name, as apply_touch keeps it (a collision only splits a
+ * batch once more). */
+static uint64_t name_hash(const struct effect *e)
+{
+    return XXH3_64bits(e->str, e->str_len);
 }
 
 int apply_conflicts(const struct apply_ctx *a, const struct record *r)
 {
     for (uint32_t i = 0; i < r->n_eff; i++) {
         const struct effect *e = &r->eff[i];
+        if (e->type == EFF_DIRENT) {
+            uint64_t h = name_hash(e);
+            for (uint32_t j = 0; j < a->n_touched; j++) {
+                const struct apply_touch *t = &a->touched[j];
+                if (t->name && t->ino == e->parent && t->block == h)
+                    return 1;
+            }
+            continue;
+        }
         if (e->type != EFF_DATA && e->type != EFF_TRUNC)
             continue;
         uint64_t blk = e->type == EFF_DATA ? e->off >> BLOCK_SHIFT : EXT_TRUNC_BLOCK;
         for (uint32_t j = 0; j < a->n_touched; j++) {
             const struct apply_touch *t = &a->touched[j];
-            if (t->ino == e->ino &&
+            if (!t->name && t->ino == e->ino &&
                 (t->block == blk || t->block == EXT_TRUNC_BLOCK || blk == EXT_TRUNC_BLOCK))
                 return 1;
         }
     }
+    return 0;
+}
+
+/* (5) E's live entry, VAL being the dirent version E adds with stamp S. */
+static int put_live(struct apply_ctx *a, const struct effect *e, struct stamp s, const uint8_t *val)
+{
+    uint8_t key[KEY_MAX];
+    if (!a->fresh) {
+        size_t plen =
+            mk_dirent(key, a->vol, e->parent, e->str, e->str_len, STAMP_NEWEST) - STAMP_LEN;
+        struct meta_iter *it = meta_iter_new(a->m, CF_DIRENTS, NULL, 0);
+        int rv = vlookup_seek(it, key, plen, STAMP_NEWEST, NULL);
+        int newer = rv == 0 && stamp_cmp(vlookup_stamp(it), s) > 0;
+        meta_iter_free(it);
+        if (rv != 0 && rv != -ENOENT)
+            return rv;
+        if (newer)
+            return 0;
+    }
+    size_t klen = mk_live(key, a->vol, e->parent, e->str, e->str_len);
+    if (e->child)
+        meta_batch_put(a->m, a->b, CF_LIVE, key, klen, val, IV_DIRENT_LEN);
+    else
+        meta_batch_delete(a->m, a->b, CF_LIVE, key, klen);
+    touch(a, e->parent, name_hash(e), 1); /* (4) */
     return 0;
 }
 
@@ -102,7 +151,7 @@ static int apply_data(struct apply_ctx *a, const struct record *r, uint32_t idx,
             iv_comp_encode(val, &c);
             meta_batch_put(a->m, a->b, CF_EXTENTS, key, klen, val, vlen);
             free(val);
-            touch(a, e->ino, blk);
+            touch(a, e->ino, blk, 0);
         }
     }
     comp_fini(&c);
@@ -160,6 +209,8 @@ int apply_record(struct apply_ctx *a, const struct record *r, uint32_t chunk_no,
         case EFF_DIRENT:
             klen = mk_dirent(key, a->vol, e->parent, e->str, e->str_len, s);
             iv_dirent_encode(small, seq, e->child, e->dtype);
+            if ((rv = put_live(a, e, s, small)) != 0)
+                return rv;
             meta_batch_put(a->m, a->b, CF_DIRENTS, key, klen, small, IV_DIRENT_LEN);
             break;
         case EFF_DATA:
@@ -170,7 +221,7 @@ int apply_record(struct apply_ctx *a, const struct record *r, uint32_t chunk_no,
             klen = mk_extent(key, a->vol, e->ino, EXT_TRUNC_BLOCK, s);
             iv_trunc_encode(small, seq, e->size);
             meta_batch_put(a->m, a->b, CF_EXTENTS, key, klen, small, IV_TRUNC_LEN);
-            touch(a, e->ino, EXT_TRUNC_BLOCK);
+            touch(a, e->ino, EXT_TRUNC_BLOCK, 0);
             break;
         case EFF_XATTR:
             klen = mk_xattr(key, a->vol, e->ino, e->str, e->str_len, s);

@@ -17,6 +17,7 @@
 
 struct apply_touch {
     uint64_t ino, block; /* block ~0: the whole inode (a truncation) */
+    int name;            /* 1: a name, BLOCK its hash, INO its directory */
 };
 
 struct apply_ctx {
@@ -34,7 +35,8 @@ void apply_init(struct apply_ctx *a, struct meta *m, struct meta_batch *b, uint3
 void apply_fini(struct apply_ctx *a);
 /* Forget what the batch touched (call after committing or clearing it). */
 void apply_batch_done(struct apply_ctx *a);
-/* 1 when R reads file data that an earlier record of the batch wrote. */
+/* 1 when R reads file data or a name that an earlier record of the batch
+ * wrote. */
 int apply_conflicts(const struct apply_ctx *a, const struct record *r);
 /* Adds R's index entries to the batch: every effect, the record location
  * (CHUNK_NO, OFF, LEN) and the version stamp. CAIRN_EFORMAT for a record

@@ -686,7 +686,7 @@ static int load(struct engine *e)
 static int put_marker(struct engine *e)
 {
     uint8_t val[5];
-    val[0] = INDEX_VERSION;
+    val[0] = INDEX_LAYOUT;
     put_le32(val + 1, e->node.id);
     struct meta_batch *b = meta_batch_new();
     meta_batch_put(e->meta, b, CF_DEFAULT, ENGINE_MARKER, sizeof ENGINE_MARKER - 1, val,
@@ -847,6 +847,7 @@ int engine_open(struct engine **out, const struct engine_opts *o)
     rv = meta_get(e->meta, CF_DEFAULT, ENGINE_MARKER, sizeof ENGINE_MARKER - 1, &val, &vlen);
     if (rv == 0) {
         uint32_t id = vlen == 5 ? get_le32((uint8_t *)val + 1) : 0;
+        unsigned layout = vlen == 5 ? (uint8_t)val[0] : 0;
         free(val);
         if (id != e->node.id) {
             log_err("engine", "index in %s belongs to node %u, not %u", e->index_dir, id,
@@ -854,9 +855,15 @@ int engine_open(struct engine **out, const struct engine_opts *o)
             rv = CAIRN_EFORMAT;
             goto out;
         }
-        rv = load(e);
-        if (rv == CAIRN_EINDEX)
+        if (layout != INDEX_LAYOUT) { /* format.h: derived, so rebuilt */
+            log_info("engine", "index layout %u, this release keeps layout %u", layout,
+                     INDEX_LAYOUT);
             rv = rebuild(e);
+        } else {
+            rv = load(e);
+            if (rv == CAIRN_EINDEX)
+                rv = rebuild(e);
+        }
     } else if (rv == -ENOENT) {
         rv = rebuild(e);
     }

@@ -73,6 +73,9 @@
  * ---- index values (RocksDB, metakey.c) ------------------------------------
  * Every value starts with u8 INDEX_VERSION. Versioned values then hold the
  * u64 seq of the record that wrote them (the origin is in the key).
+ * INDEX_LAYOUT numbers the set of key families (metakey.h) and is kept in
+ * the engine's marker (engine.c): 1 had no live family; an index of another
+ * layout is rebuilt from the chunks at open (it is derived from them).
  */
 #ifndef CAIRN_FORMAT_H
 #define CAIRN_FORMAT_H
@@ -113,6 +116,7 @@ enum eff_type {
 #define BLOCK_SHIFT 16
 
 #define INDEX_VERSION 1u
+#define INDEX_LAYOUT 2u
 
 #define NODE_FILE_VERSION 1u
 

@@ -370,6 +370,102 @@ int fs_readlink(struct volume *v, const struct asof *at, uint64_t ino, char *buf
     return rv;
 }
 
+/* One listed entry: NAME's dirent value VAL. 0 to go on, 1 to stop, or an
+ * error (fs_dirent_fn's stop values). */
+static int list_entry(struct volume *v, const struct asof *at, const char *name, size_t nlen,
+                      const uint8_t *val, size_t vlen, int with_attrs, fs_dirent_fn fn, void *ctx)
+{
+    uint64_t seq, child;
+    uint8_t dtype;
+    int rv = iv_dirent_decode(val, vlen, &seq, &child, &dtype);
+    if (rv != 0 || !child)
+        return rv;
+    struct attr ca; /* best effort: an entry whose inode cannot be read has none */
+    int has = with_attrs && load_inode(v, at, child, &ca, NULL, NULL) == 0;
+    return fn(ctx, name, nlen, child, (uint32_t)dtype << 12, has ? &ca : NULL);
+}
+
+/* The listing now: the live family holds exactly the names the directory
+ * has (apply.c (5)), so this costs them, not its history. */
+static int list_live(struct volume *v, const struct asof *at, const uint8_t *prefix,
+                     const char *after, size_t after_len, int with_attrs, fs_dirent_fn fn,
+                     void *ctx)
+{
+    uint8_t upper[12], key[12 + 256];
+    size_t ulen = mk_prefix_end(upper, prefix, 12);
+    size_t klen = 12;
+    memcpy(key, prefix, klen);
+    if (after) { /* the smallest key past AFTER: AFTER 00 */
+        memcpy(key + klen, after, after_len);
+        klen += after_len;
+        key[klen++] = 0;
+    }
+    struct meta_iter *it = meta_iter_new(v->meta, CF_LIVE, upper, ulen);
+    int rv = 0;
+    for (meta_iter_seek(it, key, klen); rv == 0 && meta_iter_valid(it); meta_iter_next(it)) {
+        size_t kl, vlen;
+        const uint8_t *k = meta_iter_key(it, &kl);
+        const uint8_t *val = meta_iter_value(it, &vlen);
+        if (kl <= 12 || kl > 12 + 255)
+            rv = CAIRN_EFORMAT;
+        else
+            rv = list_entry(v, at, (const char *)k + 12, kl - 12, val, vlen, with_attrs, fn, ctx);
+    }
+    if (rv == 0)
+        rv = meta_iter_status(it);
+    meta_iter_free(it);
+    return rv;
+}
+
+/* The listing as of a past point: every name the directory ever had, each
+ * as it was then. */
+static int list_asof(struct volume *v, const struct asof *at, const uint8_t *prefix,
+                     const char *after, size_t after_len, int with_attrs, fs_dirent_fn fn,
+                     void *ctx)
+{
+    uint8_t upper[12], key[KEY_MAX + STAMP_LEN], vprefix[KEY_MAX];
+    size_t ulen = mk_prefix_end(upper, prefix, 12);
+    struct meta_iter *it = meta_iter_new(v->meta, CF_DIRENTS, upper, ulen);
+    struct meta_iter *vit = meta_iter_new(v->meta, CF_DIRENTS, upper, ulen);
+    size_t klen = 12;
+    memcpy(key, prefix, klen);
+    if (after) { /* past every version of AFTER: AFTER 01 (metakey.h 2) */
+        memcpy(key + klen, after, after_len);
+        klen += after_len;
+        key[klen++] = 1;
+    }
+    int rv = 0;
+    meta_iter_seek(it, key, klen);
+    while (rv == 0 && meta_iter_valid(it)) {
+        size_t kl;
+        const uint8_t *k = meta_iter_key(it, &kl);
+        const char *name;
+        size_t nlen;
+        if ((rv = mk_name(k, kl, &name, &nlen)) != 0)
+            break;
+        size_t plen = 12 + nlen + 1;
+        memcpy(vprefix, k, plen);
+        rv = vlookup_asof(vit, vprefix, plen, at);
+        if (rv == 0) {
+            size_t vlen;
+            const uint8_t *val = meta_iter_value(vit, &vlen);
+            rv =
+                list_entry(v, at, (const char *)vprefix + 12, nlen, val, vlen, with_attrs, fn, ctx);
+        } else if (rv == -ENOENT) {
+            rv = 0;
+        }
+        /* next name: past every version of this one */
+        memcpy(key, vprefix, plen);
+        key[plen - 1] = 1;
+        meta_iter_seek(it, key, plen);
+    }
+    if (rv == 0)
+        rv = meta_iter_status(it);
+    meta_iter_free(vit);
+    meta_iter_free(it);
+    return rv;
+}
+
 int fs_readdir(struct volume *v, const struct asof *at, uint64_t dir, const char *after,
                size_t after_len, int with_attrs, fs_dirent_fn fn, void *ctx)
 {
@@ -382,70 +478,16 @@ int fs_readdir(struct volume *v, const struct asof *at, uint64_t dir, const char
     rv = load_inode(v, at, dir, &da, NULL, NULL);
     if (rv == 0 && !S_ISDIR(da.mode))
         rv = -ENOTDIR;
-    if (rv != 0) {
-        read_end(v);
-        return rv;
+    if (rv == 0) {
+        uint8_t prefix[12];
+        put_be32(prefix, v->no);
+        put_be64(prefix + 4, dir);
+        rv = at->hlc == UINT64_MAX && !at->vv
+                 ? list_live(v, at, prefix, after, after_len, with_attrs, fn, ctx)
+                 : list_asof(v, at, prefix, after, after_len, with_attrs, fn, ctx);
+        if (rv == 1)
+            rv = 0; /* stopped by FN */
     }
-    uint8_t prefix[12], upper[12], key[KEY_MAX + STAMP_LEN], vprefix[KEY_MAX];
-    put_be32(prefix, v->no);
-    put_be64(prefix + 4, dir);
-    size_t ulen = mk_prefix_end(upper, prefix, sizeof prefix);
-    struct meta_iter *it = meta_iter_new(v->meta, CF_DIRENTS, upper, ulen);
-    struct meta_iter *vit = meta_iter_new(v->meta, CF_DIRENTS, upper, ulen);
-    size_t klen = sizeof prefix;
-    memcpy(key, prefix, klen);
-    if (after) { /* past every version of AFTER: AFTER 01 (metakey.h 2) */
-        memcpy(key + klen, after, after_len);
-        klen += after_len;
-        key[klen++] = 1;
-    }
-    meta_iter_seek(it, key, klen);
-    while (rv == 0 && meta_iter_valid(it)) {
-        size_t kl;
-        const uint8_t *k = meta_iter_key(it, &kl);
-        const char *name;
-        size_t nlen;
-        if ((rv = mk_name(k, kl, &name, &nlen)) != 0)
-            break;
-        /* the newest version sorts first: "now" reads it in place */
-        size_t plen = 12 + nlen + 1;
-        memcpy(vprefix, k, plen);
-        struct meta_iter *src = it;
-        int found = 0;
-        if (at->hlc == UINT64_MAX && !at->vv) {
-            found = 1;
-        } else {
-            int r = vlookup_asof(vit, vprefix, plen, at);
-            if (r == 0)
-                found = 1, src = vit;
-            else if (r != -ENOENT)
-                rv = r;
-        }
-        if (rv == 0 && found) {
-            size_t vlen;
-            const uint8_t *val = meta_iter_value(src, &vlen);
-            uint64_t seq, child;
-            uint8_t dtype;
-            if ((rv = iv_dirent_decode(val, vlen, &seq, &child, &dtype)) == 0 && child) {
-                struct attr ca; /* best effort: an entry whose inode cannot be read has none */
-                int has = with_attrs && load_inode(v, at, child, &ca, NULL, NULL) == 0;
-                int stop = fn(ctx, (const char *)vprefix + 12, nlen, child, (uint32_t)dtype << 12,
-                              has ? &ca : NULL);
-                if (stop) {
-                    rv = stop == 1 ? 0 : stop;
-                    break;
-                }
-            }
-        }
-        /* next name: past every version of this one */
-        memcpy(key, vprefix, plen);
-        key[plen - 1] = 1;
-        meta_iter_seek(it, key, plen);
-    }
-    if (rv == 0)
-        rv = meta_iter_status(it);
-    meta_iter_free(vit);
-    meta_iter_free(it);
     read_end(v);
     return rv;
 }

@@ -26,8 +26,8 @@
 #define META_MEMTABLE_BYTES (64u << 20)
 
 static const char *const cf_names[CF_COUNT] = {
-    "default", "inodes", "dirents", "extents",   "xattrs",
-    "records", "chunks", "volumes", "snapshots", "peers",
+    "default", "inodes",  "dirents",   "extents", "xattrs", "records",
+    "chunks",  "volumes", "snapshots", "peers",   "live",
 };
 
 struct meta {

@@ -24,6 +24,7 @@ enum meta_cf {
     CF_VOLUMES,   /* volume catalog */
     CF_SNAPSHOTS, /* vol name -> version vector */
     CF_PEERS,     /* reserved for replication cursors */
+    CF_LIVE,      /* vol parent name -> child: the names a directory has now */
     CF_COUNT
 };
 

@@ -48,6 +48,14 @@ size_t mk_dirent(uint8_t *k, uint32_t vol, uint64_t parent, const char *name, si
     return named(k, vol, parent, name, nlen, s);
 }
 
+size_t mk_live(uint8_t *k, uint32_t vol, uint64_t parent, const char *name, size_t nlen)
+{
+    put_be32(k, vol);
+    put_be64(k + 4, parent);
+    memcpy(k + 12, name, nlen);
+    return 12 + nlen;
+}
+
 size_t mk_xattr(uint8_t *k, uint32_t vol, uint64_t ino, const char *name, size_t nlen,
                 struct stamp s)
 {

@@ -6,6 +6,8 @@
  * before stamp X" is a single seek to (object, X). Key layouts:
  *   inodes    vol:4 ino:8 stamp:12
  *   dirents   vol:4 parent:8 name:n 00 stamp:12
+ *   live      vol:4 parent:8 name:n   (unversioned: a name the directory has
+ *             now, valued as its newest dirent version; apply.c (5))
  *   extents   vol:4 ino:8 block:8 stamp:12   (block EXT_TRUNC_BLOCK: truncations)
  *   xattrs    vol:4 ino:8 name:n 00 stamp:12
  *   records   vol:4 origin:4 seq:8
@@ -37,6 +39,8 @@ struct stamp {
 size_t mk_inode(uint8_t *k, uint32_t vol, uint64_t ino, struct stamp s);
 size_t mk_dirent(uint8_t *k, uint32_t vol, uint64_t parent, const char *name, size_t nlen,
                  struct stamp s);
+/* The live key of NAME in PARENT: ordered as the names of mk_dirent keys. */
+size_t mk_live(uint8_t *k, uint32_t vol, uint64_t parent, const char *name, size_t nlen);
 size_t mk_extent(uint8_t *k, uint32_t vol, uint64_t ino, uint64_t block, struct stamp s);
 size_t mk_xattr(uint8_t *k, uint32_t vol, uint64_t ino, const char *name, size_t nlen,
                 struct stamp s);
