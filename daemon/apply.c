@@ -8,8 +8,9 @@
  *     (hlc, origin) in its key and its seq in its value;
  * (3) a data effect stores the block's full composition as of the record:
  *     the newest older version (clipped by truncations) overlaid with it;
- * (4) a batch never holds two records where the later reads block state or
- *     a name the earlier wrote (the caller splits batches on apply_conflicts);
+ * (4) a batch never holds two records where the later reads block state
+ *     the earlier wrote, or a name the earlier wrote with a newer stamp (the
+ *     caller splits batches on apply_conflicts);
  * (5) the live family (metakey.h) holds, for each name of each directory,
  *     its newest dirent version unless that is a tombstone, so a listing of
  *     a directory now costs its live names, not every name it ever had: a
@@ -43,6 +44,7 @@ void apply_init(struct apply_ctx *a, struct meta *m, struct meta_batch *b, uint3
 
 void apply_fini(struct apply_ctx *a)
 {
+    apply_batch_done(a);
     free(a->touched);
     a->touched = NULL;
 }
@@ -50,15 +52,18 @@ void apply_fini(struct apply_ctx *a)
 void apply_batch_done(struct apply_ctx *a)
 {
     a->n_touched = 0;
+    meta_iter_free(a->look); /* it reads the index as it was before the commit */
+    a->look = NULL;
 }
 
-static void touch(struct apply_ctx *a, uint64_t ino, uint64_t block, int name)
+static void touch(struct apply_ctx *a, uint64_t ino, uint64_t block, const struct stamp *name)
 {
     if (a->n_touched == a->cap_touched) {
         a->cap_touched = a->cap_touched ? a->cap_touched * 2 : 32;
         a->touched = xrealloc(a->touched, a->cap_touched * sizeof *a->touched);
     }
-    a->touched[a->n_touched++] = (struct apply_touch){ino, block, name};
+    a->touched[a->n_touched++] =
+        (struct apply_touch){ino, block, name != NULL, name ? *name : (struct stamp){0, 0}};
 }
 
 /* A dirent effect's name, as apply_touch keeps it (a collision only splits a
@@ -72,11 +77,12 @@ int apply_conflicts(const struct apply_ctx *a, const struct record *r)
 {
     for (uint32_t i = 0; i < r->n_eff; i++) {
         const struct effect *e = &r->eff[i];
-        if (e->type == EFF_DIRENT) {
+        if (e->type == EFF_DIRENT) { /* (5) only a newer batch-mate hides from the look */
             uint64_t h = name_hash(e);
+            struct stamp s = {r->hlc, r->dot.origin};
             for (uint32_t j = 0; j < a->n_touched; j++) {
                 const struct apply_touch *t = &a->touched[j];
-                if (t->name && t->ino == e->parent && t->block == h)
+                if (t->name && t->ino == e->parent && t->block == h && stamp_cmp(t->s, s) > 0)
                     return 1;
             }
             continue;
@@ -101,21 +107,21 @@ static int put_live(struct apply_ctx *a, const struct effect *e, struct stamp s,
     if (!a->fresh) {
         size_t plen =
             mk_dirent(key, a->vol, e->parent, e->str, e->str_len, STAMP_NEWEST) - STAMP_LEN;
-        struct meta_iter *it = meta_iter_new(a->m, CF_DIRENTS, NULL, 0);
-        int rv = vlookup_seek(it, key, plen, STAMP_NEWEST, NULL);
-        int newer = rv == 0 && stamp_cmp(vlookup_stamp(it), s) > 0;
-        meta_iter_free(it);
-        if (rv != 0 && rv != -ENOENT)
-            return rv;
-        if (newer)
+        if (!a->look) /* the committed index, for the rest of the batch */
+            a->look = meta_iter_new(a->m, CF_DIRENTS, NULL, 0);
+        int rv = vlookup_seek(a->look, key, plen, STAMP_NEWEST, NULL);
+        if (rv == 0 && stamp_cmp(vlookup_stamp(a->look), s) > 0)
             return 0;
+        /* a malformed newest version (a damaged index) does not keep this one out */
+        if (rv != 0 && rv != -ENOENT && rv != CAIRN_EFORMAT)
+            return rv;
     }
     size_t klen = mk_live(key, a->vol, e->parent, e->str, e->str_len);
     if (e->child)
         meta_batch_put(a->m, a->b, CF_LIVE, key, klen, val, IV_DIRENT_LEN);
     else
         meta_batch_delete(a->m, a->b, CF_LIVE, key, klen);
-    touch(a, e->parent, name_hash(e), 1); /* (4) */
+    touch(a, e->parent, name_hash(e), &s); /* (4) */
     return 0;
 }
 
@@ -151,7 +157,7 @@ static int apply_data(struct apply_ctx *a, const struct record *r, uint32_t idx,
             iv_comp_encode(val, &c);
             meta_batch_put(a->m, a->b, CF_EXTENTS, key, klen, val, vlen);
             free(val);
-            touch(a, e->ino, blk, 0);
+            touch(a, e->ino, blk, NULL);
         }
     }
     comp_fini(&c);
@@ -221,7 +227,7 @@ int apply_record(struct apply_ctx *a, const struct record *r, uint32_t chunk_no,
             klen = mk_extent(key, a->vol, e->ino, EXT_TRUNC_BLOCK, s);
             iv_trunc_encode(small, seq, e->size);
             meta_batch_put(a->m, a->b, CF_EXTENTS, key, klen, small, IV_TRUNC_LEN);
-            touch(a, e->ino, EXT_TRUNC_BLOCK, 0);
+            touch(a, e->ino, EXT_TRUNC_BLOCK, NULL);
             break;
         case EFF_XATTR:
             klen = mk_xattr(key, a->vol, e->ino, e->str, e->str_len, s);

@@ -11,13 +11,15 @@
 #define CAIRN_APPLY_H
 
 #include "meta.h"
+#include "metakey.h"
 #include "record.h"
 
 #include <stdint.h>
 
 struct apply_touch {
     uint64_t ino, block; /* block ~0: the whole inode (a truncation) */
-    int name;            /* 1: a name, BLOCK its hash, INO its directory */
+    int name;            /* 1: a name, BLOCK its hash, INO its directory, */
+    struct stamp s;      /* S the stamp it was written with */
 };
 
 struct apply_ctx {
@@ -27,16 +29,20 @@ struct apply_ctx {
     struct apply_touch *touched;
     uint32_t n_touched, cap_touched;
     /* 1: the caller knows the records are not indexed yet (the local write
-     * path just gave them their dots), so the idempotency lookup is skipped */
+     * path just gave them their dots and a stamp newer than every indexed
+     * one), so the idempotency lookup and the live family's look (apply.c
+     * (5)) are skipped */
     int fresh;
+    struct meta_iter *look; /* the live family's look, until apply_batch_done */
 };
 
 void apply_init(struct apply_ctx *a, struct meta *m, struct meta_batch *b, uint32_t vol);
 void apply_fini(struct apply_ctx *a);
-/* Forget what the batch touched (call after committing or clearing it). */
+/* Forgets what the batch touched (call after committing or clearing it, and
+ * only then). */
 void apply_batch_done(struct apply_ctx *a);
-/* 1 when R reads file data or a name that an earlier record of the batch
- * wrote. */
+/* 1 when R reads file data that an earlier record of the batch wrote, or
+ * writes a name that one wrote with a newer stamp. */
 int apply_conflicts(const struct apply_ctx *a, const struct record *r);
 /* Adds R's index entries to the batch: every effect, the record location
  * (CHUNK_NO, OFF, LEN) and the version stamp. CAIRN_EFORMAT for a record

@@ -117,13 +117,24 @@ static int load_dirent(struct volume *v, const struct asof *at, uint64_t parent,
 {
     uint8_t prefix[KEY_MAX];
     size_t nlen = strlen(name);
+    uint64_t seq;
+    if (at->hlc == UINT64_MAX && !at->vv) { /* now: one point lookup (apply.c (5)) */
+        char *val;
+        size_t vlen;
+        int rv = meta_get(v->meta, CF_LIVE, prefix, mk_live(prefix, v->no, parent, name, nlen),
+                          &val, &vlen);
+        if (rv != 0)
+            return rv;
+        rv = iv_dirent_decode((const uint8_t *)val, vlen, &seq, child, dtype);
+        free(val);
+        return rv == 0 && *child == 0 ? CAIRN_EFORMAT : rv; /* never a tombstone */
+    }
     size_t plen = mk_dirent(prefix, v->no, parent, name, nlen, STAMP_NEWEST) - STAMP_LEN;
     struct meta_iter *it = meta_iter_new(v->meta, CF_DIRENTS, NULL, 0);
     int rv = vlookup_asof(it, prefix, plen, at);
     if (rv == 0) {
         size_t vlen;
         const uint8_t *val = meta_iter_value(it, &vlen);
-        uint64_t seq;
         if ((rv = iv_dirent_decode(val, vlen, &seq, child, dtype)) == 0 && *child == 0)
             rv = -ENOENT; /* tombstone */
     }
@@ -406,8 +417,8 @@ static int list_live(struct volume *v, const struct asof *at, const uint8_t *pre
         size_t kl, vlen;
         const uint8_t *k = meta_iter_key(it, &kl);
         const uint8_t *val = meta_iter_value(it, &vlen);
-        if (kl <= 12 || kl > 12 + 255)
-            rv = CAIRN_EFORMAT;
+        if (kl <= 12 || kl > 12 + 255 || memchr(k + 12, 0, kl - 12))
+            rv = CAIRN_EFORMAT; /* the index is untrusted input (metakey.h) */
         else
             rv = list_entry(v, at, (const char *)k + 12, kl - 12, val, vlen, with_attrs, fn, ctx);
     }
