@@ -16,8 +16,10 @@
  *     a directory now costs its live names, not every name it ever had: a
  *     record whose stamp is older than the name's newest indexed version
  *     leaves it alone; a record fresh from the local writer needs no look,
- *     its stamp being newer than every indexed one (hlc.c: the clock has
- *     observed every stamp applied).
+ *     its stamp being newer than every indexed one (hlc_now is past
+ *     every stamp observed, and the engine observes every stamp it
+ *     replays or finds indexed at open: engine.c replay_one,
+ *     replay_damaged, load_volume_state).
  * Threads: an apply_ctx belongs to one thread.
  */
 #include "apply.h"
@@ -56,14 +58,14 @@ void apply_batch_done(struct apply_ctx *a)
     a->look = NULL;
 }
 
-static void touch(struct apply_ctx *a, uint64_t ino, uint64_t block, const struct stamp *name)
+static void touch(struct apply_ctx *a, uint64_t ino, uint64_t block, const struct stamp *name_stamp)
 {
     if (a->n_touched == a->cap_touched) {
         a->cap_touched = a->cap_touched ? a->cap_touched * 2 : 32;
         a->touched = xrealloc(a->touched, a->cap_touched * sizeof *a->touched);
     }
-    a->touched[a->n_touched++] =
-        (struct apply_touch){ino, block, name != NULL, name ? *name : (struct stamp){0, 0}};
+    a->touched[a->n_touched++] = (struct apply_touch){
+        ino, block, name_stamp != NULL, name_stamp ? *name_stamp : (struct stamp){0, 0}};
 }
 
 /* A dirent effect's name, as apply_touch keeps it (a collision only splits a

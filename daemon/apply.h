@@ -16,10 +16,13 @@
 
 #include <stdint.h>
 
+/* What a batch wrote: a block (BLOCK ~0: the whole inode, a truncation) of
+ * file INO, or (NAME 1) a name of directory INO, BLOCK its hash and S the
+ * stamp it was written with. */
 struct apply_touch {
-    uint64_t ino, block; /* block ~0: the whole inode (a truncation) */
-    int name;            /* 1: a name, BLOCK its hash, INO its directory, */
-    struct stamp s;      /* S the stamp it was written with */
+    uint64_t ino, block;
+    int name;
+    struct stamp s;
 };
 
 struct apply_ctx {

@@ -7,9 +7,10 @@
  * (1) the chunk files are the truth; the index is derived from them. At
  *     open, every chunk is scanned from the offset the index says it has
  *     applied, and records past it are applied (the index was behind); an
- *     index that is ahead of a chunk (points past its valid end) is thrown
- *     away and rebuilt from the chunks (a damaged last record it names is
- *     kept: reads of it report the damage);
+ *     index that is ahead of a chunk (points past its valid end), or that
+ *     has no marker or one of another layout (format.h INDEX_LAYOUT), is
+ *     thrown away and rebuilt from the chunks (a damaged last record it
+ *     names is kept: reads of it report the damage);
  *     a write group is applied whole or not at all: its records before the
  *     last hold data only (fsops.c (4)), and replay holds them back until a
  *     record of another kind follows; a run of them that ends the chunk is
@@ -54,7 +55,6 @@
 #define ENGINE_MAX_CHUNKS 65536u
 #define REPLAY_BATCH 256
 #define STOP_EVERY 1024 /* records between two questions to opts.stop */
-static const char ENGINE_MARKER[] = "engine";
 
 struct engine {
     struct node node;
@@ -685,11 +685,11 @@ static int load(struct engine *e)
 
 static int put_marker(struct engine *e)
 {
-    uint8_t val[5];
+    uint8_t val[INDEX_MARKER_LEN];
     val[0] = INDEX_LAYOUT;
     put_le32(val + 1, e->node.id);
     struct meta_batch *b = meta_batch_new();
-    meta_batch_put(e->meta, b, CF_DEFAULT, ENGINE_MARKER, sizeof ENGINE_MARKER - 1, val,
+    meta_batch_put(e->meta, b, CF_DEFAULT, INDEX_MARKER_KEY, sizeof INDEX_MARKER_KEY - 1, val,
                    sizeof val);
     int rv = meta_batch_commit(e->meta, b, 1);
     meta_batch_free(b);
@@ -844,10 +844,10 @@ int engine_open(struct engine **out, const struct engine_opts *o)
         goto out;
     char *val;
     size_t vlen;
-    rv = meta_get(e->meta, CF_DEFAULT, ENGINE_MARKER, sizeof ENGINE_MARKER - 1, &val, &vlen);
+    rv = meta_get(e->meta, CF_DEFAULT, INDEX_MARKER_KEY, sizeof INDEX_MARKER_KEY - 1, &val, &vlen);
     if (rv == 0) {
-        uint32_t id = vlen == 5 ? get_le32((uint8_t *)val + 1) : 0;
-        unsigned layout = vlen == 5 ? (uint8_t)val[0] : 0;
+        uint32_t id = vlen == INDEX_MARKER_LEN ? get_le32((uint8_t *)val + 1) : 0;
+        unsigned layout = vlen == INDEX_MARKER_LEN ? (uint8_t)val[0] : 0;
         free(val);
         if (id != e->node.id) {
             log_err("engine", "index in %s belongs to node %u, not %u", e->index_dir, id,

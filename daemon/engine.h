@@ -64,7 +64,8 @@ struct engine_stats {
 };
 
 /* Opens DATA_DIR (creating it and a node identity on first use), recovers
- * every chunk (drops torn tails, replays records the index lacks) and opens
+ * every chunk (drops torn tails, replays records the index lacks; rebuilds
+ * an index that is lost, ahead of the chunks or of another layout) and opens
  * every volume. A data directory locked by another process: -EBUSY. */
 int engine_open(struct engine **out, const struct engine_opts *o);
 /* Flushes and closes; pending writes that were never fsync'ed are flushed.

@@ -73,9 +73,11 @@
  * ---- index values (RocksDB, metakey.c) ------------------------------------
  * Every value starts with u8 INDEX_VERSION. Versioned values then hold the
  * u64 seq of the record that wrote them (the origin is in the key).
- * INDEX_LAYOUT numbers the set of key families (metakey.h) and is kept in
- * the engine's marker (engine.c): 1 had no live family; an index of another
- * layout is rebuilt from the chunks at open (it is derived from them).
+ * INDEX_LAYOUT numbers the set of key families (metakey.h): 1 had no live
+ * family. The index's marker, written last by a rebuild (engine.c), is key
+ * INDEX_MARKER_KEY in the default family: u8 INDEX_LAYOUT, u32 node id. An
+ * index without one, or of another layout, is rebuilt from the chunks at
+ * open (it is derived from them).
  */
 #ifndef CAIRN_FORMAT_H
 #define CAIRN_FORMAT_H
@@ -117,6 +119,8 @@ enum eff_type {
 
 #define INDEX_VERSION 1u
 #define INDEX_LAYOUT 2u
+#define INDEX_MARKER_KEY "engine"
+#define INDEX_MARKER_LEN 5u
 
 #define NODE_FILE_VERSION 1u
 

@@ -112,13 +112,19 @@ static int load_inode(struct volume *v, const struct asof *at, uint64_t ino, str
     return rv;
 }
 
+/* Whether AT is the present (live family) rather than a past view. */
+static int asof_now(const struct asof *at)
+{
+    return at->hlc == UINT64_MAX && !at->vv;
+}
+
 static int load_dirent(struct volume *v, const struct asof *at, uint64_t parent, const char *name,
                        uint64_t *child, uint8_t *dtype)
 {
     uint8_t prefix[KEY_MAX];
     size_t nlen = strlen(name);
     uint64_t seq;
-    if (at->hlc == UINT64_MAX && !at->vv) { /* now: one point lookup (apply.c (5)) */
+    if (asof_now(at)) { /* one point lookup (apply.c (5)) */
         char *val;
         size_t vlen;
         int rv = meta_get(v->meta, CF_LIVE, prefix, mk_live(prefix, v->no, parent, name, nlen),
@@ -417,10 +423,10 @@ static int list_live(struct volume *v, const struct asof *at, const uint8_t *pre
         size_t kl, vlen;
         const uint8_t *k = meta_iter_key(it, &kl);
         const uint8_t *val = meta_iter_value(it, &vlen);
-        if (kl <= 12 || kl > 12 + 255 || memchr(k + 12, 0, kl - 12))
-            rv = CAIRN_EFORMAT; /* the index is untrusted input (metakey.h) */
-        else
-            rv = list_entry(v, at, (const char *)k + 12, kl - 12, val, vlen, with_attrs, fn, ctx);
+        const char *name;
+        size_t nlen;
+        if ((rv = mk_live_name(k, kl, &name, &nlen)) == 0)
+            rv = list_entry(v, at, name, nlen, val, vlen, with_attrs, fn, ctx);
     }
     if (rv == 0)
         rv = meta_iter_status(it);
@@ -440,7 +446,7 @@ static int list_asof(struct volume *v, const struct asof *at, const uint8_t *pre
     struct meta_iter *vit = meta_iter_new(v->meta, CF_DIRENTS, upper, ulen);
     size_t klen = 12;
     memcpy(key, prefix, klen);
-    if (after) { /* past every version of AFTER: AFTER 01 (metakey.h 2) */
+    if (after) { /* past every version of AFTER: AFTER 01 (metakey.c (2)) */
         memcpy(key + klen, after, after_len);
         klen += after_len;
         key[klen++] = 1;
@@ -465,6 +471,8 @@ static int list_asof(struct volume *v, const struct asof *at, const uint8_t *pre
         } else if (rv == -ENOENT) {
             rv = 0;
         }
+        if (rv != 0)
+            break;
         /* next name: past every version of this one */
         memcpy(key, vprefix, plen);
         key[plen - 1] = 1;
@@ -493,9 +501,8 @@ int fs_readdir(struct volume *v, const struct asof *at, uint64_t dir, const char
         uint8_t prefix[12];
         put_be32(prefix, v->no);
         put_be64(prefix + 4, dir);
-        rv = at->hlc == UINT64_MAX && !at->vv
-                 ? list_live(v, at, prefix, after, after_len, with_attrs, fn, ctx)
-                 : list_asof(v, at, prefix, after, after_len, with_attrs, fn, ctx);
+        rv = asof_now(at) ? list_live(v, at, prefix, after, after_len, with_attrs, fn, ctx)
+                          : list_asof(v, at, prefix, after, after_len, with_attrs, fn, ctx);
         if (rv == 1)
             rv = 0; /* stopped by FN */
     }

@@ -2,8 +2,9 @@
  * metakey.c — owns the byte form of index keys and values (metakey.h).
  *
  * Invariants: (1) versions of one object are adjacent and sorted newest
- * first; (2) a name inside a key is followed by a 00 byte and names never
- * contain 00, so "a" sorts with all its versions before "a\x01"; (3) every
+ * first; (2) a name inside a versioned key is followed by a 00 byte and
+ * names never contain 00, so "a" sorts with all its versions before
+ * "a\x01"; a live key (mk_live) ends with its name, which sorts the same; (3) every
  * decoder checks lengths and the version byte before reading; (4) a comp's
  * pieces are sorted by boff and never overlap. Pure: no I/O, no shared state.
  */
@@ -54,6 +55,15 @@ size_t mk_live(uint8_t *k, uint32_t vol, uint64_t parent, const char *name, size
     put_be64(k + 4, parent);
     memcpy(k + 12, name, nlen);
     return 12 + nlen;
+}
+
+int mk_live_name(const uint8_t *k, size_t klen, const char **name, size_t *nlen)
+{
+    if (klen <= 12 || klen > 12 + 255 || memchr(k + 12, 0, klen - 12))
+        return CAIRN_EFORMAT;
+    *name = (const char *)k + 12;
+    *nlen = klen - 12;
+    return 0;
 }
 
 size_t mk_xattr(uint8_t *k, uint32_t vol, uint64_t ino, const char *name, size_t nlen,

@@ -58,6 +58,8 @@ size_t mk_prefix_end(uint8_t *out, const uint8_t *prefix, size_t n);
 int mk_stamp(const uint8_t *k, size_t klen, struct stamp *s);
 /* The name inside a dirent/xattr key of a known prefix length (12). */
 int mk_name(const uint8_t *k, size_t klen, const char **name, size_t *nlen);
+/* The name of a live key (1..255 bytes without 00, else CAIRN_EFORMAT). */
+int mk_live_name(const uint8_t *k, size_t klen, const char **name, size_t *nlen);
 
 /* inodes: u8 ver, u64 seq, attr, u16 target length, target */
 struct iv_inode {

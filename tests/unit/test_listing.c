@@ -2,9 +2,9 @@
  * test_listing.c — the live family (apply.c (5), metakey.h): a listing of a
  * directory now shows exactly the names it has, whatever names it had
  * before; a record older than a name's newest version, applied late (as a
- * replica's will be), leaves the name's live entry alone, also inside one
- * batch; and an index of the layout before the live family (INDEX_LAYOUT 1)
- * is rebuilt from the chunks at open instead of listing nothing.
+ * replica's will be), leaves the name's live entry alone (apply.c (5)),
+ * also inside one batch (apply.c (4)); and an index of the layout before the live family
+ * (INDEX_LAYOUT 1) is rebuilt from the chunks at open instead of listing nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,7 +24,7 @@
 #include "testutil.h"
 
 #include <errno.h>
-#include <rocksdb/c.h>
+#include <rocksdb/c.h> /* drop_family: what no product code does */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,15 +136,15 @@ static void listing_now_shows_the_live_names_after_churn(void **state)
         engine_close(e);
         if (round == 1) { /* the index from before the churn: the open replays it */
             tu_rmrf(index);
-            assert_true(asprintf(&cmd, "mv %s.before %s", index, index) > 0);
-            assert_int_equal(system(cmd), 0);
+            assert_true(asprintf(&cmd, "%s.before", index) > 0);
+            assert_int_equal(rename(cmd, index), 0);
             free(cmd);
         } else if (round == 2) { /* no index: the open rebuilds it from the chunks */
             tu_rmrf(index);
         }
-        v = open_volume(dir, &e, 0);
+        if (round < 3)
+            v = open_volume(dir, &e, 0);
     }
-    engine_close(e);
     free(index);
     tu_rmrf(dir);
     free(dir);
@@ -204,12 +204,13 @@ static void index_of_layout_1_is_rebuilt_at_open(void **state)
     assert_int_equal(meta_open(&m, index), 0);
     char *val;
     size_t vlen;
-    assert_int_equal(meta_get(m, CF_DEFAULT, "engine", 6, &val, &vlen), 0);
-    assert_int_equal(vlen, 5);
+    assert_int_equal(
+        meta_get(m, CF_DEFAULT, INDEX_MARKER_KEY, sizeof INDEX_MARKER_KEY - 1, &val, &vlen), 0);
+    assert_int_equal(vlen, INDEX_MARKER_LEN);
     assert_int_equal((uint8_t)val[0], INDEX_LAYOUT);
     val[0] = 1;
     struct meta_batch *b = meta_batch_new();
-    meta_batch_put(m, b, CF_DEFAULT, "engine", 6, val, vlen);
+    meta_batch_put(m, b, CF_DEFAULT, INDEX_MARKER_KEY, sizeof INDEX_MARKER_KEY - 1, val, vlen);
     free(val);
     assert_int_equal(meta_batch_commit(m, b, 1), 0);
     meta_batch_free(b);
@@ -231,7 +232,8 @@ static void index_of_layout_1_is_rebuilt_at_open(void **state)
     assert_int_equal(list(v, &ASOF_NOW, NULL).total, 3);
     engine_close(e);
     assert_int_equal(meta_open(&m, index), 0);
-    assert_int_equal(meta_get(m, CF_DEFAULT, "engine", 6, &val, &vlen), 0);
+    assert_int_equal(
+        meta_get(m, CF_DEFAULT, INDEX_MARKER_KEY, sizeof INDEX_MARKER_KEY - 1, &val, &vlen), 0);
     assert_int_equal((uint8_t)val[0], INDEX_LAYOUT);
     free(val);
     meta_close(m);

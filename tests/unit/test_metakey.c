@@ -10,7 +10,7 @@
  * sorted and non-overlapping: comp_overlay/comp_clip are checked against a
  * byte-array reference model of one 64 KiB block (seeded random steps), which
  * records for every byte the piece it must come from and where in the record.
- * Also mk_stamp and mk_name roundtrips, mk_prefix_end, and roundtrips of every
+ * Also mk_stamp, mk_name and mk_live roundtrips, mk_prefix_end, and roundtrips of every
  * iv_* encoding.
  */
 #include <setjmp.h>
@@ -252,6 +252,36 @@ static void mk_name_roundtrips_and_rejects_malformed_keys(void **state)
     assert_int_equal(mk_name(k, n, &name, &nlen), CAIRN_EFORMAT);
     for (size_t m = 0; m < 12 + 2 + STAMP_LEN; m++)
         assert_int_equal(mk_name(k, m, &name, &nlen), CAIRN_EFORMAT);
+}
+
+/* Live keys: vol parent name, no terminator; they sort by name as the
+ * versioned dirent keys do ("a" before "a\x01" before "ab"). */
+static void mk_live_roundtrips_sorts_as_dirents_and_rejects_malformed_keys(void **state)
+{
+    (void)state;
+    uint8_t k[KEY_MAX], k2[KEY_MAX];
+    const char *name;
+    size_t nlen;
+    size_t n = mk_live(k, 1, 2, "hello", 5);
+    assert_int_equal(n, 12 + 5);
+    assert_int_equal(get_be32(k), 1);
+    assert_int_equal(get_be64(k + 4), 2);
+    assert_int_equal(mk_live_name(k, n, &name, &nlen), 0);
+    assert_int_equal(nlen, 5);
+    assert_ptr_equal(name, (const char *)k + 12);
+    const char *order[] = {"a", "a\x01", "ab", "b"};
+    for (int i = 0; i + 1 < 4; i++) {
+        size_t a = mk_live(k, 1, 2, order[i], strlen(order[i]));
+        size_t b = mk_live(k2, 1, 2, order[i + 1], strlen(order[i + 1]));
+        size_t m = a < b ? a : b;
+        int c = memcmp(k, k2, m);
+        assert_true(c < 0 || (c == 0 && a < b));
+    }
+    n = mk_live(k, 1, 2, "he\0lo", 5); /* a 00 inside the name */
+    assert_int_equal(mk_live_name(k, n, &name, &nlen), CAIRN_EFORMAT);
+    for (size_t m = 0; m <= 12; m++) /* no name */
+        assert_int_equal(mk_live_name(k, m, &name, &nlen), CAIRN_EFORMAT);
+    assert_int_equal(mk_live_name(k, 12 + 256, &name, &nlen), CAIRN_EFORMAT);
 }
 
 static void mk_prefix_end_is_the_least_key_above_the_prefix(void **state)
@@ -1112,6 +1142,7 @@ int main(void)
         cmocka_unit_test(mk_record_keys_sort_by_numeric_seq),
         cmocka_unit_test(mk_stamp_roundtrips_for_every_versioned_key),
         cmocka_unit_test(mk_name_roundtrips_and_rejects_malformed_keys),
+        cmocka_unit_test(mk_live_roundtrips_sorts_as_dirents_and_rejects_malformed_keys),
         cmocka_unit_test(mk_prefix_end_is_the_least_key_above_the_prefix),
         cmocka_unit_test(comp_overlay_and_clip_match_the_byte_model),
         cmocka_unit_test(comp_overlay_splits_a_piece_around_a_smaller_one),
