@@ -10,7 +10,8 @@
  *     index that is ahead of a chunk (points past its valid end), or that
  *     has no marker or one of another layout (format.h INDEX_LAYOUT), is
  *     thrown away and rebuilt from the chunks (a damaged last record it
- *     names is kept: reads of it report the damage);
+ *     names is kept: reads of it report the damage); so is one that
+ *     RocksDB cannot open for damage, after it is moved aside;
  *     a write group is applied whole or not at all: its records before the
  *     last hold data only (fsops.c (4)), and replay holds them back until a
  *     record of another kind follows; a run of them that ends the chunk is
@@ -48,6 +49,7 @@
 #include <errno.h>
 #include <sodium.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -696,6 +698,26 @@ static int put_marker(struct engine *e)
     return rv;
 }
 
+/* Opens the index; one that RocksDB finds damaged is moved aside, to
+ * INDEX.damaged (replacing an older one), and a new one opened, which the
+ * caller then rebuilds from the chunks (1). */
+static int open_index(struct engine *e)
+{
+    int rv = meta_open(&e->meta, e->index_dir);
+    if (rv != -EUCLEAN)
+        return rv;
+    char *aside = xasprintf("%s.damaged", e->index_dir);
+    log_warn("engine",
+             "the index in %s is damaged: moving it to %s and rebuilding it from the chunks",
+             e->index_dir, aside);
+    if ((rv = meta_destroy(aside)) == 0 && rename(e->index_dir, aside) != 0) {
+        rv = -errno;
+        log_err("engine", "cannot move %s to %s: %s", e->index_dir, aside, strerror(-rv));
+    }
+    free(aside);
+    return rv ? rv : meta_open(&e->meta, e->index_dir);
+}
+
 /* Throws the index away and loads everything from the chunks. */
 static int rebuild(struct engine *e)
 {
@@ -840,7 +862,7 @@ int engine_open(struct engine **out, const struct engine_opts *o)
     e->chunk_dir = xasprintf("%s/chunks", o->data_dir);
     e->index_dir = xasprintf("%s/index", o->data_dir);
     if ((rv = node_mkdirs(e->chunk_dir)) != 0 || (rv = open_chunks(e)) != 0 ||
-        (rv = meta_open(&e->meta, e->index_dir)) != 0)
+        (rv = open_index(e)) != 0)
         goto out;
     char *val;
     size_t vlen;

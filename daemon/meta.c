@@ -146,9 +146,10 @@ int meta_open(struct meta **out, const char *path)
     if (err) {
         memset(m->cf, 0, sizeof m->cf);
         m->db = NULL;
+        int damaged = strncmp(err, "Corruption:", 11) == 0;
         int rv = fail("open index", err);
         meta_close(m);
-        return rv;
+        return damaged ? -EUCLEAN : rv;
     }
     m->ropts = rocksdb_readoptions_create();
     m->wopts = rocksdb_writeoptions_create();

@@ -32,7 +32,8 @@ struct meta;
 struct meta_batch;
 struct meta_iter;
 
-/* Opens (creating if missing) the index at PATH. */
+/* Opens (creating if missing) the index at PATH; -EUCLEAN when RocksDB
+ * finds it damaged (its own files: CURRENT, MANIFEST, tables). */
 int meta_open(struct meta **out, const char *path);
 void meta_close(struct meta *m);
 /* Deletes the index at PATH (must be closed). */

@@ -1,5 +1,5 @@
 /*
- * test_corruption.c — damaged chunk bytes on disk (daemon/chunk.c invariants
+ * test_corruption.c — damaged bytes on disk (daemon/chunk.c invariants
  * (1) and (3), extent.c (2), engine.c recovery (1)).
  *
  * Each test writes files through the engine, fsyncs, closes it, damages the
@@ -37,7 +37,9 @@
  *  - a damaged inode number in a data effect: the data is not filed under
  *    it, so a file made later with that number shows none of it;
  *  - a record of a newer format at the end: the open fails with
- *    CAIRN_ENEWER and nothing is cut.
+ *    CAIRN_ENEWER and nothing is cut;
+ *  - the index's own files damaged (RocksDB's CURRENT, its MANIFEST): the
+ *    open moves the index aside and rebuilds it from the chunks.
  * CAIRN_SEED=N reruns a seed (file contents and the flipped byte);
  * CAIRN_TEST_VERBOSE=1 shows the engine's logs.
  */
@@ -1182,6 +1184,67 @@ static void rebuild_stopped_on_request_is_done_again_at_the_next_open(void **sta
     cx_destroy(&c);
 }
 
+/* Overwrites the first LEN bytes of PATH with 0xff (the file keeps its size). */
+static void scribble(const char *path, size_t len)
+{
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    uint8_t junk[64];
+    memset(junk, 0xff, sizeof junk);
+    assert_true(len <= sizeof junk);
+    assert_int_equal(pwrite(fd, junk, len, 0), (ssize_t)len);
+    close(fd);
+}
+
+/* The path of the file in C's index whose name starts with PREFIX. */
+static char *index_file(const struct cx *c, const char *prefix)
+{
+    char *dir = NULL, *found = NULL;
+    assert_true(asprintf(&dir, "%s/index", c->dir) > 0);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (!found && strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+            assert_true(asprintf(&found, "%s/%s", dir, de->d_name) > 0);
+    closedir(d);
+    free(dir);
+    assert_non_null(found);
+    return found;
+}
+
+/* RocksDB's own files of the index damaged (its CURRENT, then in a second
+ * round its MANIFEST): the open moves the index aside to index.damaged
+ * (replacing the copy of the round before) and rebuilds it from the chunks,
+ * so the file reads back whole; without that the open fails. */
+static void damaged_index_is_moved_aside_and_rebuilt(void **state)
+{
+    (void)state;
+    quiet();
+    struct cx c;
+    uint64_t a;
+    enum { N = 200000 };
+    uint8_t *data = cx_one_file(&c, "idx", N, &a);
+    char *aside = NULL;
+    assert_true(asprintf(&aside, "%s/index.damaged", c.dir) > 0);
+    for (int round = 0; round < 2; round++) {
+        char *p = index_file(&c, round == 0 ? "CURRENT" : "MANIFEST-");
+        scribble(p, 32);
+        free(p);
+        cx_open(&c);
+        expect_data(&c, a, 0, data, N);
+        struct stat st;
+        assert_int_equal(stat(aside, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        cx_close(&c);
+    }
+    cx_open(&c); /* the rebuilt index opens as it is */
+    expect_data(&c, a, 0, data, N);
+    free(aside);
+    free(data);
+    cx_destroy(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1200,6 +1263,7 @@ int main(void)
         cmocka_unit_test(write_group_cut_short_is_dropped_whole_on_rebuild),
         cmocka_unit_test(damaged_group_before_a_cut_group_is_not_cut),
         cmocka_unit_test(rebuild_stopped_on_request_is_done_again_at_the_next_open),
+        cmocka_unit_test(damaged_index_is_moved_aside_and_rebuilt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
