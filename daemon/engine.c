@@ -52,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ENGINE_MAX_CHUNKS 65536u
@@ -699,22 +700,31 @@ static int put_marker(struct engine *e)
 }
 
 /* Opens the index; one that RocksDB finds damaged is moved aside, to
- * INDEX.damaged (replacing an older one), and a new one opened, which the
- * caller then rebuilds from the chunks (1). */
+ * INDEX.damaged-SECONDS (the time; kept for whoever wants to look, never
+ * deleted here), and a new one opened, which the caller then rebuilds from
+ * the chunks (1). */
 static int open_index(struct engine *e)
 {
     int rv = meta_open(&e->meta, e->index_dir);
     if (rv != -EUCLEAN)
         return rv;
-    char *aside = xasprintf("%s.damaged", e->index_dir);
-    log_warn("engine",
-             "the index in %s is damaged: moving it to %s and rebuilding it from the chunks",
-             e->index_dir, aside);
-    if ((rv = meta_destroy(aside)) == 0 && rename(e->index_dir, aside) != 0) {
-        rv = -errno;
-        log_err("engine", "cannot move %s to %s: %s", e->index_dir, aside, strerror(-rv));
+    long long now = (long long)time(NULL);
+    for (int i = 0; i < 100; i++) {
+        char *aside = i ? xasprintf("%s.damaged-%lld-%d", e->index_dir, now, i)
+                        : xasprintf("%s.damaged-%lld", e->index_dir, now);
+        rv = rename(e->index_dir, aside) == 0 ? 0 : -errno;
+        if (rv == 0)
+            log_warn("engine",
+                     "the index in %s is damaged: moved it to %s; rebuilding it from"
+                     " the chunks",
+                     e->index_dir, aside);
+        else if (rv != -EEXIST && rv != -ENOTEMPTY)
+            log_err("engine", "the index in %s is damaged, and moving it to %s failed: %s",
+                    e->index_dir, aside, strerror(-rv));
+        free(aside);
+        if (rv != -EEXIST && rv != -ENOTEMPTY)
+            break;
     }
-    free(aside);
     return rv ? rv : meta_open(&e->meta, e->index_dir);
 }
 
