@@ -32,10 +32,14 @@
 # retry then returned).
 #
 # cairnd logs how many requests reached a session after the stop had ended
-# it (dropped unapplied, server.c (5)); each of them is a call whose client
-# was told so, so per round that count must not exceed the calls stop_hammer
-# saw told (the window below). It may be lower: a request still in the
-# socket when the session ended is discarded by gRPC, not by cairnd.
+# it (dropped unapplied, server.c (5)); each of them is a call that failed
+# and was not applied, so per round that count must not exceed the failed
+# calls whose names are absent after the restart. Most of those calls were
+# told "not applied" (the window below), but not all: the stop's disconnect
+# can overtake the status that tells it, and the client then sees "service
+# unavailable", an outcome it does not know (a CI run saw 4 dropped and 3
+# told). The count may be lower: a request still in the socket when the
+# session ended is discarded by gRPC, not by cairnd.
 #
 # Printed, not asserted (timing-dependent): per round, how many calls met a
 # session the stop had ended idle ("window hit N times"; stop_hammer.c tells
@@ -142,8 +146,6 @@ for ((round = 1; round <= ROUNDS; round++)); do
     sed -nE 's/.* ([0-9]+) requests came on sessions the stop had ended.*/\1/p')
   dropped=${dropped:-0}
   dropped_total=$((dropped_total + dropped))
-  ((dropped <= windows)) ||
-    fail "round $round: cairnd dropped $dropped requests, but only $windows calls were told not applied"
   acked=$(grep -c '^ack ' "$out" || true)
   echo "# round $round: SIGTERM ${delay_ms} ms after $MIN_ACKS acks ($before acked by then, $acked in all);" \
     "cairnd stopped in $stop_ms ms, stop_hammer ended ${hammer_ms} ms after the SIGTERM;" \
@@ -157,8 +159,14 @@ for ((round = 1; round <= ROUNDS; round++)); do
     sed "s/^/# round $r after stop $round: /" "$T_TMP/verify"
     [[ $rc == 0 ]] || fail "round $round: names of round $r after the restart (above)"
   done
+  # the last verify was this round's
   lost=$(grep -oE 'failed_present=[0-9]+' "$T_TMP/verify" | cut -d= -f2)
   lost_total=$((lost_total + lost))
+  told=$(sed -nE 's/.* ([0-9]+) failed calls told .*/\1/p' "$T_TMP/verify")
+  other=$(sed -nE 's/.* ([0-9]+) other failed calls.*/\1/p' "$T_TMP/verify")
+  [[ -n $told && -n $other && -n $lost ]] || fail "round $round: no counts in the verify line (above)"
+  ((dropped <= told + other - lost)) ||
+    fail "round $round: cairnd dropped $dropped requests, but only $((told + other - lost)) failed calls are absent"
   if grep -E '^[0-9T:.-]+Z E |damaged bytes|torn tail|index is ahead' "$LOG"; then
     fail "round $round: the log reports errors or recovery after a clean stop (lines above)"
   fi
