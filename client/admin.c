@@ -30,6 +30,8 @@ int cairn_node_status(cairn_t *c, cairn_node_status_t *out)
     out->checksum_errors = rep->checksum_errors;
     out->index_lost = rep->index_lost;
     out->damaged_located = rep->damaged_located;
+    snprintf(out->index_rebuilt, sizeof out->index_rebuilt, "%s",
+             rep->index_rebuilt ? rep->index_rebuilt : "");
     FREE(rep);
     return 0;
 }

@@ -82,6 +82,8 @@ struct engine {
     int rebuilding;                    /* the index was thrown away: scans must not cut bytes */
     _Atomic int reindexing;            /* engine_reindex waits for or holds the gate */
     _Atomic int index_lost;            /* the last reindex failed: calls are refused */
+    const char *rebuilt;               /* why engine_open rebuilt the index, or "" */
+    int new_node;                      /* engine_open made the catalog chunk: nothing to rebuild */
 };
 
 struct chunk *engine_chunk_by_no(struct engine *e, uint32_t no)
@@ -94,6 +96,11 @@ int engine_enter(struct engine *e)
 {
     pthread_rwlock_rdlock(&e->gate);
     return atomic_load(&e->index_lost) ? CAIRN_EINDEX : 0;
+}
+
+const char *engine_index_rebuilt(struct engine *e)
+{
+    return e->rebuilt;
 }
 
 int engine_index_lost(struct engine *e)
@@ -714,6 +721,8 @@ static int open_index(struct engine *e)
                         : xasprintf("%s.damaged-%lld", e->index_dir, now);
         rv = rename(e->index_dir, aside) == 0 ? 0 : -errno;
         if (rv == 0)
+            e->rebuilt = "damaged";
+        if (rv == 0)
             log_warn("engine",
                      "the index in %s is damaged: moved it to %s; rebuilding it from"
                      " the chunks",
@@ -816,6 +825,7 @@ static int open_chunks(struct engine *e)
             0)
             return rv;
         atomic_store_explicit(&e->chunks[CHUNK_CATALOG_NO], c, memory_order_release);
+        e->new_node = 1;
     }
     return 0;
 }
@@ -867,6 +877,7 @@ int engine_open(struct engine **out, const struct engine_opts *o)
     int rv;
     e->stop = o->stop;
     e->stop_ctx = o->stop_ctx;
+    e->rebuilt = "";
     if ((rv = node_open(&e->node, o->data_dir)) != 0)
         goto out;
     e->chunk_dir = xasprintf("%s/chunks", o->data_dir);
@@ -890,13 +901,15 @@ int engine_open(struct engine **out, const struct engine_opts *o)
         if (layout != INDEX_LAYOUT) { /* format.h: derived, so rebuilt */
             log_info("engine", "index layout %u, this release keeps layout %u", layout,
                      INDEX_LAYOUT);
+            e->rebuilt = "layout";
             rv = rebuild(e);
-        } else {
-            rv = load(e);
-            if (rv == CAIRN_EINDEX)
-                rv = rebuild(e);
+        } else if ((rv = load(e)) == CAIRN_EINDEX) {
+            e->rebuilt = "inconsistent";
+            rv = rebuild(e);
         }
     } else if (rv == -ENOENT) {
+        if (!*e->rebuilt && !e->new_node)
+            e->rebuilt = "missing";
         rv = rebuild(e);
     }
     e->stop = NULL; /* only engine_open's rebuild is stopped (nothing is served yet) */

@@ -125,5 +125,9 @@ __attribute__((warn_unused_result)) int engine_enter(struct engine *e);
 void engine_leave(struct engine *e);
 /* 1 when a reindex failed (until one succeeds, or the next start). */
 int engine_index_lost(struct engine *e);
+/* Why engine_open rebuilt the index from the chunks, one of
+ * ENGINE_REBUILT_WHY (static strings), or "" when it did not. */
+#define ENGINE_REBUILT_WHY "missing", "layout", "inconsistent", "damaged"
+const char *engine_index_rebuilt(struct engine *e);
 
 #endif

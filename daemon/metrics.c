@@ -228,6 +228,13 @@ char *metrics_render(struct metrics *m)
     head(&o, "cairn_damaged_records_located_total", "counter",
          "Damaged records found at recovery whose file data stays indexed (reads of it fail).");
     put(&o, "cairn_damaged_records_located_total %llu\n", (unsigned long long)st.damaged_located);
+    head(&o, "cairn_index_rebuilt_at_start", "gauge",
+         "1 for why this start rebuilt the index from the chunk logs: none was there (a new node),"
+         " an older layout, inconsistent with the chunks, or damaged (moved aside).");
+    static const char *const why[] = {ENGINE_REBUILT_WHY};
+    for (size_t i = 0; i < sizeof why / sizeof why[0]; i++)
+        put(&o, "cairn_index_rebuilt_at_start{reason=\"%s\"} %d\n", why[i],
+            strcmp(why[i], engine_index_rebuilt(m->e)) == 0);
     head(&o, "cairn_index_bytes", "gauge", "Size of the RocksDB index on disk.");
     put(&o, "cairn_index_bytes %llu\n", (unsigned long long)engine_index_bytes(m->e));
 

@@ -873,6 +873,7 @@ static int h_node_status(void *app, const ProtobufCMessage *msg, ProtobufCMessag
     rep->checksum_errors = st.checksum_errors;
     rep->index_lost = engine_index_lost(s->e) != 0;
     rep->damaged_located = st.damaged_located;
+    rep->index_rebuilt = xstrdup(engine_index_rebuilt(s->e));
     *resp = &rep->base;
     return 0;
 }

@@ -27,13 +27,29 @@ static int node_status(struct ctl *x, int argc, char **argv)
         ctl_json_str(stdout, st.data_dir);
         printf(",\"uptime_s\":%llu,\"chunks\":%u,\"volumes\":%u,\"index_bytes\":%llu,"
                "\"bytes_appended\":%llu,\"flushes\":%llu,\"checksum_errors\":%llu,"
-               "\"index_lost\":%s,\"damaged_located\":%llu}\n",
+               "\"index_lost\":%s,\"damaged_located\":%llu,\"index_rebuilt\":",
                (unsigned long long)st.uptime_s, st.chunks, st.volumes,
                (unsigned long long)st.index_bytes, (unsigned long long)st.bytes_appended,
                (unsigned long long)st.flushes, (unsigned long long)st.checksum_errors,
                st.index_lost ? "true" : "false", (unsigned long long)st.damaged_located);
+        ctl_json_str(stdout, st.index_rebuilt);
+        printf("}\n");
         return 0;
     }
+    /* why the start rebuilt the index (cairn.h index_rebuilt) */
+    static const struct {
+        const char *why, *text;
+    } rebuilt[] = {
+        {"missing", "ok (rebuilt at start from the chunk logs: there was none)"},
+        {"layout", "ok (rebuilt at start from the chunk logs: an older release's layout)"},
+        {"inconsistent", "ok (rebuilt at start from the chunk logs: it was ahead of them)"},
+        {"damaged", "ok (rebuilt at start from the chunk logs: it was damaged and moved aside"
+                    " as index.damaged-*)"},
+    };
+    const char *state = "ok";
+    for (size_t i = 0; i < sizeof rebuilt / sizeof rebuilt[0]; i++)
+        if (strcmp(st.index_rebuilt, rebuilt[i].why) == 0)
+            state = rebuilt[i].text;
     char b1[16], b2[16];
     printf("node id          %u\nname             %s\nversion          %s\n"
            "data dir         %s\nuptime           %llus\nchunks           %u\n"
@@ -46,7 +62,7 @@ static int node_status(struct ctl *x, int argc, char **argv)
            (unsigned long long)st.damaged_located,
            st.index_lost ? "INCOMPLETE: a reindex failed; file operations are refused until"
                            " 'node reindex' succeeds or cairnd restarts"
-                         : "ok");
+                         : state);
     return 0;
 }
 

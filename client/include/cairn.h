@@ -184,6 +184,8 @@ typedef struct cairn_node_status {
     int index_lost;           /* a reindex failed part way: file operations are refused until one
                                  succeeds or cairnd restarts */
     uint64_t damaged_located; /* damaged records whose data recovery kept indexed */
+    char index_rebuilt[16];   /* why cairnd's start rebuilt the index from the chunks, "" if it
+                                 did not: missing, layout, inconsistent or damaged */
 } cairn_node_status_t;
 int cairn_node_status(cairn_t *c, cairn_node_status_t *out);
 int cairn_node_reindex(cairn_t *c);

@@ -7,9 +7,10 @@
 # node stopped, the start of one of RocksDB's own files is overwritten (its
 # CURRENT, then its MANIFEST). Each time the next start serves: the log warns
 # that the index was damaged and moved aside, the data directory holds it as
-# index.damaged-SECONDS (the second time beside the first copy), and every
-# file, the listing, the snapshot and a read as of it are what they were. A
-# put after that survives another restart.
+# index.damaged-SECONDS (the second time beside the first copy), node status
+# and the metric cairn_index_rebuilt_at_start{reason="damaged"} say so, and
+# every file, the listing, the snapshot and a read as of it are what they
+# were. A put after that survives another restart, which reports no rebuild.
 source "$(dirname "$0")/../system/lib.sh"
 
 node_start n1
@@ -36,6 +37,10 @@ check() { # $1: what was damaged, $2: how many copies there are now
   [[ $copies == "$2" ]] || fail "after damage to $1: $copies index.damaged-* copies, not $2"
   grep -q "the index in .* is damaged: moved it to .*index.damaged-[0-9-]*; rebuilding it" "$N1_DIR/cairnd.log" ||
     fail "after damage to $1: the log does not say the index was moved aside"
+  ctl n1 node status | grep -Eq '^index +ok \(rebuilt at start from the chunk logs: it was damaged' ||
+    fail "after damage to $1: node status does not say so: $(ctl n1 node status | grep '^index')"
+  [[ $(node_metric n1 'cairn_index_rebuilt_at_start{reason="damaged"}') == 1 ]] ||
+    fail "after damage to $1: cairn_index_rebuilt_at_start{reason=\"damaged\"} is not 1"
 }
 
 n=0
@@ -56,4 +61,6 @@ ctl n1 put v1:/after "$SRC/a"
 node_term n1
 node_start n1
 ctl n1 cat v1:/after | cmp -s - "$SRC/a" || fail "a put after the rebuild does not survive a restart"
+[[ $(node_metric n1 'cairn_index_rebuilt_at_start{reason="damaged"}') == 0 ]] ||
+  fail "a clean start still reports the index as rebuilt for damage"
 pass "a put after the rebuild survives a restart"

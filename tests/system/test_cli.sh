@@ -172,10 +172,11 @@ run 0 ctl n1 --json node status
 want_eq "status.name" "$(pyj 'd["name"]')" n1
 want_eq "status.data_dir" "$(pyj 'd["data_dir"]')" "$N1_DIR/data"
 want_eq "status fields" "$(pyj 'sorted(d)')" \
-  '["bytes_appended", "checksum_errors", "chunks", "damaged_located", "data_dir", "flushes", "index_bytes", "index_lost", "name", "node_id", "uptime_s", "version", "volumes"]'
+  '["bytes_appended", "checksum_errors", "chunks", "damaged_located", "data_dir", "flushes", "index_bytes", "index_lost", "index_rebuilt", "name", "node_id", "uptime_s", "version", "volumes"]'
 want_eq "status.checksum_errors" "$(pyj 'd["checksum_errors"]')" 0
 want_eq "status.index_lost" "$(pyj 'd["index_lost"]')" false
 want_eq "status.damaged_located" "$(pyj 'd["damaged_located"]')" 0
+want_eq "status.index_rebuilt" "$(pyj 'd["index_rebuilt"]')" "" # a new node: nothing to rebuild
 want_eq "status.chunks" "$(pyj 'd["chunks"]')" 0
 node_id=$(pyj 'd["node_id"]')
 [[ $node_id =~ ^[0-9]+$ && $node_id != 0 ]] || fail "node_id '$node_id'"
@@ -575,6 +576,7 @@ run 0 ctl n1 --json node status
 want_eq "node id after restart" "$(pyj 'd["node_id"]')" "$node_id"
 want_eq "chunks after restart" "$(pyj 'd["chunks"]')" 4
 want_eq "volumes after restart" "$(pyj 'd["volumes"]')" 3
+want_eq "index_rebuilt after a clean restart" "$(pyj 'd["index_rebuilt"]')" ""
 pass "after a restart: contents, listings, snapshots, history identical"
 
 run 0 ctl n1 node reindex
@@ -597,4 +599,19 @@ run 0 ctl n1 --json snapshot list v1
 want_eq "snapshots" "$(pyj '[s["name"] for s in d]')" '["s1", "s2", "s3"]'
 ! grep -E '^[0-9T:.-]+Z E ' "$N1_DIR/cairnd.log" || fail "errors in the log"
 pass "writes after reindex survive a restart; no errors logged"
+
+# an index deleted while the node was stopped: the start rebuilds it and says why
+dump "$T_TMP/dump.3"
+node_kill n1 TERM
+rm -rf "$N1_DIR/data/index"
+node_start n1
+run 0 ctl n1 node status
+grep -Eq "^index +ok \(rebuilt at start from the chunk logs: there was none\)$" "$OUT" ||
+  fail "node status after the index was deleted: $(grep '^index' "$OUT")"
+run 0 ctl n1 --json node status
+want_eq "index_rebuilt after the index was deleted" "$(pyj 'd["index_rebuilt"]')" missing
+dump "$T_TMP/dump.4"
+diff "$T_TMP/dump.3" "$T_TMP/dump.4" >"$T_TMP/diff" ||
+  fail "state differs after the index was rebuilt at start: $(head -20 "$T_TMP/diff")"
+pass "an index deleted while stopped: rebuilt at start, node status says so, the same contents"
 (( ${#DEFECTS[@]} == 0 )) || fail "${#DEFECTS[@]} defect(s): $(printf '%s; ' "${DEFECTS[@]}")"

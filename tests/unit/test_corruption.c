@@ -1244,11 +1244,13 @@ static void damaged_index_is_moved_aside_and_rebuilt(void **state)
         scribble(p, 32);
         free(p);
         cx_open(&c);
+        assert_string_equal(engine_index_rebuilt(c.e), "damaged");
         expect_data(&c, a, 0, data, N);
         assert_int_equal(damaged_copies(&c), round + 1);
         cx_close(&c);
     }
     cx_open(&c); /* the rebuilt index opens as it is */
+    assert_string_equal(engine_index_rebuilt(c.e), "");
     expect_data(&c, a, 0, data, N);
     assert_int_equal(damaged_copies(&c), 2);
     free(data);

@@ -224,6 +224,7 @@ static void index_of_layout_1_is_rebuilt_at_open(void **state)
     drop_family(index, "live");
 
     v = open_volume(dir, &e, 0);
+    assert_string_equal(engine_index_rebuilt(e), "layout");
     struct names l = list(v, &ASOF_NOW, NULL);
     assert_int_equal(l.total, 2);
     assert_string_equal(l.name[0], "f1");
