@@ -15,11 +15,12 @@
  *     its newest dirent version unless that is a tombstone, so a listing of
  *     a directory now costs its live names, not every name it ever had: a
  *     record whose stamp is older than the name's newest indexed version
- *     leaves it alone; a record fresh from the local writer needs no look,
- *     its stamp being newer than every indexed one (hlc_now is past
- *     every stamp observed, and the engine observes every stamp it
- *     replays or finds indexed at open: engine.c replay_one,
- *     replay_damaged, load_volume_state).
+ *     leaves it alone. Two kinds of record need no look, being newer than
+ *     every indexed one: one fresh from the local writer (hlc_now is past
+ *     every stamp observed, and the engine observes every stamp it replays
+ *     or finds indexed at open: engine.c replay_one, replay_damaged,
+ *     load_volume_state), and, in a rebuild, one newer than every record
+ *     the rebuild applied so far (apply_ctx floor).
  * Threads: an apply_ctx belongs to one thread.
  */
 #include "apply.h"
@@ -106,7 +107,7 @@ int apply_conflicts(const struct apply_ctx *a, const struct record *r)
 static int put_live(struct apply_ctx *a, const struct effect *e, struct stamp s, const uint8_t *val)
 {
     uint8_t key[KEY_MAX];
-    if (!a->fresh) {
+    if (!a->fresh && !(a->floor_known && stamp_cmp(s, a->floor) > 0)) {
         size_t plen =
             mk_dirent(key, a->vol, e->parent, e->str, e->str_len, STAMP_NEWEST) - STAMP_LEN;
         if (!a->look) /* the committed index, for the rest of the batch */
@@ -259,6 +260,8 @@ int apply_record(struct apply_ctx *a, const struct record *r, uint32_t chunk_no,
             return CAIRN_EFORMAT;
         }
     }
+    if (stamp_cmp(s, a->floor) > 0)
+        a->floor = s; /* (5) */
     return 0;
 }
 

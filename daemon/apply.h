@@ -36,6 +36,11 @@ struct apply_ctx {
      * one), so the idempotency lookup and the live family's look (apply.c
      * (5)) are skipped */
     int fresh;
+    /* FLOOR_KNOWN: every version in the index, and in the batch, has a
+     * stamp at most FLOOR (a rebuild, which starts from an empty index and
+     * raises FLOOR with each record), so a newer record needs no look */
+    int floor_known;
+    struct stamp floor;
     struct meta_iter *look; /* the live family's look, until apply_batch_done */
 };
 

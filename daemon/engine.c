@@ -480,6 +480,10 @@ static int recover_chunk(struct engine *e, struct chunk *c, struct volume *v)
     struct replay rp = {.e = e, .v = v, .applied = applied, .last = last};
     rp.b = meta_batch_new();
     apply_init(&rp.apply, e->meta, rp.b, v ? v->no : 0);
+    if (v) {
+        rp.apply.floor_known = v->replay_floor_known;
+        rp.apply.floor = v->replay_floor;
+    }
     uint64_t dropped = 0;
     rv = chunk_scan(c, applied, replay_one, &rp, !e->rebuilding, &dropped);
     e->torn_dropped += dropped;
@@ -487,6 +491,8 @@ static int recover_chunk(struct engine *e, struct chunk *c, struct volume *v)
         rv = settle_held(&rp, c);
     if (rv == 0)
         rv = replay_commit(&rp, c);
+    if (v)
+        v->replay_floor = rp.apply.floor;
     free(rp.h.bytes);
     apply_fini(&rp.apply);
     meta_batch_free(rp.b);
@@ -532,6 +538,8 @@ static int load_volumes(struct engine *e)
         v->n_chunks = v->cur = v->sync_from = 0;
         v->ino_ctr = 0;
         vv_clear(&v->vv);
+        v->replay_floor = (struct stamp){0, 0};
+        v->replay_floor_known = e->rebuilding; /* the index started empty */
     }
     if (rv == 0)
         rv = meta_iter_status(it);

@@ -46,9 +46,13 @@ struct volume {
     uint32_t sync_from;            /* (w) oldest chunk index that may hold unsynced bytes */
     struct meta_batch *batch;      /* (w) */
     struct apply_ctx apply;        /* (w) */
-    uint8_t *wbuf;                 /* (w) encode buffer */
-    uint64_t room_left;            /* (w) bytes to append before free space is read again */
-    size_t wcap;                   /* (w) */
+    /* during a rebuild (engine.c load): the newest stamp its replay applied
+     * to this volume so far, carried from chunk to chunk (apply.c (5)) */
+    struct stamp replay_floor;
+    int replay_floor_known;
+    uint8_t *wbuf;      /* (w) encode buffer */
+    uint64_t room_left; /* (w) bytes to append before free space is read again */
+    size_t wcap;        /* (w) */
 
     _Atomic uint64_t gen; /* mutations committed to the index so far */
     _Atomic int failed;   /* 0, or the error that made the volume read-only */
