@@ -728,14 +728,13 @@ static int open_index(struct engine *e)
         char *aside = i ? xasprintf("%s.damaged-%lld-%d", e->index_dir, now, i)
                         : xasprintf("%s.damaged-%lld", e->index_dir, now);
         rv = rename(e->index_dir, aside) == 0 ? 0 : -errno;
-        if (rv == 0)
+        if (rv == 0) {
             e->rebuilt = "damaged";
-        if (rv == 0)
             log_warn("engine",
                      "the index in %s is damaged: moved it to %s; rebuilding it from"
                      " the chunks",
                      e->index_dir, aside);
-        else if (rv != -EEXIST && rv != -ENOTEMPTY)
+        } else if (rv != -EEXIST && rv != -ENOTEMPTY)
             log_err("engine", "the index in %s is damaged, and moving it to %s failed: %s",
                     e->index_dir, aside, strerror(-rv));
         free(aside);

@@ -402,6 +402,21 @@ static int list_entry(struct volume *v, const struct asof *at, const char *name,
     return fn(ctx, name, nlen, child, (uint32_t)dtype << 12, has ? &ca : NULL);
 }
 
+/* Writes to KEY where a listing of PREFIX (12 bytes) starts: at PREFIX, or
+ * past AFTER (NULL: from the start), at AFTER followed by PAST, the byte
+ * that puts it past AFTER's own key (live: 00) or every version of it (01,
+ * metakey.c (2)). Returns its length. */
+static size_t listing_start(uint8_t *key, const uint8_t *prefix, const char *after,
+                            size_t after_len, uint8_t past)
+{
+    memcpy(key, prefix, 12);
+    if (!after)
+        return 12;
+    memcpy(key + 12, after, after_len);
+    key[12 + after_len] = past;
+    return 12 + after_len + 1;
+}
+
 /* The listing now: the live family holds exactly the names the directory
  * has (apply.c (5)), so this costs them, not its history. */
 static int list_live(struct volume *v, const struct asof *at, const uint8_t *prefix,
@@ -410,13 +425,7 @@ static int list_live(struct volume *v, const struct asof *at, const uint8_t *pre
 {
     uint8_t upper[12], key[12 + 256];
     size_t ulen = mk_prefix_end(upper, prefix, 12);
-    size_t klen = 12;
-    memcpy(key, prefix, klen);
-    if (after) { /* the smallest key past AFTER: AFTER 00 */
-        memcpy(key + klen, after, after_len);
-        klen += after_len;
-        key[klen++] = 0;
-    }
+    size_t klen = listing_start(key, prefix, after, after_len, 0);
     struct meta_iter *it = meta_iter_new(v->meta, CF_LIVE, upper, ulen);
     int rv = 0;
     for (meta_iter_seek(it, key, klen); rv == 0 && meta_iter_valid(it); meta_iter_next(it)) {
@@ -444,13 +453,7 @@ static int list_asof(struct volume *v, const struct asof *at, const uint8_t *pre
     size_t ulen = mk_prefix_end(upper, prefix, 12);
     struct meta_iter *it = meta_iter_new(v->meta, CF_DIRENTS, upper, ulen);
     struct meta_iter *vit = meta_iter_new(v->meta, CF_DIRENTS, upper, ulen);
-    size_t klen = 12;
-    memcpy(key, prefix, klen);
-    if (after) { /* past every version of AFTER: AFTER 01 (metakey.c (2)) */
-        memcpy(key + klen, after, after_len);
-        klen += after_len;
-        key[klen++] = 1;
-    }
+    size_t klen = listing_start(key, prefix, after, after_len, 1);
     int rv = 0;
     meta_iter_seek(it, key, klen);
     while (rv == 0 && meta_iter_valid(it)) {

@@ -33,14 +33,22 @@ size_t mk_inode(uint8_t *k, uint32_t vol, uint64_t ino, struct stamp s)
     return 12 + put_stamp(k + 12, s);
 }
 
-static size_t named(uint8_t *k, uint32_t vol, uint64_t id, const char *name, size_t nlen,
-                    struct stamp s)
+/* vol id name, the unversioned form (a live key) that a versioned named key
+ * extends with 00 and the stamp (2). */
+static size_t name_key(uint8_t *k, uint32_t vol, uint64_t id, const char *name, size_t nlen)
 {
     put_be32(k, vol);
     put_be64(k + 4, id);
     memcpy(k + 12, name, nlen);
-    k[12 + nlen] = 0;
-    return 13 + nlen + put_stamp(k + 13 + nlen, s);
+    return 12 + nlen;
+}
+
+static size_t named(uint8_t *k, uint32_t vol, uint64_t id, const char *name, size_t nlen,
+                    struct stamp s)
+{
+    size_t n = name_key(k, vol, id, name, nlen);
+    k[n] = 0;
+    return n + 1 + put_stamp(k + n + 1, s);
 }
 
 size_t mk_dirent(uint8_t *k, uint32_t vol, uint64_t parent, const char *name, size_t nlen,
@@ -51,10 +59,7 @@ size_t mk_dirent(uint8_t *k, uint32_t vol, uint64_t parent, const char *name, si
 
 size_t mk_live(uint8_t *k, uint32_t vol, uint64_t parent, const char *name, size_t nlen)
 {
-    put_be32(k, vol);
-    put_be64(k + 4, parent);
-    memcpy(k + 12, name, nlen);
-    return 12 + nlen;
+    return name_key(k, vol, parent, name, nlen);
 }
 
 int mk_live_name(const uint8_t *k, size_t klen, const char **name, size_t *nlen)
