@@ -49,6 +49,11 @@ void cairn_set_wait_for_ready(cairn_t *c, int on)
     rpc_channel_set_wait_for_ready(c->ch, on);
 }
 
+void cairn_set_spin(cairn_t *c, int spin_us)
+{
+    rpc_channel_set_spin(c->ch, spin_us);
+}
+
 void cairn_set_relatime(cairn_t *c, int on)
 {
     c->relatime = on;

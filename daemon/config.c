@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "engine.h"
+#include "rpc.h" /* RPC_SPIN_MAX_US */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -207,6 +208,13 @@ static const char *apply_key(struct config *c, const char *section, const char *
         } else if (strcmp(name, "pollers") == 0) {
             if (parse_count(value, &c->rpc_pollers) != 0)
                 why = "must be a number from 1 to 256 (at most [rpc] threads are used)";
+        } else if (strcmp(name, "spin_us") == 0) {
+            char *end;
+            long n = strtol(value, &end, 10);
+            if (*end || end == value || n < 0 || n > RPC_SPIN_MAX_US)
+                why = "must be a number of microseconds from 0 to 100000";
+            else
+                c->rpc_spin_us = (int)n;
         } else if (strcmp(name, "sessions") == 0) {
             if (strcmp(value, "yes") == 0)
                 c->rpc_no_sessions = 0;
@@ -266,6 +274,7 @@ static void defaults(struct config *c)
     c->chunk_size = 8ull << 30;
     c->rpc_threads = 2;
     c->rpc_pollers = 1;
+    c->rpc_spin_us = 200;
     c->log_level = LOG_INFO;
 }
 

@@ -5,7 +5,7 @@
  *   [node]    name, data_dir, listen, socket, metrics_listen
  *   [cluster] seeds, key_file
  *   [chunks]  size
- *   [rpc]     threads, pollers, sessions
+ *   [rpc]     threads, pollers, spin_us, sessions
  *   [log]     level
  * Called once at start-up by one thread.
  */
@@ -28,6 +28,7 @@ struct config {
     uint64_t chunk_size;  /* default size of new chunks, default 8 GiB */
     int rpc_threads;      /* default 2 */
     int rpc_pollers;      /* threads waiting in the completion queue at once; default 1 */
+    int rpc_spin_us;      /* polling before a thread sleeps in the queue; default 200 */
     int rpc_no_sessions;  /* [rpc] sessions = no; default 0 */
     enum log_level log_level;
 };

@@ -227,7 +227,8 @@ int main(int argc, char **argv)
                                  .observe = observe,
                                  .no_sessions = cfg.rpc_no_sessions,
                                  .session = on_session,
-                                 .pollers = cfg.rpc_pollers};
+                                 .pollers = cfg.rpc_pollers,
+                                 .spin_us = cfg.rpc_spin_us};
     mode_t old = umask(0117); /* the socket: owner and group only */
     rv = rpc_server_start(&srv, &so);
     umask(old);

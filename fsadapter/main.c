@@ -11,7 +11,9 @@
  * mtime and size while the file is open: fast, but changes made through
  * other mounts show late), readahead_kb=KB (the mount's read-ahead window,
  * default 4096: FUSE mounts start at 128 KiB, which splits sequential reads
- * into 128 KiB requests; set through sysfs, so only when run as root). Every
+ * into 128 KiB requests; set through sysfs, so only when run as root),
+ * spin_us=US (how long a call polls for cairnd's answer before its thread
+ * sleeps; default 50, 0: never). Every
  * other option goes to FUSE; default_permissions is always on, so the
  * kernel enforces modes for non-root users (add allow_other to share).
  * Exit status: 0 after unmount, 1 when mounting fails, 2 for bad usage.
@@ -35,7 +37,7 @@
 
 struct opts {
     char *server, *snapshot, *asof;
-    char *timeout, *attr_timeout, *entry_timeout, *readahead_kb; /* numbers: num_opt */
+    char *timeout, *attr_timeout, *entry_timeout, *readahead_kb, *spin_us; /* numbers: num_opt */
     int writeback;
     char *volume;
     int nonopts;
@@ -75,6 +77,7 @@ static const struct fuse_opt cairn_opts[] = {
     OPT("entry_timeout=%s", entry_timeout),
     OPT("writeback_cache", writeback),
     OPT("readahead_kb=%s", readahead_kb),
+    OPT("spin_us=%s", spin_us),
     FUSE_OPT_END,
 };
 
@@ -105,7 +108,9 @@ static void usage(FILE *f)
             "  -o writeback_cache     let the kernel gather writes (faster; for a\n"
             "                         volume that only this mount changes)\n"
             "  -o readahead_kb=KB     the mount's kernel read-ahead (4096; 0: the\n"
-            "                         kernel's 128, which caps reads at 128 KiB)\n",
+            "                         kernel's 128, which caps reads at 128 KiB)\n"
+            "  -o spin_us=US          poll this long for cairnd's answer before\n"
+            "                         sleeping (50; 0: never)\n",
             CAIRN_DEFAULT_ADDR);
 }
 
@@ -223,11 +228,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "cairn-fuse: snapshot= and asof= exclude each other\n");
         goto out;
     }
-    double timeout = 30, attr_timeout = -1, entry_timeout = -1, readahead_kb = 4096;
+    double timeout = 30, attr_timeout = -1, entry_timeout = -1, readahead_kb = 4096, spin_us = -1;
     if (num_opt("timeout", o.timeout, 0, TIMEOUT_MAX, 1, &timeout) != 0 ||
         num_opt("attr_timeout", o.attr_timeout, 0, 86400, 0, &attr_timeout) != 0 ||
         num_opt("entry_timeout", o.entry_timeout, 0, 86400, 0, &entry_timeout) != 0 ||
-        num_opt("readahead_kb", o.readahead_kb, 0, 1 << 20, 1, &readahead_kb) != 0)
+        num_opt("readahead_kb", o.readahead_kb, 0, 1 << 20, 1, &readahead_kb) != 0 ||
+        num_opt("spin_us", o.spin_us, 0, 100000, 1, &spin_us) != 0)
         goto out;
     fs.volume = o.volume;
     if (o.snapshot)
@@ -268,6 +274,8 @@ int main(int argc, char **argv)
     cairn_set_timeout(fs.c, (int)(timeout > 0 ? timeout : 1) * 1000);
     cairn_set_wait_for_ready(fs.c, timeout > 0);
     cairn_set_relatime(fs.c, !fs.readonly); /* POSIX atime, the relatime way */
+    if (spin_us >= 0)
+        cairn_set_spin(fs.c, (int)spin_us);
 
     char extra[512];
     snprintf(extra, sizeof extra, "-odefault_permissions,fsname=cairn:%s,subtype=cairn%s",
@@ -324,6 +332,7 @@ out:
     free(o.timeout);
     free(o.attr_timeout);
     free(o.entry_timeout);
+    free(o.spin_us);
     free(o.readahead_kb);
     free(o.volume);
     fuse_opt_free_args(&args);

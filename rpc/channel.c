@@ -15,6 +15,7 @@
 
 #include "cairn_err.h"
 #include "codec.h"
+#include "poll.h"
 #include "session.h"
 
 #include <errno.h>
@@ -34,6 +35,7 @@ struct rpc_channel {
     struct session_pool *sessions; /* NULL: plain calls only */
     _Atomic int timeout_ms;        /* settings: any thread may set them while others call */
     _Atomic int wait_ready;
+    _Atomic int spin_us;
     pthread_mutex_t lock;
     grpc_completion_queue **pool;
     size_t npool, cap;
@@ -78,6 +80,7 @@ int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *con
     c->paths = paths;
     c->sessions = getenv("CAIRN_NO_SESSIONS") ? NULL : session_pool_new(c->ch);
     c->timeout_ms = 60000;
+    c->spin_us = RPC_CLIENT_SPIN_US;
     pthread_mutex_init(&c->lock, NULL);
     *out = c;
     return 0;
@@ -117,6 +120,11 @@ void rpc_channel_set_wait_for_ready(struct rpc_channel *c, int on)
     c->wait_ready = on;
 }
 
+void rpc_channel_set_spin(struct rpc_channel *c, int spin_us)
+{
+    c->spin_us = spin_us < 0 ? 0 : spin_us > RPC_SPIN_MAX_US ? RPC_SPIN_MAX_US : spin_us;
+}
+
 static grpc_completion_queue *cq_get(struct rpc_channel *c)
 {
     grpc_completion_queue *cq = NULL;
@@ -153,6 +161,7 @@ struct ccall {
     grpc_metadata_array init_md, trail_md;
     grpc_status_code status;
     grpc_slice details;
+    int spin_us; /* poll.c: unary calls only; a stream's pieces take long */
 };
 
 /* The deadline is the channel's timeout for each of the PIECES messages
@@ -180,7 +189,7 @@ static int batch(struct ccall *cc, grpc_op *ops, size_t n)
 {
     if (grpc_call_start_batch(cc->call, ops, n, cc, NULL) != GRPC_CALL_OK)
         return 0;
-    grpc_event ev = grpc_completion_queue_next(cc->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    grpc_event ev = poll_next(cc->cq, gpr_inf_future(GPR_CLOCK_REALTIME), cc->spin_us);
     return ev.type == GRPC_OP_COMPLETE && ev.success;
 }
 
@@ -282,7 +291,7 @@ static int ccall_finish(struct ccall *cc, enum finish_how how)
                           ? gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
                                          gpr_time_from_millis(STATUS_GRACE_MS, GPR_TIMESPAN))
                           : gpr_inf_future(GPR_CLOCK_REALTIME);
-    grpc_event ev = grpc_completion_queue_next(cc->cq, dl, NULL);
+    grpc_event ev = poll_next(cc->cq, dl, cc->spin_us);
     int lost = ev.type == GRPC_QUEUE_TIMEOUT;
     if (lost) { /* the answer is lost: say so, not "cancelled" */
         grpc_call_cancel(cc->call, NULL);
@@ -311,8 +320,9 @@ int rpc_unary(struct rpc_channel *c, size_t method, const ProtobufCMessage *req,
               const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
 {
     int rv;
-    if (method < c->n && session_call(c->sessions, c->paths[method], c->timeout_ms, c->wait_ready,
-                                      req, resp_desc, resp, &rv))
+    struct call_opts co = {c->timeout_ms, c->wait_ready, c->spin_us};
+    if (method < c->n &&
+        session_call(c->sessions, c->paths[method], &co, req, resp_desc, resp, &rv))
         return rv;
     struct ccall cc;
     rv = ccall_start(&cc, c, method, 1);
@@ -320,6 +330,7 @@ int rpc_unary(struct rpc_channel *c, size_t method, const ProtobufCMessage *req,
         ccall_end(&cc);
         return rv;
     }
+    cc.spin_us = c->spin_us;
     grpc_byte_buffer *send = codec_encode(req), *recv = NULL;
     grpc_op ops[6];
     memset(ops, 0, sizeof ops);

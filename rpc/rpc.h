@@ -22,6 +22,8 @@
  * streams use: pieces fit in one message with room to spare. */
 #define RPC_MAX_MESSAGE (16u << 20)
 #define RPC_DATA_PIECE (1u << 20)
+/* The longest spin (poll.c) a server or channel accepts, in microseconds. */
+#define RPC_SPIN_MAX_US 100000
 
 enum rpc_shape { RPC_UNARY, RPC_SERVER_STREAM, RPC_CLIENT_STREAM };
 
@@ -68,6 +70,9 @@ struct rpc_server_opts {
     /* Threads that wait in the completion queue at once (server.c (6));
      * 0 means 1, more than THREADS means THREADS. */
     int pollers;
+    /* Microseconds a thread polls the queue without blocking before it
+     * sleeps in it (poll.c); 0: never, at most RPC_SPIN_MAX_US. */
+    int spin_us;
 };
 
 struct rpc_server;
@@ -108,6 +113,10 @@ void rpc_channel_close(struct rpc_channel *ch);
  * come (back) up until the deadline instead of failing at once. */
 void rpc_channel_set_timeout(struct rpc_channel *ch, int timeout_ms);
 void rpc_channel_set_wait_for_ready(struct rpc_channel *ch, int on);
+/* Microseconds a caller polls for its answer without blocking before it
+ * sleeps (poll.c; default RPC_CLIENT_SPIN_US, 0: never, at most RPC_SPIN_MAX_US). */
+#define RPC_CLIENT_SPIN_US 50
+void rpc_channel_set_spin(struct rpc_channel *ch, int spin_us);
 
 /* The text of the last error status seen by this thread ("" if none). */
 const char *rpc_last_error(void);

@@ -26,13 +26,17 @@
  * at most `pollers` threads (default 1) wait in the completion queue at a
  * time; the others stand by and take over when the queue has gone unserved
  * for a whole look (its thread is in a handler that may be blocked on the
- * disk) or at once before a slow method's handler runs.
+ * disk) or at once before a slow method's handler runs; (7) the waiting
+ * thread polls without blocking for spin_us before it sleeps (poll.c), but
+ * only while no other thread runs a handler: a spin would take the CPU
+ * from it.
  */
 #include "rpc.h"
 
 #include "cairn/v1/session.pb-c.h"
 #include "cairn_err.h"
 #include "codec.h"
+#include "poll.h"
 
 #include <errno.h>
 #include <grpc/grpc.h>
@@ -73,6 +77,8 @@ struct rpc_server {
     /* (6) */
     _Atomic int serving;          /* threads in grpc_completion_queue_next */
     int max_serving;              /* rpc_server_opts.pollers */
+    int spin_us;                  /* rpc_server_opts.spin_us */
+    _Atomic int working;          /* threads running step(): none, or no spin (7) */
     _Atomic unsigned long events; /* events taken from the queue */
     _Atomic int dozing;           /* standby threads waiting for an event */
     _Atomic int handoff;          /* a slow handler runs: take over now */
@@ -676,7 +682,8 @@ static void *worker(void *arg)
 {
     struct rpc_server *s = arg;
     while (take_turn(s)) {
-        grpc_event ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        grpc_event ev = poll_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME),
+                                  atomic_load(&s->working) ? 0 : s->spin_us);
         /* Counted before the turn is given up, so a standby never takes a
          * turn from a thread that has only just taken its event. */
         atomic_fetch_add(&s->events, 1);
@@ -696,7 +703,9 @@ static void *worker(void *arg)
             pthread_mutex_unlock(&s->lock);
             continue;
         }
+        atomic_fetch_add(&s->working, 1);
         step(ev.tag, ev.success);
+        atomic_fetch_sub(&s->working, 1);
     }
     return NULL;
 }
@@ -719,6 +728,7 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
     s->session = o->session;
     s->n_threads = o->threads > 0 ? o->threads : 1;
     s->max_serving = o->pollers < 1 ? 1 : o->pollers > s->n_threads ? s->n_threads : o->pollers;
+    s->spin_us = o->spin_us < 0 ? 0 : o->spin_us > RPC_SPIN_MAX_US ? RPC_SPIN_MAX_US : o->spin_us;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadline_in */

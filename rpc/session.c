@@ -26,6 +26,7 @@
 #include "cairn/v1/session.pb-c.h"
 #include "cairn_err.h"
 #include "codec.h"
+#include "poll.h"
 #include "rpc.h"
 
 #include <grpc/support/time.h>
@@ -178,7 +179,7 @@ enum outcome { DONE, RETRY, PLAIN };
  * is copied (a send takes the slices of what it sends). Sets *RV on DONE
  * and RETRY (the error a retry that never comes would report). */
 static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byte_buffer *send,
-                            gpr_timespec dl, int wait_ready,
+                            gpr_timespec dl, const struct call_opts *co,
                             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
                             int *rv)
 {
@@ -190,7 +191,7 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
     int first = !se->started;
     if (first) {
         sops[ns].op = GRPC_OP_SEND_INITIAL_METADATA;
-        sops[ns++].flags = wait_ready ? GRPC_INITIAL_METADATA_WAIT_FOR_READY : 0;
+        sops[ns++].flags = co->wait_ready ? GRPC_INITIAL_METADATA_WAIT_FOR_READY : 0;
         rops[nr].op = GRPC_OP_RECV_INITIAL_METADATA;
         rops[nr++].data.recv_initial_metadata.recv_initial_metadata = &se->init_md;
         se->started = 1;
@@ -208,8 +209,8 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
         got = 0;
     }
     while (sent < 0 || got < 0) {
-        grpc_event ev = grpc_completion_queue_next(
-            se->cq, timed_out ? gpr_inf_future(GPR_CLOCK_REALTIME) : dl, NULL);
+        grpc_event ev =
+            poll_next(se->cq, timed_out ? gpr_inf_future(GPR_CLOCK_REALTIME) : dl, co->spin_us);
         if (ev.type == GRPC_QUEUE_TIMEOUT) {
             timed_out = cancelled = 1;
             grpc_call_cancel(se->call, NULL);
@@ -275,7 +276,7 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
     return DONE;
 }
 
-int session_call(struct session_pool *p, const char *path, int timeout_ms, int wait_ready,
+int session_call(struct session_pool *p, const char *path, const struct call_opts *co,
                  const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
                  ProtobufCMessage **resp, int *rv)
 {
@@ -290,14 +291,14 @@ int session_call(struct session_pool *p, const char *path, int timeout_ms, int w
         return 0;
     grpc_byte_buffer *send = codec_encode_with(&rq.base, 2 /* CallRequest.body */, &body);
     /* One deadline for the call, whatever the number of attempts. */
-    gpr_timespec dl =
-        gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+    gpr_timespec dl = gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+                                   gpr_time_from_millis(co->timeout_ms, GPR_TIMESPAN));
     enum outcome o = PLAIN;
     for (int i = 0; i < SESSION_TRIES; i++) {
         struct session *se = session_get(p);
         if (!se)
             break;
-        o = attempt(p, se, send, dl, wait_ready, resp_desc, resp, rv);
+        o = attempt(p, se, send, dl, co, resp_desc, resp, rv);
         if (o != RETRY)
             break;
     }

@@ -21,7 +21,10 @@ void session_pool_free(struct session_pool *p);
  * wait-for-ready behaviour as a plain call: 1 with its result in *RV (and
  * *RESP on success), or 0 when the call must be made as a plain call instead
  * (a server without sessions, a request too large for one, no memory). */
-int session_call(struct session_pool *p, const char *path, int timeout_ms, int wait_ready,
+struct call_opts {
+    int timeout_ms, wait_ready, spin_us; /* the channel's settings (rpc.h) */
+};
+int session_call(struct session_pool *p, const char *path, const struct call_opts *o,
                  const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
                  ProtobufCMessage **resp, int *rv);
 

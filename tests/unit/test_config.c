@@ -8,7 +8,8 @@
  *    a repeated key is refused (it may be a continued value); an empty name
  *    does not leave the name NULL;
  *  - [chunks] size with K/M/G/T, KiB/MiB.., KB.. suffixes and the 4M minimum;
- *    [rpc] threads and pollers 1..256, sessions yes|no; [log] level names;
+ *    [rpc] threads and pollers 1..256, spin_us 0..100000, sessions yes|no;
+ *    [log] level names;
  *  - errors read "FILE:LINE: [section] key: why" for unknown keys, unknown
  *    sections and bad values, name the FIRST bad line when several are bad
  *    (also when the first is a syntax error), and a missing file gives
@@ -118,6 +119,7 @@ static void expect_defaults(const struct config *c)
     assert_int_equal(c->chunk_size, 8ull << 30);
     assert_int_equal(c->rpc_threads, 2);
     assert_int_equal(c->rpc_pollers, 1);
+    assert_int_equal(c->rpc_spin_us, 200);
     assert_int_equal(c->rpc_no_sessions, 0);
     assert_int_equal(c->log_level, LOG_INFO);
 }
@@ -328,6 +330,18 @@ static void config_rpc_pollers_must_be_1_to_256(void **state)
     static const char *bad[] = {"0", "257", "-1", "2x", "", "two"};
     expect_bad_values(f, "rpc", "pollers", bad, sizeof bad / sizeof bad[0],
                       "must be a number from 1 to 256 (at most [rpc] threads are used)");
+}
+
+static void config_rpc_spin_us_0_to_100000(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(load(f, "[rpc]\nspin_us = 0\n"), 0);
+    assert_int_equal(f->c.rpc_spin_us, 0);
+    assert_int_equal(load(f, "[rpc]\nspin_us = 100000\n"), 0);
+    assert_int_equal(f->c.rpc_spin_us, 100000);
+    static const char *bad[] = {"-1", "100001", "50us", "", "fast", "99999999999999999999"};
+    expect_bad_values(f, "rpc", "spin_us", bad, sizeof bad / sizeof bad[0],
+                      "must be a number of microseconds from 0 to 100000");
 }
 
 static void config_rpc_sessions_yes_or_no(void **state)
@@ -643,6 +657,7 @@ int main(void)
         T(config_chunk_size_takes_suffixes_and_a_4m_minimum),
         T(config_rpc_threads_must_be_1_to_256),
         T(config_rpc_pollers_must_be_1_to_256),
+        T(config_rpc_spin_us_0_to_100000),
         T(config_rpc_sessions_yes_or_no),
         T(config_log_level_names),
         T(config_socket_must_be_absolute_and_fit),

@@ -14,6 +14,9 @@
  *  - both again with plain calls instead of session streams;
  *  - Block not marked slow, with two threads that both wait in the queue
  *    ([rpc] pollers = 2);
+ *  - four of these again with the server's threads spinning before they
+ *    sleep in the queue ([rpc] spin_us = 200, poll.c); the client side
+ *    spins in every case (the channel's default);
  * and Block's own caller gets its answer once released.
  *
  * A method table that names a path twice (or the session stream's path)
@@ -102,7 +105,7 @@ static void *block_caller(void *arg)
     return NULL;
 }
 
-static void run(int slow, int no_sessions, int pollers)
+static void run(int slow, int no_sessions, int pollers, int spin_us)
 {
     char *dir = tu_tmpdir("server");
     char sock[512], addr[520];
@@ -124,7 +127,8 @@ static void run(int slow, int no_sessions, int pollers)
                                 .methods = methods,
                                 .n_methods = M_N,
                                 .no_sessions = no_sessions,
-                                .pollers = pollers};
+                                .pollers = pollers,
+                                .spin_us = spin_us};
     struct rpc_server *s = NULL;
     assert_int_equal(rpc_server_start(&s, &o), 0);
     entered = released = 0;
@@ -163,15 +167,15 @@ static void run(int slow, int no_sessions, int pollers)
 }
 
 /* One case of the table below: how Block is marked, plain calls or
- * sessions, pollers. */
+ * sessions, pollers, how long the server's threads spin (poll.c). */
 struct variant {
-    int slow, no_sessions, pollers;
+    int slow, no_sessions, pollers, spin_us;
 };
 
 static void test_variant(void **state)
 {
     const struct variant *v = *state;
-    run(v->slow, v->no_sessions, v->pollers);
+    run(v->slow, v->no_sessions, v->pollers, v->spin_us);
 }
 
 static void test_duplicate_path_refused(void **state)
@@ -204,13 +208,19 @@ static void test_duplicate_path_refused(void **state)
 
 int main(void)
 {
-    static struct variant v[] = {{1, 0, 1}, {0, 0, 1}, {1, 1, 1}, {0, 1, 1}, {0, 0, 2}};
+    static struct variant v[] = {{1, 0, 1, 0},   {0, 0, 1, 0},   {1, 1, 1, 0},
+                                 {0, 1, 1, 0},   {0, 0, 2, 0},   {1, 0, 1, 200},
+                                 {0, 0, 1, 200}, {0, 1, 1, 200}, {0, 0, 2, 200}};
     const struct CMUnitTest tests[] = {
         {"slow_handler_hands_its_turn_over", test_variant, NULL, NULL, &v[0]},
         {"blocked_handler_is_covered_after_a_look", test_variant, NULL, NULL, &v[1]},
         {"plain_calls_slow_handler", test_variant, NULL, NULL, &v[2]},
         {"plain_calls_blocked_handler", test_variant, NULL, NULL, &v[3]},
         {"two_pollers_blocked_handler", test_variant, NULL, NULL, &v[4]},
+        {"spinning_slow_handler_hands_its_turn_over", test_variant, NULL, NULL, &v[5]},
+        {"spinning_blocked_handler_is_covered_after_a_look", test_variant, NULL, NULL, &v[6]},
+        {"spinning_plain_calls_blocked_handler", test_variant, NULL, NULL, &v[7]},
+        {"spinning_two_pollers_blocked_handler", test_variant, NULL, NULL, &v[8]},
         cmocka_unit_test(test_duplicate_path_refused),
     };
     int rv = cmocka_run_group_tests(tests, NULL, NULL);

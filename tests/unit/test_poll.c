@@ -1,0 +1,199 @@
+/*
+ * test_poll.c — unit tests for rpc/poll.c: the wait that spins before it
+ * blocks.
+ *
+ * Covers poll.c's invariants:
+ *  (1) the event a wait returns is the one the blocking wait would return:
+ *      a call's completion that arrives while the waiter spins, and one that
+ *      arrives after a short spin gave up, both come back with their tag;
+ *      a deadline shorter than the spin is a timeout at the deadline (a
+ *      spin of 10 s against a deadline of 20 ms returns long before 10 s);
+ *  (2) at most poll_spin_slots() threads spin at once: with two more
+ *      waiters than slots all spinning on empty queues, a sampler never
+ *      sees more spinners than slots, and sees at least one.
+ * The events come from real calls to a unix socket nobody listens on: each
+ * fails (UNAVAILABLE, or its deadline) and its status batch completes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "poll.h"
+#include "testutil.h"
+
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static gpr_timespec in_ms(int ms)
+{
+    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
+}
+
+/* Starts a call to a socket nobody listens on, whose status batch will
+ * complete on CQ with TAG; returns the call (unref it after its event). */
+static grpc_call *doomed_call(grpc_channel *ch, grpc_completion_queue *cq, void *tag,
+                              grpc_metadata_array *trail, grpc_status_code *status,
+                              grpc_slice *details)
+{
+    grpc_call *call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+                                               grpc_slice_from_static_string("/cairn.test.T/X"),
+                                               NULL, in_ms(200), NULL);
+    assert_non_null(call);
+    grpc_op ops[2];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[1].data.recv_status_on_client.trailing_metadata = trail;
+    ops[1].data.recv_status_on_client.status = status;
+    ops[1].data.recv_status_on_client.status_details = details;
+    assert_int_equal(grpc_call_start_batch(call, ops, 2, tag, NULL), GRPC_CALL_OK);
+    return call;
+}
+
+static grpc_channel *channel_to_nobody(char **dir)
+{
+    *dir = tu_tmpdir("poll");
+    char addr[600];
+    snprintf(addr, sizeof addr, "unix:%s/nobody.sock", *dir);
+    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    grpc_channel *ch = grpc_channel_create(addr, creds, NULL);
+    grpc_channel_credentials_release(creds);
+    assert_non_null(ch);
+    return ch;
+}
+
+static void drain_and_destroy(grpc_completion_queue *cq)
+{
+    grpc_completion_queue_shutdown(cq);
+    while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+           GRPC_QUEUE_SHUTDOWN)
+        ;
+    grpc_completion_queue_destroy(cq);
+}
+
+/* (1) the call's event comes back, whether it arrives while spinning (a
+ * spin of 5 s) or after the spin (5 us) gave up, or with no spin at all. */
+static void test_event_comes_back_with_its_tag(void **state)
+{
+    (void)state;
+    char *dir;
+    grpc_channel *ch = channel_to_nobody(&dir);
+    static const int spins[] = {5000000, 5, 0};
+    for (size_t i = 0; i < sizeof spins / sizeof spins[0]; i++) {
+        grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
+        grpc_metadata_array trail;
+        grpc_metadata_array_init(&trail);
+        grpc_status_code status = GRPC_STATUS_OK;
+        grpc_slice details = grpc_empty_slice();
+        int tag;
+        grpc_call *call = doomed_call(ch, cq, &tag, &trail, &status, &details);
+        grpc_event ev = poll_next(cq, in_ms(10000), spins[i]);
+        assert_int_equal(ev.type, GRPC_OP_COMPLETE);
+        assert_ptr_equal(ev.tag, &tag);
+        assert_int_not_equal(status, GRPC_STATUS_OK); /* nobody answered */
+        assert_int_equal(poll_spinning(), 0);         /* the slot was given back */
+        grpc_call_unref(call);
+        grpc_slice_unref(details);
+        grpc_metadata_array_destroy(&trail);
+        drain_and_destroy(cq);
+    }
+    grpc_channel_destroy(ch);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+/* (1) a deadline that passes while spinning is a timeout, at the deadline. */
+static void test_deadline_ends_the_spin(void **state)
+{
+    (void)state;
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
+    double t0 = now_s();
+    grpc_event ev = poll_next(cq, in_ms(20), 10 * 1000 * 1000);
+    double took = now_s() - t0;
+    assert_int_equal(ev.type, GRPC_QUEUE_TIMEOUT);
+    assert_true(took < 5.0); /* not the 10 s spin */
+    assert_int_equal(poll_spinning(), 0);
+    /* A deadline in another clock (the channel's realtime deadlines). */
+    t0 = now_s();
+    ev = poll_next(
+        cq, gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(20, GPR_TIMESPAN)),
+        10 * 1000 * 1000);
+    assert_int_equal(ev.type, GRPC_QUEUE_TIMEOUT);
+    assert_true(now_s() - t0 < 5.0);
+    drain_and_destroy(cq);
+}
+
+struct waiter {
+    pthread_t t;
+    grpc_completion_queue *cq;
+};
+
+static void *wait_empty(void *arg)
+{
+    struct waiter *w = arg;
+    grpc_event ev = poll_next(w->cq, in_ms(400), 10 * 1000 * 1000);
+    return ev.type == GRPC_QUEUE_TIMEOUT ? w : NULL;
+}
+
+/* (2) no more spinners than slots, however many wait. */
+static void test_spinners_are_bounded(void **state)
+{
+    (void)state;
+    int slots = poll_spin_slots();
+    assert_true(slots >= 1);
+    size_t n = (size_t)slots + 2;
+    struct waiter *w = calloc(n, sizeof *w);
+    assert_non_null(w);
+    for (size_t i = 0; i < n; i++) {
+        w[i].cq = grpc_completion_queue_create_for_next(NULL);
+        assert_int_equal(pthread_create(&w[i].t, NULL, wait_empty, &w[i]), 0);
+    }
+    int most = 0;
+    double end = now_s() + 0.3;
+    for (int i = 0; i < 100000 && now_s() < end; i++) {
+        int k = poll_spinning();
+        if (k > most)
+            most = k;
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+    }
+    for (size_t i = 0; i < n; i++) {
+        void *r = NULL;
+        assert_int_equal(pthread_join(w[i].t, &r), 0);
+        assert_ptr_equal(r, &w[i]); /* each timed out, as it would have */
+        drain_and_destroy(w[i].cq);
+    }
+    free(w);
+    assert_true(most >= 1);
+    assert_true(most <= slots);
+    assert_int_equal(poll_spinning(), 0);
+}
+
+int main(void)
+{
+    grpc_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_event_comes_back_with_its_tag),
+        cmocka_unit_test(test_deadline_ends_the_spin),
+        cmocka_unit_test(test_spinners_are_bounded),
+    };
+    int rv = cmocka_run_group_tests(tests, NULL, NULL);
+    grpc_shutdown();
+    return rv;
+}
