@@ -8,11 +8,15 @@
 #include <grpc/grpc.h>
 
 /* What grpc_completion_queue_next(CQ, DEADLINE) returns, but first polls CQ
- * without blocking for up to SPIN_US microseconds (0: blocks at once). */
+ * without blocking for up to SPIN_US microseconds (0: blocks at once) when
+ * no other thread of the process waits in poll_next. */
 grpc_event poll_next(grpc_completion_queue *cq, gpr_timespec deadline, int spin_us);
 
-/* For tests: how many threads spin now, and how many may at once. */
+/* For tests: how many threads of the process wait in poll_next now, how
+ * many of them spin (0 or 1), and 1 if it may spin at all (it may run on 2
+ * CPUs or more). */
+int poll_waiting(void);
 int poll_spinning(void);
-int poll_spin_slots(void);
+int poll_can_spin(void);
 
 #endif

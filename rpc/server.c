@@ -28,8 +28,8 @@
  * for a whole look (its thread is in a handler that may be blocked on the
  * disk) or at once before a slow method's handler runs; (7) the waiting
  * thread polls without blocking for spin_us before it sleeps (poll.c), but
- * only while no other thread runs a handler: a spin would take the CPU
- * from it.
+ * only if no other thread runs a handler when its wait begins: a spin would
+ * take the CPU from it.
  */
 #include "rpc.h"
 
@@ -75,7 +75,7 @@ struct rpc_server {
     long live;     /* (2) under lock */
     int shut_seen; /* under lock */
     /* (6) */
-    _Atomic int serving;          /* threads in grpc_completion_queue_next */
+    _Atomic int serving;          /* threads waiting in the queue (poll_next) */
     int max_serving;              /* rpc_server_opts.pollers */
     int spin_us;                  /* rpc_server_opts.spin_us */
     _Atomic int working;          /* threads running step(): none, or no spin (7) */

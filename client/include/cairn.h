@@ -63,10 +63,12 @@ void cairn_set_timeout(cairn_t *c, int timeout_ms);
 /* 1: a call to an unreachable server waits (up to the deadline) for it to
  * come back instead of failing at once. */
 void cairn_set_wait_for_ready(cairn_t *c, int on);
-/* Microseconds a call polls for its answer before its thread sleeps
+/* Microseconds a unary call polls for its answer before its thread sleeps
  * (default 50, 0: never, at most 100000): a sleep and a wake-up cost more
- * than a quick call itself, a spin that finds nothing costs its length in
- * CPU. At most half the CPUs (one on small machines) spin at once. */
+ * than a quick call itself; a poll yields its CPU to threads waiting for
+ * it, and one that finds nothing costs at most its length in CPU. A call
+ * polls only when no other thread of the process waits for an answer, and
+ * never in a process that may run on one CPU only. */
 void cairn_set_spin(cairn_t *c, int spin_us);
 /* 1: reads of the present through C mark files read (atime), as Linux
  * "relatime" does (the FUSE mount turns it on); default 0. */

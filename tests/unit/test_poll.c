@@ -8,9 +8,12 @@
  *      arrives after a short spin gave up, both come back with their tag;
  *      a deadline shorter than the spin is a timeout at the deadline (a
  *      spin of 10 s against a deadline of 20 ms returns long before 10 s);
- *  (2) at most poll_spin_slots() threads spin at once: with two more
- *      waiters than slots all spinning on empty queues, a sampler never
- *      sees more spinners than slots, and sees at least one.
+ *  (2) a wait spins only when no other thread waits: with one waiter
+ *      blocked (no spin) first, three more that may spin never do; four
+ *      waiters that may all spin are never seen spinning more than one at
+ *      a time, and one of them does spin (on a machine of 2 CPUs or more);
+ *  (3) a process limited to one CPU never spins (checked where the test
+ *      runs on one: poll_can_spin() must then be 0).
  * The events come from real calls to a unix socket nobody listens on: each
  * fails (UNAVAILABLE, or its deadline) and its status batch completes.
  */
@@ -127,7 +130,8 @@ static void test_deadline_ends_the_spin(void **state)
     grpc_event ev = poll_next(cq, in_ms(20), 10 * 1000 * 1000);
     double took = now_s() - t0;
     assert_int_equal(ev.type, GRPC_QUEUE_TIMEOUT);
-    assert_true(took < 5.0); /* not the 10 s spin */
+    assert_true(took >= 0.015); /* not before the deadline */
+    assert_true(took < 5.0);    /* nor the 10 s spin */
     assert_int_equal(poll_spinning(), 0);
     /* A deadline in another clock (the channel's realtime deadlines). */
     t0 = now_s();
@@ -135,37 +139,46 @@ static void test_deadline_ends_the_spin(void **state)
         cq, gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(20, GPR_TIMESPAN)),
         10 * 1000 * 1000);
     assert_int_equal(ev.type, GRPC_QUEUE_TIMEOUT);
-    assert_true(now_s() - t0 < 5.0);
+    took = now_s() - t0;
+    assert_true(took >= 0.015);
+    assert_true(took < 5.0);
     drain_and_destroy(cq);
 }
 
 struct waiter {
     pthread_t t;
     grpc_completion_queue *cq;
+    int spin_us, ms;
 };
 
 static void *wait_empty(void *arg)
 {
     struct waiter *w = arg;
-    grpc_event ev = poll_next(w->cq, in_ms(400), 10 * 1000 * 1000);
+    grpc_event ev = poll_next(w->cq, in_ms(w->ms), w->spin_us);
     return ev.type == GRPC_QUEUE_TIMEOUT ? w : NULL;
 }
 
-/* (2) no more spinners than slots, however many wait. */
-static void test_spinners_are_bounded(void **state)
+static void start(struct waiter *w, int spin_us, int ms)
 {
-    (void)state;
-    int slots = poll_spin_slots();
-    assert_true(slots >= 1);
-    size_t n = (size_t)slots + 2;
-    struct waiter *w = calloc(n, sizeof *w);
-    assert_non_null(w);
-    for (size_t i = 0; i < n; i++) {
-        w[i].cq = grpc_completion_queue_create_for_next(NULL);
-        assert_int_equal(pthread_create(&w[i].t, NULL, wait_empty, &w[i]), 0);
-    }
+    w->cq = grpc_completion_queue_create_for_next(NULL);
+    w->spin_us = spin_us;
+    w->ms = ms;
+    assert_int_equal(pthread_create(&w->t, NULL, wait_empty, w), 0);
+}
+
+static void join(struct waiter *w)
+{
+    void *r = NULL;
+    assert_int_equal(pthread_join(w->t, &r), 0);
+    assert_ptr_equal(r, w); /* it timed out, as the blocking wait would */
+    drain_and_destroy(w->cq);
+}
+
+/* The most threads seen spinning at once over the next SECONDS. */
+static int most_spinning(double seconds)
+{
     int most = 0;
-    double end = now_s() + 0.3;
+    double end = now_s() + seconds;
     for (int i = 0; i < 100000 && now_s() < end; i++) {
         int k = poll_spinning();
         if (k > most)
@@ -173,16 +186,37 @@ static void test_spinners_are_bounded(void **state)
         struct timespec ts = {0, 200000};
         nanosleep(&ts, NULL);
     }
-    for (size_t i = 0; i < n; i++) {
-        void *r = NULL;
-        assert_int_equal(pthread_join(w[i].t, &r), 0);
-        assert_ptr_equal(r, &w[i]); /* each timed out, as it would have */
-        drain_and_destroy(w[i].cq);
+    return most;
+}
+
+/* (2) one spinner at most, and none beside another waiter. */
+static void test_only_a_lone_waiter_spins(void **state)
+{
+    (void)state;
+    struct waiter w[4];
+    /* A waiter that blocks at once, then three that would spin 10 s. */
+    start(&w[0], 0, 600);
+    for (int i = 0; i < 5000 && poll_waiting() < 1; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
     }
-    free(w);
-    assert_true(most >= 1);
-    assert_true(most <= slots);
+    assert_int_equal(poll_waiting(), 1);
+    for (int i = 1; i < 4; i++)
+        start(&w[i], 10 * 1000 * 1000, 400);
+    assert_int_equal(most_spinning(0.3), 0);
+    for (int i = 0; i < 4; i++)
+        join(&w[i]);
+    assert_int_equal(poll_waiting(), 0);
+    /* Four that would all spin 10 s: one at a time. */
+    for (int i = 0; i < 4; i++)
+        start(&w[i], 10 * 1000 * 1000, 400);
+    int most = most_spinning(0.3);
+    for (int i = 0; i < 4; i++)
+        join(&w[i]);
+    assert_true(most <= 1);
+    assert_int_equal(most, poll_can_spin()); /* (3): none on one CPU */
     assert_int_equal(poll_spinning(), 0);
+    assert_int_equal(poll_waiting(), 0);
 }
 
 int main(void)
@@ -191,7 +225,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_event_comes_back_with_its_tag),
         cmocka_unit_test(test_deadline_ends_the_spin),
-        cmocka_unit_test(test_spinners_are_bounded),
+        cmocka_unit_test(test_only_a_lone_waiter_spins),
     };
     int rv = cmocka_run_group_tests(tests, NULL, NULL);
     grpc_shutdown();

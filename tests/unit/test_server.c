@@ -14,9 +14,11 @@
  *  - both again with plain calls instead of session streams;
  *  - Block not marked slow, with two threads that both wait in the queue
  *    ([rpc] pollers = 2);
- *  - four of these again with the server's threads spinning before they
- *    sleep in the queue ([rpc] spin_us = 200, poll.c); the client side
- *    spins in every case (the channel's default);
+ *  - four of these again with the server's threads allowed to spin before
+ *    they sleep in the queue ([rpc] spin_us = 200, poll.c), and 50 quick
+ *    calls before Block is called and after it returns, when no handler
+ *    runs (while Block's handler runs, server.c (7) forbids the spin; and
+ *    in this one process a thread spins only while no other waits);
  * and Block's own caller gets its answer once released.
  *
  * A method table that names a path twice (or the session stream's path)
@@ -138,6 +140,8 @@ static void run(int slow, int no_sessions, int pollers, int spin_us)
     assert_int_equal(rpc_channel_open(&qch, addr, paths, M_N), 0);
     rpc_channel_set_timeout(bch, 10000);
     rpc_channel_set_timeout(qch, 10000);
+    for (uint64_t i = 0; i < 50; i++) /* no handler running */
+        assert_int_equal(call(qch, M_QUICK, i), 0);
     struct blocker b = {bch, 1};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, block_caller, &b), 0);
@@ -156,6 +160,8 @@ static void run(int slow, int no_sessions, int pollers, int spin_us)
     pthread_mutex_unlock(&lock);
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_int_equal(b.rv, 0);
+    for (uint64_t i = 0; i < 50; i++)
+        assert_int_equal(call(bch, M_QUICK, i), 0);
 
     rpc_channel_close(bch);
     rpc_channel_close(qch);
