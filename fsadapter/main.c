@@ -110,7 +110,7 @@ static void usage(FILE *f)
             "  -o readahead_kb=KB     the mount's kernel read-ahead (4096; 0: the\n"
             "                         kernel's 128, which caps reads at 128 KiB)\n"
             "  -o spin_us=US          poll this long for cairnd's answer before\n"
-            "                         sleeping (50; 0: never)\n",
+            "                         sleeping (50; 0: never; at most 100000)\n",
             CAIRN_DEFAULT_ADDR);
 }
 

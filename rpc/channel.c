@@ -189,7 +189,8 @@ static int batch(struct ccall *cc, grpc_op *ops, size_t n)
 {
     if (grpc_call_start_batch(cc->call, ops, n, cc, NULL) != GRPC_CALL_OK)
         return 0;
-    grpc_event ev = poll_next(cc->cq, gpr_inf_future(GPR_CLOCK_REALTIME), cc->spin_us);
+    grpc_event ev =
+        poll_next(&poll_clients, cc->cq, gpr_inf_future(GPR_CLOCK_REALTIME), cc->spin_us);
     return ev.type == GRPC_OP_COMPLETE && ev.success;
 }
 
@@ -291,7 +292,7 @@ static int ccall_finish(struct ccall *cc, enum finish_how how)
                           ? gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
                                          gpr_time_from_millis(STATUS_GRACE_MS, GPR_TIMESPAN))
                           : gpr_inf_future(GPR_CLOCK_REALTIME);
-    grpc_event ev = poll_next(cc->cq, dl, cc->spin_us);
+    grpc_event ev = poll_next(&poll_clients, cc->cq, dl, cc->spin_us);
     int lost = ev.type == GRPC_QUEUE_TIMEOUT;
     if (lost) { /* the answer is lost: say so, not "cancelled" */
         grpc_call_cancel(cc->call, NULL);

@@ -15,13 +15,15 @@
  * Invariants: (1) the event returned is one the blocking wait could have
  * returned: a spin polls the same queue with a deadline in the past, and a
  * DEADLINE that passes while spinning is a timeout, as it would have been;
- * (2) a wait spins (at most SPIN_US) only when it is the only thread of the
- * process waiting in poll_next, so at most one thread of a process spins,
- * and only while the answer it waits for is likely to come soon: with
- * other calls in flight it queues behind them, and a spin would only take
- * a CPU from the peer that works on them; (3) a process that may run on one
- * CPU only (its affinity: a container's cpuset counts, not the host's)
- * never spins: the spinner would hold the CPU its peer needs; (4) a spin
+ * (2) a wait spins (at most SPIN_US) only when it is the only thread of its
+ * group waiting in poll_next (a server's threads; every client call of the
+ * process), so at most one thread of a group spins, and only while the
+ * answer it waits for is likely to come soon: with other calls in flight
+ * it queues behind them, and a spin would only take a CPU from the peer
+ * that works on them (so a server with several pollers rarely spins);
+ * (3) a process whose CPU affinity, read when first asked, allows one CPU
+ * only (a container's cpuset counts, not the host's; a CPU quota does
+ * not) never spins: the spinner would hold the CPU its peer needs; (4) a spin
  * yields its CPU between polls (sched_yield), so a thread with work that is
  * waiting for this CPU runs first: without it, a spinning cairnd took the
  * CPU from the program, cairn-fuse and its sender when all of them had work
@@ -35,18 +37,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 
-static _Atomic int waiting;  /* threads in poll_next (2) */
-static _Atomic int spinning; /* of those, spinning now */
-
-int poll_waiting(void)
-{
-    return atomic_load(&waiting);
-}
-
-int poll_spinning(void)
-{
-    return atomic_load(&spinning);
-}
+struct poll_group poll_clients;
 
 int poll_can_spin(void)
 {
@@ -62,12 +53,12 @@ int poll_can_spin(void)
 
 /* Polls CQ without blocking until an event, UNTIL or DL (both monotonic,
  * UNTIL <= DL); the event, or a timeout. */
-static grpc_event spin(grpc_completion_queue *cq, gpr_timespec until, gpr_timespec dl,
-                       int *dl_passed)
+static grpc_event spin(struct poll_group *g, grpc_completion_queue *cq, gpr_timespec until,
+                       gpr_timespec dl, int *dl_passed)
 {
     grpc_event ev;
     gpr_timespec now;
-    atomic_fetch_add(&spinning, 1);
+    atomic_fetch_add(&g->spinning, 1);
     for (;;) {
         ev = grpc_completion_queue_next(cq, gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
         now = gpr_now(GPR_CLOCK_MONOTONIC);
@@ -75,14 +66,17 @@ static grpc_event spin(grpc_completion_queue *cq, gpr_timespec until, gpr_timesp
             break;
         sched_yield(); /* (4) */
     }
-    atomic_fetch_sub(&spinning, 1);
+    atomic_fetch_sub(&g->spinning, 1);
+    if (ev.type != GRPC_QUEUE_TIMEOUT)
+        atomic_fetch_add(&g->caught, 1);
     *dl_passed = gpr_time_cmp(now, dl) >= 0;
     return ev;
 }
 
-grpc_event poll_next(grpc_completion_queue *cq, gpr_timespec deadline, int spin_us)
+grpc_event poll_next(struct poll_group *g, grpc_completion_queue *cq, gpr_timespec deadline,
+                     int spin_us)
 {
-    int alone = atomic_fetch_add(&waiting, 1) == 0;
+    int alone = atomic_fetch_add(&g->waiting, 1) == 0;
     grpc_event ev = {.type = GRPC_QUEUE_TIMEOUT};
     int done = 0;
     if (spin_us > 0 && alone && poll_can_spin()) {
@@ -92,11 +86,11 @@ grpc_event poll_next(grpc_completion_queue *cq, gpr_timespec deadline, int spin_
         if (gpr_time_cmp(dl, until) < 0)
             until = dl;
         int dl_passed;
-        ev = spin(cq, until, dl, &dl_passed);
+        ev = spin(g, cq, until, dl, &dl_passed);
         done = ev.type != GRPC_QUEUE_TIMEOUT || dl_passed; /* (1) */
     }
     if (!done)
         ev = grpc_completion_queue_next(cq, deadline, NULL);
-    atomic_fetch_sub(&waiting, 1);
+    atomic_fetch_sub(&g->waiting, 1);
     return ev;
 }

@@ -7,16 +7,24 @@
 
 #include <grpc/grpc.h>
 
+/* The threads that wait in poll_next on one side: a server's, or every
+ * client call of the process (poll_clients). Zeroed memory is a group. */
+struct poll_group {
+    _Atomic int waiting;          /* threads in poll_next now */
+    _Atomic int spinning;         /* of those, spinning (0 or 1) */
+    _Atomic unsigned long caught; /* events a spin caught (for tests) */
+};
+
+extern struct poll_group poll_clients;
+
 /* What grpc_completion_queue_next(CQ, DEADLINE) returns, but first polls CQ
  * without blocking for up to SPIN_US microseconds (0: blocks at once) when
- * no other thread of the process waits in poll_next. */
-grpc_event poll_next(grpc_completion_queue *cq, gpr_timespec deadline, int spin_us);
+ * no other thread of group G waits in poll_next. */
+grpc_event poll_next(struct poll_group *g, grpc_completion_queue *cq, gpr_timespec deadline,
+                     int spin_us);
 
-/* For tests: how many threads of the process wait in poll_next now, how
- * many of them spin (0 or 1), and 1 if it may spin at all (it may run on 2
- * CPUs or more). */
-int poll_waiting(void);
-int poll_spinning(void);
+/* 1 if this process may spin at all: its CPU affinity, read once, allows 2
+ * CPUs or more. */
 int poll_can_spin(void);
 
 #endif

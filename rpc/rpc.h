@@ -80,6 +80,8 @@ struct rpc_server;
  * -EINVAL when a method path is given twice, -EAGAIN when not one thread
  * could be created (fewer than THREADS serve if only some could). */
 int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o);
+/* How many events its threads caught while polling (poll.c), for tests. */
+unsigned long rpc_server_spins_caught(struct rpc_server *s);
 /* The TCP port actually bound (for "HOST:0"). */
 int rpc_server_port(const struct rpc_server *s);
 /* Stops accepting calls, ends idle sessions, lets running calls finish for

@@ -79,6 +79,7 @@ struct rpc_server {
     int max_serving;              /* rpc_server_opts.pollers */
     int spin_us;                  /* rpc_server_opts.spin_us */
     _Atomic int working;          /* threads running step(): none, or no spin (7) */
+    struct poll_group polls;      /* (7) */
     _Atomic unsigned long events; /* events taken from the queue */
     _Atomic int dozing;           /* standby threads waiting for an event */
     _Atomic int handoff;          /* a slow handler runs: take over now */
@@ -682,7 +683,7 @@ static void *worker(void *arg)
 {
     struct rpc_server *s = arg;
     while (take_turn(s)) {
-        grpc_event ev = poll_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME),
+        grpc_event ev = poll_next(&s->polls, s->cq, gpr_inf_future(GPR_CLOCK_REALTIME),
                                   atomic_load(&s->working) ? 0 : s->spin_us);
         /* Counted before the turn is given up, so a standby never takes a
          * turn from a thread that has only just taken its event. */
@@ -708,6 +709,11 @@ static void *worker(void *arg)
         atomic_fetch_sub(&s->working, 1);
     }
     return NULL;
+}
+
+unsigned long rpc_server_spins_caught(struct rpc_server *s)
+{
+    return atomic_load(&s->polls.caught);
 }
 
 int rpc_server_port(const struct rpc_server *s)

@@ -209,8 +209,8 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
         got = 0;
     }
     while (sent < 0 || got < 0) {
-        grpc_event ev =
-            poll_next(se->cq, timed_out ? gpr_inf_future(GPR_CLOCK_REALTIME) : dl, co->spin_us);
+        grpc_event ev = poll_next(&poll_clients, se->cq,
+                                  timed_out ? gpr_inf_future(GPR_CLOCK_REALTIME) : dl, co->spin_us);
         if (ev.type == GRPC_QUEUE_TIMEOUT) {
             timed_out = cancelled = 1;
             grpc_call_cancel(se->call, NULL);

@@ -67,8 +67,8 @@ void cairn_set_wait_for_ready(cairn_t *c, int on);
  * (default 50, 0: never, at most 100000): a sleep and a wake-up cost more
  * than a quick call itself; a poll yields its CPU to threads waiting for
  * it, and one that finds nothing costs at most its length in CPU. A call
- * polls only when no other thread of the process waits for an answer, and
- * never in a process that may run on one CPU only. */
+ * polls only when no other call of the process waits for an answer, and
+ * never in a process whose CPU affinity (read once) allows one CPU. */
 void cairn_set_spin(cairn_t *c, int spin_us);
 /* 1: reads of the present through C mark files read (atime), as Linux
  * "relatime" does (the FUSE mount turns it on); default 0. */

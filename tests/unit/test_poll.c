@@ -8,7 +8,7 @@
  *      arrives after a short spin gave up, both come back with their tag;
  *      a deadline shorter than the spin is a timeout at the deadline (a
  *      spin of 10 s against a deadline of 20 ms returns long before 10 s);
- *  (2) a wait spins only when no other thread waits: with one waiter
+ *  (2) a wait spins only when no other thread of its group waits: with one waiter
  *      blocked (no spin) first, three more that may spin never do; four
  *      waiters that may all spin are never seen spinning more than one at
  *      a time, and one of them does spin (on a machine of 2 CPUs or more);
@@ -35,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+static struct poll_group group; /* the tests' own (poll_clients is libcairn's) */
 
 static double now_s(void)
 {
@@ -106,11 +108,12 @@ static void test_event_comes_back_with_its_tag(void **state)
         grpc_slice details = grpc_empty_slice();
         int tag;
         grpc_call *call = doomed_call(ch, cq, &tag, &trail, &status, &details);
-        grpc_event ev = poll_next(cq, in_ms(10000), spins[i]);
+        grpc_event ev = poll_next(&group, cq, in_ms(10000), spins[i]);
         assert_int_equal(ev.type, GRPC_OP_COMPLETE);
         assert_ptr_equal(ev.tag, &tag);
         assert_int_not_equal(status, GRPC_STATUS_OK); /* nobody answered */
-        assert_int_equal(poll_spinning(), 0);         /* the slot was given back */
+        assert_int_equal(group.spinning, 0);          /* given back */
+        assert_int_equal(group.waiting, 0);
         grpc_call_unref(call);
         grpc_slice_unref(details);
         grpc_metadata_array_destroy(&trail);
@@ -127,17 +130,17 @@ static void test_deadline_ends_the_spin(void **state)
     (void)state;
     grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
     double t0 = now_s();
-    grpc_event ev = poll_next(cq, in_ms(20), 10 * 1000 * 1000);
+    grpc_event ev = poll_next(&group, cq, in_ms(20), 10 * 1000 * 1000);
     double took = now_s() - t0;
     assert_int_equal(ev.type, GRPC_QUEUE_TIMEOUT);
     assert_true(took >= 0.015); /* not before the deadline */
     assert_true(took < 5.0);    /* nor the 10 s spin */
-    assert_int_equal(poll_spinning(), 0);
+    assert_int_equal(group.spinning, 0);
     /* A deadline in another clock (the channel's realtime deadlines). */
     t0 = now_s();
-    ev = poll_next(
-        cq, gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(20, GPR_TIMESPAN)),
-        10 * 1000 * 1000);
+    gpr_timespec realtime_dl =
+        gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(20, GPR_TIMESPAN));
+    ev = poll_next(&group, cq, realtime_dl, 10 * 1000 * 1000);
     assert_int_equal(ev.type, GRPC_QUEUE_TIMEOUT);
     took = now_s() - t0;
     assert_true(took >= 0.015);
@@ -154,7 +157,7 @@ struct waiter {
 static void *wait_empty(void *arg)
 {
     struct waiter *w = arg;
-    grpc_event ev = poll_next(w->cq, in_ms(w->ms), w->spin_us);
+    grpc_event ev = poll_next(&group, w->cq, in_ms(w->ms), w->spin_us);
     return ev.type == GRPC_QUEUE_TIMEOUT ? w : NULL;
 }
 
@@ -174,13 +177,14 @@ static void join(struct waiter *w)
     drain_and_destroy(w->cq);
 }
 
-/* The most threads seen spinning at once over the next SECONDS. */
-static int most_spinning(double seconds)
+/* The most threads seen spinning at once over the next SECONDS (or until
+ * one was seen, if UNTIL_ONE). */
+static int most_spinning(double seconds, int until_one)
 {
     int most = 0;
     double end = now_s() + seconds;
-    for (int i = 0; i < 100000 && now_s() < end; i++) {
-        int k = poll_spinning();
+    for (int i = 0; i < 100000 && now_s() < end && !(until_one && most > 0); i++) {
+        int k = group.spinning;
         if (k > most)
             most = k;
         struct timespec ts = {0, 200000};
@@ -194,29 +198,32 @@ static void test_only_a_lone_waiter_spins(void **state)
 {
     (void)state;
     struct waiter w[4];
+    unsigned long caught = group.caught;
     /* A waiter that blocks at once, then three that would spin 10 s. */
-    start(&w[0], 0, 600);
-    for (int i = 0; i < 5000 && poll_waiting() < 1; i++) {
+    start(&w[0], 0, 3000);
+    for (int i = 0; i < 5000 && group.waiting < 1; i++) {
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
-    assert_int_equal(poll_waiting(), 1);
+    assert_int_equal(group.waiting, 1);
     for (int i = 1; i < 4; i++)
-        start(&w[i], 10 * 1000 * 1000, 400);
-    assert_int_equal(most_spinning(0.3), 0);
+        start(&w[i], 10 * 1000 * 1000, 600);
+    assert_int_equal(most_spinning(0.5, 0), 0);
     for (int i = 0; i < 4; i++)
         join(&w[i]);
-    assert_int_equal(poll_waiting(), 0);
-    /* Four that would all spin 10 s: one at a time. */
+    assert_int_equal(group.waiting, 0);
+    /* Four that would all spin 10 s: one at a time (the first to wait
+     * spins until its deadline: nothing comes). */
     for (int i = 0; i < 4; i++)
-        start(&w[i], 10 * 1000 * 1000, 400);
-    int most = most_spinning(0.3);
+        start(&w[i], 10 * 1000 * 1000, 1500);
+    int most = most_spinning(1.2, 1);
     for (int i = 0; i < 4; i++)
         join(&w[i]);
     assert_true(most <= 1);
     assert_int_equal(most, poll_can_spin()); /* (3): none on one CPU */
-    assert_int_equal(poll_spinning(), 0);
-    assert_int_equal(poll_waiting(), 0);
+    assert_int_equal(group.spinning, 0);
+    assert_int_equal(group.waiting, 0);
+    assert_int_equal(group.caught, caught); /* nothing came to any queue */
 }
 
 int main(void)

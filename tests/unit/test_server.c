@@ -15,10 +15,12 @@
  *  - Block not marked slow, with two threads that both wait in the queue
  *    ([rpc] pollers = 2);
  *  - four of these again with the server's threads allowed to spin before
- *    they sleep in the queue ([rpc] spin_us = 200, poll.c), and 50 quick
+ *    they sleep in the queue ([rpc] spin_us = 2000, poll.c), and 50 quick
  *    calls before Block is called and after it returns, when no handler
- *    runs (while Block's handler runs, server.c (7) forbids the spin; and
- *    in this one process a thread spins only while no other waits);
+ *    runs (while Block's handler runs, server.c (7) forbids the spin): with
+ *    one poller, it must have caught some of them while spinning (unless
+ *    the process may run on one CPU); with two, each waits beside the other
+ *    and rarely spins; with spin_us 0 it never does;
  * and Block's own caller gets its answer once released.
  *
  * A method table that names a path twice (or the session stream's path)
@@ -33,6 +35,7 @@
 
 #include "cairn/v1/peer.pb-c.h"
 #include "codec.h" /* RPC_SESSION_PATH */
+#include "poll.h"  /* poll_can_spin */
 #include "rpc.h"
 #include "testutil.h"
 
@@ -165,6 +168,10 @@ static void run(int slow, int no_sessions, int pollers, int spin_us)
 
     rpc_channel_close(bch);
     rpc_channel_close(qch);
+    if (spin_us == 0 || !poll_can_spin())
+        assert_int_equal(rpc_server_spins_caught(s), 0);
+    else if (pollers == 1) /* its lone poller spun between calls */
+        assert_true(rpc_server_spins_caught(s) > 0);
     long dropped = -1;
     assert_int_equal(rpc_server_stop(s, 2000, &dropped), 0);
     assert_int_equal(dropped, 0); /* closed sessions are no dropped requests */
@@ -214,9 +221,9 @@ static void test_duplicate_path_refused(void **state)
 
 int main(void)
 {
-    static struct variant v[] = {{1, 0, 1, 0},   {0, 0, 1, 0},   {1, 1, 1, 0},
-                                 {0, 1, 1, 0},   {0, 0, 2, 0},   {1, 0, 1, 200},
-                                 {0, 0, 1, 200}, {0, 1, 1, 200}, {0, 0, 2, 200}};
+    static struct variant v[] = {{1, 0, 1, 0},    {0, 0, 1, 0},    {1, 1, 1, 0},
+                                 {0, 1, 1, 0},    {0, 0, 2, 0},    {1, 0, 1, 2000},
+                                 {0, 0, 1, 2000}, {0, 1, 1, 2000}, {0, 0, 2, 2000}};
     const struct CMUnitTest tests[] = {
         {"slow_handler_hands_its_turn_over", test_variant, NULL, NULL, &v[0]},
         {"blocked_handler_is_covered_after_a_look", test_variant, NULL, NULL, &v[1]},
