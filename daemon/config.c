@@ -148,12 +148,12 @@ static void set_str(char **field, const char *v)
     *field = *v && strcmp(v, "none") != 0 ? xstrdup(v) : NULL;
 }
 
-/* A thread count: 1..256 into *OUT; -1 (OUT untouched) otherwise. */
-static int parse_count(const char *value, int *out)
+/* A whole number LO..HI into *OUT; -1 (OUT untouched) otherwise. */
+static int parse_int(const char *value, long lo, long hi, int *out)
 {
     char *end;
     long n = strtol(value, &end, 10);
-    if (*end || end == value || n < 1 || n > 256)
+    if (*end || end == value || n < lo || n > hi)
         return -1;
     *out = (int)n;
     return 0;
@@ -203,18 +203,14 @@ static const char *apply_key(struct config *c, const char *section, const char *
             why = "unknown key";
     } else if (strcmp(section, "rpc") == 0) {
         if (strcmp(name, "threads") == 0) {
-            if (parse_count(value, &c->rpc_threads) != 0)
+            if (parse_int(value, 1, 256, &c->rpc_threads) != 0)
                 why = "must be a number from 1 to 256";
         } else if (strcmp(name, "pollers") == 0) {
-            if (parse_count(value, &c->rpc_pollers) != 0)
+            if (parse_int(value, 1, 256, &c->rpc_pollers) != 0)
                 why = "must be a number from 1 to 256 (at most [rpc] threads are used)";
         } else if (strcmp(name, "spin_us") == 0) {
-            char *end;
-            long n = strtol(value, &end, 10);
-            if (*end || end == value || n < 0 || n > RPC_SPIN_MAX_US)
+            if (parse_int(value, 0, RPC_SPIN_MAX_US, &c->rpc_spin_us) != 0)
                 why = "must be a number of microseconds from 0 to 100000";
-            else
-                c->rpc_spin_us = (int)n;
         } else if (strcmp(name, "sessions") == 0) {
             if (strcmp(value, "yes") == 0)
                 c->rpc_no_sessions = 0;
