@@ -21,11 +21,15 @@
  * plus '#' comment lines. Figures:
  *   rpc_write     SIZE bytes: cairn_write in 8 MiB calls (each a WriteStream
  *                 of 1 MiB pieces) + cairn_fsync, vs fs_write in 1 MiB calls
- *                 + fs_fsync; 3 runs in alternating order, medians; MB/s
- *   rpc_read      the file just written read back: cairn_read in 8 MiB calls
- *                 (each a ReadStream) vs fs_read in 1 MiB calls; the data is
- *                 in the page cache on both sides (caches are not dropped),
- *                 so this is the RPC path, not the disk; MB/s
+ *                 + fs_fsync; 3 timed pairs, each written in 64 MiB turns
+ *                 that alternate between the sides (xfer_pair), medians;
+ *                 MB/s. A '#' line gives the CPU time per GiB of cairnd, of
+ *                 this program (the client) and of the in-process engine
+ *   rpc_read      the file just written read back in the same turns:
+ *                 cairn_read in 8 MiB calls (each a ReadStream) vs fs_read
+ *                 in 1 MiB calls; the data is in the page cache on both
+ *                 sides (caches are not dropped), so this is the RPC path,
+ *                 not the disk; MB/s
  *   rpc_calls_1   cairn_getattr round trips per second with 1 caller, vs
  *                 fs_getattr in-process with 1 caller; calls/s
  *   rpc_calls_64  the same with 64 threads sharing one cairn_t (64 calls in
@@ -37,9 +41,9 @@
  * (1) a benchmark never fails on speed: the exit status is non-zero only when
  *     an operation fails (must()), never because of a figure;
  * (2) every workload runs once untimed first (warm-up; the write warm-up also
- *     checks every byte read back), and right before each timed write
- *     bench_prefault() puts as many bytes in the page cache as the write
- *     will and drops them (the VM's free page reporting, bench_util.h);
+ *     checks every byte read back), and right before each timed pair
+ *     bench_prefault() puts as many bytes in the page cache as the pair
+ *     will write and drops them (the VM's free page reporting, bench_util.h);
  * (3) both sides do the same user-visible work with the same sync points;
  *     each timed write goes to a fresh volume (daemon) or a fresh engine
  *     (in-process); daemon start, volume and chunk creation are untimed;
@@ -77,7 +81,8 @@
 
 #define RPC_IO (8 * MIB)  /* bytes per cairn_write / cairn_read call */
 #define ENG_IO MIB        /* bytes per fs_write / fs_read call */
-#define RUNS 3            /* timed runs per side */
+#define RUNS 3            /* timed pairs */
+#define SLICE (64 * MIB)  /* bytes per turn of a pair */
 #define DEPTH_MANY 64     /* callers in rpc_calls_64 */
 #define RSS_CALLS 100000u /* calls between the two RSS readings */
 #define RSS_WARM 20000u   /* calls before the first reading */
@@ -87,6 +92,7 @@
 /* ---- the daemon ---- */
 
 static pid_t daemon_pid; /* the cairnd we started; 0: none (or stopped) */
+static pid_t cpu_pid;    /* the cairnd whose CPU time is read; 0: unknown */
 static const char *vol_prefix = "";
 
 /* Stops our cairnd: SIGTERM, up to 30 s, then SIGKILL. Returns its wait
@@ -238,6 +244,7 @@ static uint64_t rpc_mknod(cairn_t *c, const char *vol, const char *name)
 
 struct xfer {
     double w_mbs, r_mbs, write_s, sync_s;
+    double cpu_self, cpu_daemon; /* CPU s over this side's writes and sync */
 };
 
 /* Checks that BUF (N bytes read at OFF) holds the pattern written: byte X
@@ -253,83 +260,151 @@ static void check_read(const uint8_t *buf, size_t n, uint64_t off, const uint8_t
     }
 }
 
-/* Writes SIZE bytes through libcairn to a new file of a fresh volume, syncs,
- * reads them back; CHECK: compare every byte (untimed warm-up only). */
-static struct xfer xfer_rpc(cairn_t *c, const char *dir, const char *volname, uint64_t size,
-                            const uint8_t *pat, uint8_t *rbuf, int check)
+/* One side of a timed pair: a file of a fresh volume reached through
+ * libcairn (c != NULL), or of a fresh in-process engine. */
+struct side {
+    cairn_t *c;
+    char *vol;
+    struct beng b;
+    uint64_t ino;
+    struct xfer x;
+};
+
+static void side_open(struct side *sd, cairn_t *c, const char *dir, const char *name, uint64_t size)
 {
-    char *vol = volume_new(c, volname, 2, beng_chunk_cap(size));
-    uint64_t ino = rpc_mknod(c, vol, "big");
-    bench_prefault(dir, size + PREFAULT_SLACK, pat, RPC_IO); /* (2) */
-    double t0 = now_s();
-    for (uint64_t off = 0; off < size; off += RPC_IO) {
-        size_t n = size - off < RPC_IO ? (size_t)(size - off) : RPC_IO;
-        must(cairn_write(c, vol, ino, off, pat, n, NULL), "cairn_write at %" PRIu64, off);
+    memset(sd, 0, sizeof *sd);
+    sd->c = c;
+    if (c) {
+        sd->vol = volume_new(c, name, 2, beng_chunk_cap(size));
+        sd->ino = rpc_mknod(c, sd->vol, "big");
+    } else {
+        char *edir = path_join(dir, name);
+        beng_open(&sd->b, edir, 2, beng_chunk_cap(size));
+        free(edir);
+        sd->ino = beng_mknod(&sd->b, CAIRN_ROOT_INO, "big", S_IFREG | 0644);
     }
-    double t1 = now_s();
-    must(cairn_fsync(c, vol), "cairn_fsync");
-    double t2 = now_s();
-    for (uint64_t off = 0; off < size; off += RPC_IO) {
-        size_t n = size - off < RPC_IO ? (size_t)(size - off) : RPC_IO, got;
-        must(cairn_read(c, vol, ino, off, n, rbuf, NULL, &got), "cairn_read at %" PRIu64, off);
-        if (got != n)
-            must(-EIO, "cairn_read at %" PRIu64 ": %zu of %zu bytes", off, got, n);
-        if (check)
-            check_read(rbuf, n, off, pat, "cairn_read");
-    }
-    double t3 = now_s();
-    free(vol);
-    return (struct xfer){size / 1e6 / (t2 - t0), size / 1e6 / (t3 - t2), t1 - t0, t2 - t1};
 }
 
-/* The same through a fresh in-process engine in DIR/NAME. */
-static struct xfer xfer_engine(const char *dir, const char *name, uint64_t size, const uint8_t *pat,
-                               uint8_t *rbuf, int check)
+static void side_close(struct side *sd)
 {
-    char *edir = path_join(dir, name);
-    struct beng b;
-    beng_open(&b, edir, 2, beng_chunk_cap(size));
-    uint64_t ino = beng_mknod(&b, CAIRN_ROOT_INO, "big", S_IFREG | 0644);
-    struct asof now = ASOF_NOW;
-    bench_prefault(dir, size + PREFAULT_SLACK, pat, RPC_IO); /* (2) */
+    if (sd->c)
+        free(sd->vol);
+    else
+        beng_close(&sd->b);
+}
+
+/* Writes [OFF, END) of the file: cairn_write in RPC_IO calls or fs_write in
+ * ENG_IO calls; seconds taken. Byte X of the file is PAT[X % RPC_IO]. */
+static double side_write(struct side *sd, uint64_t off, uint64_t end, const uint8_t *pat)
+{
+    double c0 = proc_cpu_s(0), d0 = sd->c && cpu_pid ? proc_cpu_s(cpu_pid) : 0;
     double t0 = now_s();
-    for (uint64_t off = 0; off < size; off += ENG_IO) {
-        size_t n = size - off < ENG_IO ? (size_t)(size - off) : ENG_IO;
-        must(fs_write(b.v, ino, off, pat + off % RPC_IO, n, NULL), "fs_write at %" PRIu64, off);
+    size_t io = sd->c ? RPC_IO : ENG_IO;
+    for (; off < end; off += io) {
+        size_t n = end - off < io ? (size_t)(end - off) : io;
+        if (sd->c)
+            must(cairn_write(sd->c, sd->vol, sd->ino, off, pat + off % RPC_IO, n, NULL),
+                 "cairn_write at %" PRIu64, off);
+        else
+            must(fs_write(sd->b.v, sd->ino, off, pat + off % RPC_IO, n, NULL),
+                 "fs_write at %" PRIu64, off);
     }
-    double t1 = now_s();
-    must(fs_fsync(b.v), "fs_fsync");
-    double t2 = now_s();
-    for (uint64_t off = 0; off < size; off += ENG_IO) {
-        size_t n = size - off < ENG_IO ? (size_t)(size - off) : ENG_IO, got;
-        must(fs_read(b.v, &now, ino, off, n, rbuf, &got), "fs_read at %" PRIu64, off);
+    double t = now_s() - t0;
+    sd->x.cpu_self += proc_cpu_s(0) - c0;
+    if (sd->c && cpu_pid)
+        sd->x.cpu_daemon += proc_cpu_s(cpu_pid) - d0;
+    return t;
+}
+
+static double side_sync(struct side *sd)
+{
+    double c0 = proc_cpu_s(0), d0 = sd->c && cpu_pid ? proc_cpu_s(cpu_pid) : 0;
+    double t0 = now_s();
+    if (sd->c)
+        must(cairn_fsync(sd->c, sd->vol), "cairn_fsync");
+    else
+        must(fs_fsync(sd->b.v), "fs_fsync");
+    double t = now_s() - t0;
+    sd->x.cpu_self += proc_cpu_s(0) - c0;
+    if (sd->c && cpu_pid)
+        sd->x.cpu_daemon += proc_cpu_s(cpu_pid) - d0;
+    return t;
+}
+
+/* Reads [OFF, END) back the same way; CHECK: compare every byte. */
+static double side_read(struct side *sd, uint64_t off, uint64_t end, const uint8_t *pat,
+                        uint8_t *rbuf, int check)
+{
+    double t0 = now_s();
+    size_t io = sd->c ? RPC_IO : ENG_IO;
+    struct asof now = ASOF_NOW;
+    for (; off < end; off += io) {
+        size_t n = end - off < io ? (size_t)(end - off) : io, got;
+        if (sd->c)
+            must(cairn_read(sd->c, sd->vol, sd->ino, off, n, rbuf, NULL, &got),
+                 "cairn_read at %" PRIu64, off);
+        else
+            must(fs_read(sd->b.v, &now, sd->ino, off, n, rbuf, &got), "fs_read at %" PRIu64, off);
         if (got != n)
-            must(-EIO, "fs_read at %" PRIu64 ": %zu of %zu bytes", off, got, n);
+            must(-EIO, "read at %" PRIu64 ": %zu of %zu bytes", off, got, n);
         if (check)
-            check_read(rbuf, n, off, pat, "fs_read");
+            check_read(rbuf, n, off, pat, sd->c ? "cairn_read" : "fs_read");
     }
-    double t3 = now_s();
-    beng_close(&b);
-    free(edir);
-    return (struct xfer){size / 1e6 / (t2 - t0), size / 1e6 / (t3 - t2), t1 - t0, t2 - t1};
+    return now_s() - t0;
+}
+
+/* One timed pair (3): SIZE bytes written to a new file through libcairn and
+ * through a fresh in-process engine, in turns of SLICE bytes that alternate
+ * between the two (cairn first in even turns), each turn timed on its own;
+ * then each side's sync; then the reads in the same turns. Both sides so
+ * meet the same state of the machine (the cost of fresh page-cache pages
+ * on this kind of VM swings 2-4x from one second to the next), and the
+ * ratio compares the paths, not the moments. CHECK: compare every byte
+ * read (untimed warm-up only). */
+static void xfer_pair(cairn_t *c, const char *dir, const char *volname, uint64_t size,
+                      const uint8_t *pat, uint8_t *rbuf, int check, struct xfer *r, struct xfer *e)
+{
+    struct side sd[2];
+    side_open(&sd[0], c, dir, volname, size);
+    side_open(&sd[1], NULL, dir, "engine", size);
+    bench_prefault(dir, 2 * size + PREFAULT_SLACK, pat, RPC_IO); /* (2) */
+    for (uint64_t off = 0, turn = 0; off < size; off += SLICE, turn++) {
+        uint64_t end = size - off < SLICE ? size : off + SLICE;
+        for (int k = 0; k < 2; k++) {
+            struct side *x = &sd[(turn + (uint64_t)k) % 2];
+            x->x.write_s += side_write(x, off, end, pat);
+        }
+    }
+    for (int k = 0; k < 2; k++)
+        sd[k].x.sync_s = side_sync(&sd[k]);
+    double read_s[2] = {0, 0};
+    for (uint64_t off = 0, turn = 0; off < size; off += SLICE, turn++) {
+        uint64_t end = size - off < SLICE ? size : off + SLICE;
+        for (int k = 0; k < 2; k++) {
+            int i = (int)((turn + (uint64_t)k) % 2);
+            read_s[i] += side_read(&sd[i], off, end, pat, rbuf, check);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        struct xfer *x = &sd[k].x;
+        x->w_mbs = size / 1e6 / (x->write_s + x->sync_s);
+        x->r_mbs = size / 1e6 / read_s[k];
+    }
+    *r = sd[0].x;
+    *e = sd[1].x;
+    side_close(&sd[0]);
+    side_close(&sd[1]);
 }
 
 static void bench_xfer(cairn_t *c, const char *dir, uint64_t size, const uint8_t *pat)
 {
     uint8_t *rbuf = alloc_or_die(RPC_IO);
-    xfer_rpc(c, dir, "warm", size, pat, rbuf, 1); /* (2) */
-    xfer_engine(dir, "engine-warm", size, pat, rbuf, 1);
     struct xfer r[RUNS], e[RUNS];
+    xfer_pair(c, dir, "warm", size, pat, rbuf, 1, &r[0], &e[0]); /* (2) */
     for (int i = 0; i < RUNS; i++) {
         char vn[16];
         snprintf(vn, sizeof vn, "w%d", i);
-        if (i % 2 == 0) {
-            r[i] = xfer_rpc(c, dir, vn, size, pat, rbuf, 0);
-            e[i] = xfer_engine(dir, "engine", size, pat, rbuf, 0);
-        } else {
-            e[i] = xfer_engine(dir, "engine", size, pat, rbuf, 0);
-            r[i] = xfer_rpc(c, dir, vn, size, pat, rbuf, 0);
-        }
+        xfer_pair(c, dir, vn, size, pat, rbuf, 0, &r[i], &e[i]);
     }
     free(rbuf);
     double rw = median3(r[0].w_mbs, r[1].w_mbs, r[2].w_mbs);
@@ -339,17 +414,24 @@ static void bench_xfer(cairn_t *c, const char *dir, uint64_t size, const uint8_t
     printf("# rpc_write: %" PRIu64 " bytes, cairn_write in %" PRIu64
            "-byte calls (WriteStream, 1 MiB pieces) + cairn_fsync over the unix socket vs "
            "fs_write in %" PRIu64 "-byte calls + fs_fsync in-process; runs (MB/s) cairn "
-           "%.1f %.1f %.1f, baseline %.1f %.1f %.1f (alternating order); medians\n",
+           "%.1f %.1f %.1f, baseline %.1f %.1f %.1f (pairs in %" PRIu64 "-byte turns); medians\n",
            size, RPC_IO, ENG_IO, r[0].w_mbs, r[1].w_mbs, r[2].w_mbs, e[0].w_mbs, e[1].w_mbs,
-           e[2].w_mbs);
+           e[2].w_mbs, (uint64_t)SLICE);
     printf("# rpc_write: write/sync split (s) cairn %.2f+%.2f %.2f+%.2f %.2f+%.2f, baseline "
            "%.2f+%.2f %.2f+%.2f %.2f+%.2f\n",
            r[0].write_s, r[0].sync_s, r[1].write_s, r[1].sync_s, r[2].write_s, r[2].sync_s,
            e[0].write_s, e[0].sync_s, e[1].write_s, e[1].sync_s, e[2].write_s, e[2].sync_s);
-    /* side by side: each cairn run against the engine run next to it, which
-     * shows whether the disk (ratios near 1) or the RPC path bounds a run */
+    /* pair by pair: how much the ratio itself varies */
     printf("# rpc_write: ratio run by run %.2f %.2f %.2f\n", r[0].w_mbs / e[0].w_mbs,
            r[1].w_mbs / e[1].w_mbs, r[2].w_mbs / e[2].w_mbs);
+    double gib = size / (double)(1u << 30);
+    if (cpu_pid)
+        printf("# rpc_write: CPU s per GiB written (medians): cairnd %.2f + client %.2f, "
+               "in-process engine %.2f, on %ld CPUs\n",
+               median3(r[0].cpu_daemon, r[1].cpu_daemon, r[2].cpu_daemon) / gib,
+               median3(r[0].cpu_self, r[1].cpu_self, r[2].cpu_self) / gib,
+               median3(e[0].cpu_self, e[1].cpu_self, e[2].cpu_self) / gib,
+               sysconf(_SC_NPROCESSORS_ONLN));
     printf("rpc_write cairn=%.1f baseline=%.1f unit=MB/s ratio=%.2f\n", rw, ew, rw / ew);
     printf("# rpc_read: the file just written, read back: cairn_read in %" PRIu64
            "-byte calls (ReadStream) vs fs_read in %" PRIu64
@@ -644,6 +726,7 @@ int main(int argc, char **argv)
         sock = daemon_start(dir, cairnd);
         pid = daemon_pid;
     }
+    cpu_pid = pid;
     char addr[PATH_MAX + 8];
     snprintf(addr, sizeof addr, "unix:%s", sock);
     /* As cairnctl and cairn-fuse do (and any program that streams may) */

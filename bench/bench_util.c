@@ -6,6 +6,7 @@
 
 #include "cairn_err.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -156,6 +157,32 @@ void bench_prefault(const char *dir, uint64_t bytes, const uint8_t *buf, size_t 
     must_sys(close(fd), "close", path);
     must_sys(unlink(path), "unlink", path);
     free(path);
+}
+
+double proc_cpu_s(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/task", (long)(pid ? pid : getpid()));
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    double sum = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char sp[352];
+        snprintf(sp, sizeof sp, "%s/%s/schedstat", path, e->d_name);
+        FILE *f = fopen(sp, "r");
+        unsigned long long ns;
+        if (!f)
+            continue; /* the thread ended meanwhile */
+        if (fscanf(f, "%llu", &ns) == 1)
+            sum += (double)ns / 1e9;
+        fclose(f);
+    }
+    closedir(d);
+    return sum;
 }
 
 double proc_status_mib(pid_t pid, const char *field)
