@@ -49,6 +49,9 @@ void cairn_set_wait_for_ready(cairn_t *c, int on)
     rpc_channel_set_wait_for_ready(c->ch, on);
 }
 
+_Static_assert(CAIRN_SPIN_MAX_US == RPC_SPIN_MAX_US,
+               "cairn.h and rpc.h disagree on the spin bound");
+
 void cairn_set_spin(cairn_t *c, int spin_us)
 {
     rpc_channel_set_spin(c->ch, spin_us);

@@ -110,8 +110,8 @@ static void usage(FILE *f)
             "  -o readahead_kb=KB     the mount's kernel read-ahead (4096; 0: the\n"
             "                         kernel's 128, which caps reads at 128 KiB)\n"
             "  -o spin_us=US          poll this long for cairnd's answer before\n"
-            "                         sleeping (50; 0: never; at most 100000)\n",
-            CAIRN_DEFAULT_ADDR);
+            "                         sleeping (50; 0: never; at most %d)\n",
+            CAIRN_DEFAULT_ADDR, CAIRN_SPIN_MAX_US);
 }
 
 /* Sets the read-ahead window of the FUSE mount at MNT (absolute) through
@@ -233,7 +233,7 @@ int main(int argc, char **argv)
         num_opt("attr_timeout", o.attr_timeout, 0, 86400, 0, &attr_timeout) != 0 ||
         num_opt("entry_timeout", o.entry_timeout, 0, 86400, 0, &entry_timeout) != 0 ||
         num_opt("readahead_kb", o.readahead_kb, 0, 1 << 20, 1, &readahead_kb) != 0 ||
-        num_opt("spin_us", o.spin_us, 0, 100000, 1, &spin_us) != 0)
+        num_opt("spin_us", o.spin_us, 0, CAIRN_SPIN_MAX_US, 1, &spin_us) != 0)
         goto out;
     fs.volume = o.volume;
     if (o.snapshot)

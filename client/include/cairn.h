@@ -63,8 +63,10 @@ void cairn_set_timeout(cairn_t *c, int timeout_ms);
 /* 1: a call to an unreachable server waits (up to the deadline) for it to
  * come back instead of failing at once. */
 void cairn_set_wait_for_ready(cairn_t *c, int on);
+/* The longest poll cairn_set_spin accepts (longer ones are cut to it). */
+#define CAIRN_SPIN_MAX_US 100000
 /* Microseconds a unary call polls for its answer before its thread sleeps
- * (default 50, 0: never, at most 100000): a sleep and a wake-up cost more
+ * (default 50, 0: never, at most CAIRN_SPIN_MAX_US): a sleep and a wake-up cost more
  * than a quick call itself; a poll yields its CPU to threads waiting for
  * it, and one that finds nothing costs at most its length in CPU. A call
  * polls only when no other call of the process waits for an answer, and
