@@ -22,14 +22,17 @@
  *   rpc_write     SIZE bytes: cairn_write in 8 MiB calls (each a WriteStream
  *                 of 1 MiB pieces) + cairn_fsync, vs fs_write in 1 MiB calls
  *                 + fs_fsync; 3 timed pairs, each written in 64 MiB turns
- *                 that alternate between the sides (xfer_pair), medians;
- *                 MB/s. A '#' line gives the CPU time per GiB of cairnd, of
- *                 this program (the client) and of the in-process engine
- *   rpc_read      the file just written read back in the same turns:
- *                 cairn_read in 8 MiB calls (each a ReadStream) vs fs_read
- *                 in 1 MiB calls; the data is in the page cache on both
- *                 sides (caches are not dropped), so this is the RPC path,
- *                 not the disk; MB/s
+ *                 that alternate between the sides (xfer_pair); cairn= and
+ *                 baseline= are each side's median, ratio= the median of
+ *                 the pairs' ratios; MB/s. When cairnd's pid is known, a '#'
+ *                 line gives the CPU time per GiB of cairnd, of this program
+ *                 (the client) and of the in-process engine, each over its
+ *                 side's turns
+ *   rpc_read      the file just written read back in the same turns (the
+ *                 same medians): cairn_read in 8 MiB calls (each a
+ *                 ReadStream) vs fs_read in 1 MiB calls; the data is in the
+ *                 page cache on both sides (caches are not dropped), so this
+ *                 is the RPC path, not the disk; MB/s
  *   rpc_calls_1   cairn_getattr round trips per second with 1 caller, vs
  *                 fs_getattr in-process with 1 caller; calls/s
  *   rpc_calls_64  the same with 64 threads sharing one cairn_t (64 calls in
@@ -93,6 +96,7 @@
 
 static pid_t daemon_pid; /* the cairnd we started; 0: none (or stopped) */
 static pid_t cpu_pid;    /* the cairnd whose CPU time is read; 0: unknown */
+static int cpu_lost;     /* a CPU time could not be read: none is printed */
 static const char *vol_prefix = "";
 
 /* Stops our cairnd: SIGTERM, up to 30 s, then SIGKILL. Returns its wait
@@ -293,11 +297,35 @@ static void side_close(struct side *sd)
         beng_close(&sd->b);
 }
 
+/* The CPU times (s) of this process and of cairnd (when known) now. */
+static void cpu_read(double *self, double *daemon)
+{
+    *self = proc_cpu_s(0);
+    *daemon = cpu_pid ? proc_cpu_s(cpu_pid) : 0;
+    if (*self < 0 || *daemon < 0)
+        cpu_lost = 1;
+}
+
+/* Adds the CPU used since cpu_read gave SELF0 and DAEMON0 to SD's tally:
+ * this process's to cpu_self (for the engine side, the engine's own
+ * threads; for the cairn side, libcairn's, and any engine background work
+ * still running from the turn before), cairnd's to cpu_daemon. */
+static void cpu_add(struct side *sd, double self0, double daemon0)
+{
+    double self, daemon;
+    cpu_read(&self, &daemon);
+    sd->x.cpu_self += self - self0;
+    if (sd->c)
+        sd->x.cpu_daemon += daemon - daemon0;
+}
+
 /* Writes [OFF, END) of the file: cairn_write in RPC_IO calls or fs_write in
- * ENG_IO calls; seconds taken. Byte X of the file is PAT[X % RPC_IO]. */
+ * ENG_IO calls; seconds taken, and the CPU used added to SD's tally. Byte X
+ * of the file is PAT[X % RPC_IO]. */
 static double side_write(struct side *sd, uint64_t off, uint64_t end, const uint8_t *pat)
 {
-    double c0 = proc_cpu_s(0), d0 = sd->c && cpu_pid ? proc_cpu_s(cpu_pid) : 0;
+    double c0, d0;
+    cpu_read(&c0, &d0);
     double t0 = now_s();
     size_t io = sd->c ? RPC_IO : ENG_IO;
     for (; off < end; off += io) {
@@ -310,24 +338,22 @@ static double side_write(struct side *sd, uint64_t off, uint64_t end, const uint
                  "fs_write at %" PRIu64, off);
     }
     double t = now_s() - t0;
-    sd->x.cpu_self += proc_cpu_s(0) - c0;
-    if (sd->c && cpu_pid)
-        sd->x.cpu_daemon += proc_cpu_s(cpu_pid) - d0;
+    cpu_add(sd, c0, d0);
     return t;
 }
 
+/* Syncs SD's volume; seconds taken, and the CPU used added to SD's tally. */
 static double side_sync(struct side *sd)
 {
-    double c0 = proc_cpu_s(0), d0 = sd->c && cpu_pid ? proc_cpu_s(cpu_pid) : 0;
+    double c0, d0;
+    cpu_read(&c0, &d0);
     double t0 = now_s();
     if (sd->c)
         must(cairn_fsync(sd->c, sd->vol), "cairn_fsync");
     else
         must(fs_fsync(sd->b.v), "fs_fsync");
     double t = now_s() - t0;
-    sd->x.cpu_self += proc_cpu_s(0) - c0;
-    if (sd->c && cpu_pid)
-        sd->x.cpu_daemon += proc_cpu_s(cpu_pid) - d0;
+    cpu_add(sd, c0, d0);
     return t;
 }
 
@@ -371,8 +397,8 @@ static void xfer_pair(cairn_t *c, const char *dir, const char *volname, uint64_t
     for (uint64_t off = 0, turn = 0; off < size; off += SLICE, turn++) {
         uint64_t end = size - off < SLICE ? size : off + SLICE;
         for (int k = 0; k < 2; k++) {
-            struct side *x = &sd[(turn + (uint64_t)k) % 2];
-            x->x.write_s += side_write(x, off, end, pat);
+            struct side *now = &sd[(turn + (uint64_t)k) % 2];
+            now->x.write_s += side_write(now, off, end, pat);
         }
     }
     for (int k = 0; k < 2; k++)
@@ -386,9 +412,9 @@ static void xfer_pair(cairn_t *c, const char *dir, const char *volname, uint64_t
         }
     }
     for (int k = 0; k < 2; k++) {
-        struct xfer *x = &sd[k].x;
-        x->w_mbs = size / 1e6 / (x->write_s + x->sync_s);
-        x->r_mbs = size / 1e6 / read_s[k];
+        struct xfer *res = &sd[k].x;
+        res->w_mbs = size / 1e6 / (res->write_s + res->sync_s);
+        res->r_mbs = size / 1e6 / read_s[k];
     }
     *r = sd[0].x;
     *e = sd[1].x;
@@ -411,6 +437,13 @@ static void bench_xfer(cairn_t *c, const char *dir, uint64_t size, const uint8_t
     double ew = median3(e[0].w_mbs, e[1].w_mbs, e[2].w_mbs);
     double rr = median3(r[0].r_mbs, r[1].r_mbs, r[2].r_mbs);
     double er = median3(e[0].r_mbs, e[1].r_mbs, e[2].r_mbs);
+    /* a pair's sides met the same machine: the ratio is the pairs' median,
+     * not a quotient of medians that may come from different pairs */
+    double wq[RUNS], rq[RUNS];
+    for (int i = 0; i < RUNS; i++) {
+        wq[i] = r[i].w_mbs / e[i].w_mbs;
+        rq[i] = r[i].r_mbs / e[i].r_mbs;
+    }
     printf("# rpc_write: %" PRIu64 " bytes, cairn_write in %" PRIu64
            "-byte calls (WriteStream, 1 MiB pieces) + cairn_fsync over the unix socket vs "
            "fs_write in %" PRIu64 "-byte calls + fs_fsync in-process; runs (MB/s) cairn "
@@ -421,25 +454,29 @@ static void bench_xfer(cairn_t *c, const char *dir, uint64_t size, const uint8_t
            "%.2f+%.2f %.2f+%.2f %.2f+%.2f\n",
            r[0].write_s, r[0].sync_s, r[1].write_s, r[1].sync_s, r[2].write_s, r[2].sync_s,
            e[0].write_s, e[0].sync_s, e[1].write_s, e[1].sync_s, e[2].write_s, e[2].sync_s);
-    /* pair by pair: how much the ratio itself varies */
-    printf("# rpc_write: ratio run by run %.2f %.2f %.2f\n", r[0].w_mbs / e[0].w_mbs,
-           r[1].w_mbs / e[1].w_mbs, r[2].w_mbs / e[2].w_mbs);
+    printf("# rpc_write: ratio pair by pair %.2f %.2f %.2f; ratio= is their median, cairn= and "
+           "baseline= the medians of each side\n",
+           wq[0], wq[1], wq[2]);
     double gib = size / (double)(1u << 30);
-    if (cpu_pid)
-        printf("# rpc_write: CPU s per GiB written (medians): cairnd %.2f + client %.2f, "
+    if (cpu_pid && !cpu_lost)
+        printf("# rpc_write: CPU s per GiB written over each side's turns (medians): cairnd %.2f + "
+               "client %.2f, "
                "in-process engine %.2f, on %ld CPUs\n",
                median3(r[0].cpu_daemon, r[1].cpu_daemon, r[2].cpu_daemon) / gib,
                median3(r[0].cpu_self, r[1].cpu_self, r[2].cpu_self) / gib,
                median3(e[0].cpu_self, e[1].cpu_self, e[2].cpu_self) / gib,
                sysconf(_SC_NPROCESSORS_ONLN));
-    printf("rpc_write cairn=%.1f baseline=%.1f unit=MB/s ratio=%.2f\n", rw, ew, rw / ew);
-    printf("# rpc_read: the file just written, read back: cairn_read in %" PRIu64
+    printf("rpc_write cairn=%.1f baseline=%.1f unit=MB/s ratio=%.2f\n", rw, ew,
+           median3(wq[0], wq[1], wq[2]));
+    printf("# rpc_read: the file just written, read back in the same turns: cairn_read in %" PRIu64
            "-byte calls (ReadStream) vs fs_read in %" PRIu64
            "-byte calls; caches NOT dropped (the chunk bytes are in the page cache on both "
            "sides: this is the RPC path, not the disk); runs (MB/s) cairn %.1f %.1f %.1f, "
-           "baseline %.1f %.1f %.1f; medians\n",
-           RPC_IO, ENG_IO, r[0].r_mbs, r[1].r_mbs, r[2].r_mbs, e[0].r_mbs, e[1].r_mbs, e[2].r_mbs);
-    printf("rpc_read cairn=%.1f baseline=%.1f unit=MB/s ratio=%.2f\n", rr, er, rr / er);
+           "baseline %.1f %.1f %.1f; ratio pair by pair %.2f %.2f %.2f; medians\n",
+           RPC_IO, ENG_IO, r[0].r_mbs, r[1].r_mbs, r[2].r_mbs, e[0].r_mbs, e[1].r_mbs, e[2].r_mbs,
+           rq[0], rq[1], rq[2]);
+    printf("rpc_read cairn=%.1f baseline=%.1f unit=MB/s ratio=%.2f\n", rr, er,
+           median3(rq[0], rq[1], rq[2]));
     fflush(stdout);
 }
 

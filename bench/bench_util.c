@@ -6,7 +6,6 @@
 
 #include "cairn_err.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -161,28 +160,13 @@ void bench_prefault(const char *dir, uint64_t bytes, const uint8_t *buf, size_t 
 
 double proc_cpu_s(pid_t pid)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/task", (long)(pid ? pid : getpid()));
-    DIR *d = opendir(path);
-    if (!d)
+    clockid_t clk = CLOCK_PROCESS_CPUTIME_ID;
+    if (pid && clock_getcpuclockid(pid, &clk) != 0)
         return -1;
-    double sum = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char sp[352];
-        snprintf(sp, sizeof sp, "%s/%s/schedstat", path, e->d_name);
-        FILE *f = fopen(sp, "r");
-        unsigned long long ns;
-        if (!f)
-            continue; /* the thread ended meanwhile */
-        if (fscanf(f, "%llu", &ns) == 1)
-            sum += (double)ns / 1e9;
-        fclose(f);
-    }
-    closedir(d);
-    return sum;
+    struct timespec t;
+    if (clock_gettime(clk, &t) != 0)
+        return -1;
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 double proc_status_mib(pid_t pid, const char *field)

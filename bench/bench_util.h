@@ -68,9 +68,8 @@ void bench_prefault(const char *dir, uint64_t bytes, const uint8_t *buf, size_t 
  * this process. */
 double proc_status_mib(pid_t pid, const char *field);
 
-/* CPU time (s) the threads of process PID (0: this one) that are alive now
- * have used (/proc/PID/task/TID/schedstat, ns), or -1 when it cannot be
- * read. */
+/* CPU time (s) that process PID (0: this one) has used so far, all its
+ * threads included (its CPU-time clock), or -1 when it cannot be read. */
 double proc_cpu_s(pid_t pid);
 
 /* "123", "64K", "256M", "1G" (binary units) -> *OUT; -EINVAL otherwise. */
