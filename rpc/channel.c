@@ -122,7 +122,7 @@ void rpc_channel_set_wait_for_ready(struct rpc_channel *c, int on)
 
 void rpc_channel_set_spin(struct rpc_channel *c, int spin_us)
 {
-    c->spin_us = spin_us < 0 ? 0 : spin_us > RPC_SPIN_MAX_US ? RPC_SPIN_MAX_US : spin_us;
+    c->spin_us = poll_spin_bound(spin_us);
 }
 
 static grpc_completion_queue *cq_get(struct rpc_channel *c)

@@ -33,11 +33,18 @@
  */
 #include "poll.h"
 
+#include "rpc.h" /* RPC_SPIN_MAX_US */
+
 #include <grpc/support/time.h>
 #include <sched.h>
 #include <stdatomic.h>
 
 struct poll_group poll_clients;
+
+int poll_spin_bound(int spin_us)
+{
+    return spin_us < 0 ? 0 : spin_us > RPC_SPIN_MAX_US ? RPC_SPIN_MAX_US : spin_us;
+}
 
 int poll_can_spin(void)
 {

@@ -23,6 +23,9 @@ extern struct poll_group poll_clients;
 grpc_event poll_next(struct poll_group *g, grpc_completion_queue *cq, gpr_timespec deadline,
                      int spin_us);
 
+/* SPIN_US cut to what a server or channel accepts: 0..RPC_SPIN_MAX_US. */
+int poll_spin_bound(int spin_us);
+
 /* 1 if this process may spin at all: its CPU affinity, read once, allows 2
  * CPUs or more. */
 int poll_can_spin(void);

@@ -734,7 +734,7 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
     s->session = o->session;
     s->n_threads = o->threads > 0 ? o->threads : 1;
     s->max_serving = o->pollers < 1 ? 1 : o->pollers > s->n_threads ? s->n_threads : o->pollers;
-    s->spin_us = o->spin_us < 0 ? 0 : o->spin_us > RPC_SPIN_MAX_US ? RPC_SPIN_MAX_US : o->spin_us;
+    s->spin_us = poll_spin_bound(o->spin_us);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadline_in */
