@@ -148,6 +148,9 @@ static void set_str(char **field, const char *v)
     *field = *v && strcmp(v, "none") != 0 ? xstrdup(v) : NULL;
 }
 
+#define STR(x) #x
+#define XSTR(x) STR(x) /* a macro's value as a string literal */
+
 /* A whole number LO..HI into *OUT; -1 (OUT untouched) otherwise. */
 static int parse_int(const char *value, long lo, long hi, int *out)
 {
@@ -210,7 +213,7 @@ static const char *apply_key(struct config *c, const char *section, const char *
                 why = "must be a number from 1 to 256 (at most [rpc] threads are used)";
         } else if (strcmp(name, "spin_us") == 0) {
             if (parse_int(value, 0, RPC_SPIN_MAX_US, &c->rpc_spin_us) != 0)
-                why = "must be a number of microseconds from 0 to 100000";
+                why = "must be a number of microseconds from 0 to " XSTR(RPC_SPIN_MAX_US);
         } else if (strcmp(name, "sessions") == 0) {
             if (strcmp(value, "yes") == 0)
                 c->rpc_no_sessions = 0;
