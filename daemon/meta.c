@@ -7,9 +7,13 @@
  * (META_CACHE_BYTES, META_MEMTABLE_BYTES); (3) a batch is applied atomically
  * or not at all; (4) between meta_view_begin and meta_view_end, every get
  * and every new iterator of the calling thread on that handle reads one
- * RocksDB snapshot: the index as it was at meta_view_begin. Threads: any
- * (RocksDB is thread-safe); the handle is created and destroyed by the
- * engine's owner thread; a view belongs to its thread.
+ * RocksDB snapshot: the index as it was at meta_view_begin; (5) deletions
+ * do not linger in table files: an iterator steps over each one it meets (a
+ * listing of a directory whose names were removed would walk them all), so
+ * a table file dense with them is compacted away soon after its flush, not
+ * when its level happens to fill. Threads: any (RocksDB is thread-safe); the
+ * handle is created and destroyed by the engine's owner thread; a view
+ * belongs to its thread.
  */
 #include "meta.h"
 
@@ -24,6 +28,8 @@
 
 #define META_CACHE_BYTES (64u << 20)
 #define META_MEMTABLE_BYTES (64u << 20)
+#define META_DEL_WINDOW 1024
+#define META_DEL_TRIGGER 256
 
 static const char *const cf_names[CF_COUNT] = {
     "default", "inodes",  "dirents",   "extents", "xattrs", "records",
@@ -132,6 +138,11 @@ int meta_open(struct meta **out, const char *path)
     rocksdb_options_set_max_open_files(m->opts, 512);
     rocksdb_options_set_keep_log_file_num(m->opts, 3);
     rocksdb_options_set_compression(m->opts, rocksdb_lz4_compression);
+    /* (5) only the live family deletes (apply.c): a table file is marked for
+     * compaction when META_DEL_WINDOW entries in a row hold META_DEL_TRIGGER
+     * deletions */
+    rocksdb_options_add_compact_on_deletion_collector_factory(m->opts, META_DEL_WINDOW,
+                                                              META_DEL_TRIGGER);
     m->cache = rocksdb_cache_create_lru(META_CACHE_BYTES);
     m->table = rocksdb_block_based_options_create();
     rocksdb_block_based_options_set_block_cache(m->table, m->cache);

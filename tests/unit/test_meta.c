@@ -14,7 +14,9 @@
  *  - iterators: seek, seek_first, seek_for_prev, next, prev, the exclusive
  *    upper bound (copied at creation: the caller's buffer may change), keys
  *    past the bound never appear, status 0;
- *  - meta_destroy removes the index: a reopen finds nothing.
+ *  - meta_destroy removes the index: a reopen finds nothing;
+ *  - (5) a flushed table file of deletions is compacted away without more
+ *    writes (the index's table files shrink below the names' own size).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -504,6 +506,53 @@ static void meta_destroy_removes_the_index(void **state)
     iter_done(f);
 }
 
+/* (5) A table file of deletions is compacted away on its own: two files
+ * (the names, then their removal) are far from the level's size trigger, so
+ * without (5) both would stay until more data came. */
+#define DEL_KEYS 20000
+#define DEL_WAIT_MS 20000
+
+static void put_or_delete_all(struct meta *m, int del)
+{
+    struct meta_batch *b = meta_batch_new();
+    char k[32], v[32];
+    for (int i = 0; i < DEL_KEYS; i++) {
+        int kl = snprintf(k, sizeof k, "dir/name-%06d", i);
+        if (del) {
+            meta_batch_delete(m, b, CF_LIVE, k, (size_t)kl);
+        } else {
+            int vl = snprintf(v, sizeof v, "child-%d", i * 7919);
+            meta_batch_put(m, b, CF_LIVE, k, (size_t)kl, v, (size_t)vl);
+        }
+    }
+    assert_int_equal(meta_batch_commit(m, b, 0), 0);
+    meta_batch_free(b);
+    assert_int_equal(meta_flush(m), 0);
+}
+
+static void meta_a_table_file_of_deletions_is_compacted_away(void **state)
+{
+    struct fx *f = *state;
+    put_or_delete_all(f->m, 0);
+    uint64_t names = meta_disk_bytes(f->m);
+    assert_true(names > 0);
+    put_or_delete_all(f->m, 1);
+    uint64_t both = meta_disk_bytes(f->m);
+    int waited = 0;
+    while (meta_disk_bytes(f->m) >= names && waited < DEL_WAIT_MS) { /* bounded */
+        usleep(50 * 1000);
+        waited += 50;
+    }
+    uint64_t after = meta_disk_bytes(f->m);
+    if (after >= names)
+        fail_msg("index table files: %llu bytes of names, %llu with their deletions, still %llu"
+                 " after %d ms: the deletions were not compacted",
+                 (unsigned long long)names, (unsigned long long)both, (unsigned long long)after,
+                 waited);
+    check_absent(f->m, CF_LIVE, "dir/name-000000");
+    check_absent(f->m, CF_LIVE, "dir/name-019999");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -523,6 +572,7 @@ int main(void)
         T(meta_iter_stops_at_the_upper_bound),
         T(meta_iter_sees_the_index_as_of_its_creation),
         T(meta_destroy_removes_the_index),
+        T(meta_a_table_file_of_deletions_is_compacted_away),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
