@@ -41,15 +41,18 @@ struct rpc_method {
     int (*sstart)(void *app, const ProtobufCMessage *req, void **state);
     int (*snext)(void *state, ProtobufCMessage **msg);
     /* RPC_CLIENT_STREAM: start once, one call per message, finish at the
-     * client's half-close with the reply. */
+     * client's half-close with the reply. Messages are handled in order on
+     * one of the server's appliers while the next ones are received; after
+     * a message's error, which becomes the status, later ones are dropped
+     * (server.c (8)). */
     int (*cstart)(void *app, void **state);
     int (*cmsg)(void *state, const ProtobufCMessage *msg);
     int (*cfinish)(void *state, ProtobufCMessage **resp);
     /* Frees stream state (both stream shapes); called exactly once. */
     void (*sfree)(void *state);
-    /* 1: its handler (each piece, for a stream) may take long or block on
-     * the disk, so the thread that runs it first lets another one serve the
-     * completion queue (server.c (6)). */
+    /* 1: its handler (each piece, for a server stream) may take long or
+     * block on the disk, so the thread that runs it first lets another one
+     * serve the completion queue (server.c (6)). */
     int slow;
 };
 

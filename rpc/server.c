@@ -7,7 +7,7 @@
  *   REQUEST --request arrived [on_request]--> (handler runs) then
  *     unary:          --> FINISH [finish]
  *     server-stream:  --> SENDING [stream_next] --(each send done)--> SENDING | FINISH
- *     client-stream:  --> RECEIVING [recv_next] --(each message)--> RECEIVING | FINISH
+ *     client-stream:  --> RECEIVING [pipe_recv] --(each message)--> RECEIVING | FINISH (8)
  *     session:        --> IDLE [session_recv] --(message)--> (unary handler runs)
  *                     --> SENDING [session_request] --(sent)--> IDLE | FINISH
  *   FINISH --final batch done--> freed [call_free]
@@ -29,13 +29,23 @@
  * disk) or at once before a slow method's handler runs; (7) the waiting
  * thread polls without blocking for spin_us before it sleeps (poll.c), but
  * only if no other thread runs a handler when its wait begins: a spin would
- * take the CPU from it.
+ * take the CPU from it; (8) a client stream's messages are applied in the
+ * order they came, on the server's appliers (jobs.h), while the next one is
+ * received: at most PIPE_DEPTH received messages wait per stream, at most
+ * one receive is in flight, and the call ends (finish or call_free) only
+ * once no receive is in flight, by the applier, after every message before
+ * the end was applied or, after an error, dropped. So a stream runs at the
+ * speed of the slower of receiving and applying instead of their sum (a
+ * 1 GiB stream of 1 MiB writes, 2-CPU VM: 0.75 s of the stream thread per
+ * GiB in the engine, 0.15 in decoding and 0.26 waiting for the next piece
+ * when one thread did all three).
  */
 #include "rpc.h"
 
 #include "cairn/v1/session.pb-c.h"
 #include "cairn_err.h"
 #include "codec.h"
+#include "jobs.h"
 #include "poll.h"
 
 #include <errno.h>
@@ -44,6 +54,7 @@
 #include <grpc/support/time.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +62,7 @@
 #include <time.h>
 
 #define POSTED_PER_METHOD 8
+#define PIPE_DEPTH 2 /* (8) received messages waiting per client stream */
 
 enum call_state { CS_REQUEST, CS_SENDING, CS_RECEIVING, CS_IDLE, CS_FINISH };
 
@@ -59,6 +71,7 @@ struct rpc_server {
     grpc_completion_queue *cq;
     pthread_t *threads;
     int n_threads;
+    struct jobs *appliers; /* (8) */
     const struct rpc_method *methods;
     size_t n_methods;
     void **handles;
@@ -109,6 +122,16 @@ struct call {
     grpc_call_details cd;               /* GENERIC calls only */
     struct call *idle_prev, *idle_next; /* (5) SESSION calls, under s->lock */
     int on_idle, dropped;               /* (5) under s->lock */
+    /* (8) client streams (piped) only; the rest under plock */
+    int piped;
+    struct job job; /* pipe_drain, on s->appliers */
+    pthread_mutex_t plock;
+    struct codec_msg q[PIPE_DEPTH];
+    unsigned qhead, qn;
+    int scheduled;   /* job is queued or running */
+    int recv_posted; /* a receive is in flight */
+    int closed;      /* enum pipe_event: what ended the receiving (0: not yet) */
+    int perr;        /* the first error: later messages are dropped */
 };
 
 /* m of a call to a method nobody registered: answered UNIMPLEMENTED at once
@@ -146,6 +169,10 @@ static void post_request(struct rpc_server *s, size_t m)
     c->m = m;
     c->state = CS_REQUEST;
     grpc_metadata_array_init(&c->md);
+    if (m != SESSION && s->methods[m].shape == RPC_CLIENT_STREAM) {
+        c->piped = 1;
+        pthread_mutex_init(&c->plock, NULL);
+    }
     live_add(s, 1);
     int want_payload = m != SESSION && s->methods[m].shape != RPC_CLIENT_STREAM;
     grpc_call_error e = grpc_server_request_registered_call(
@@ -153,6 +180,8 @@ static void post_request(struct rpc_server *s, size_t m)
         want_payload ? &c->payload : NULL, s->cq, s->cq, c);
     if (e != GRPC_CALL_OK) {
         grpc_metadata_array_destroy(&c->md);
+        if (c->piped)
+            pthread_mutex_destroy(&c->plock);
         free(c);
         live_add(s, -1);
     }
@@ -203,6 +232,11 @@ static void call_free(struct call *c)
                    seconds_since(&c->t0));
     if (c->state_owned && m && m->sfree)
         m->sfree(c->state_ptr);
+    if (c->piped) {
+        for (; c->qn > 0; c->qn--, c->qhead = (c->qhead + 1) % PIPE_DEPTH)
+            codec_msg_free(&c->q[c->qhead]);
+        pthread_mutex_destroy(&c->plock);
+    }
     if (c->payload)
         grpc_byte_buffer_destroy(c->payload);
     if (c->send)
@@ -319,12 +353,100 @@ static size_t recv_ops(struct call *c, grpc_op ops[2])
     return n + 1;
 }
 
-static void recv_next(struct call *c)
+/* ---- client streams (8) ---- */
+
+/* What a receive brought: a message, one that does not decode (applied in
+ * its turn as CAIRN_EPROTO; nothing more is received), the client's
+ * half-close, or nothing (the call was cancelled or the client went). */
+enum pipe_event { PE_MSG, PE_BAD, PE_END, PE_GONE };
+
+static void pipe_push(struct call *c, enum pipe_event ev, struct codec_msg *msg);
+
+/* Posts the stream's next receive (recv_posted is already set); a receive
+ * gRPC refuses ends the stream as if the client had gone. */
+static void pipe_recv(struct call *c)
 {
     grpc_op ops[2];
     size_t n = recv_ops(c, ops);
     c->state = CS_RECEIVING;
-    start_batch(c, ops, n);
+    if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK)
+        pipe_push(c, PE_GONE, NULL);
+}
+
+/* What the receive in flight brought: EV, with MSG (taken) for PE_MSG and
+ * PE_BAD. */
+static void pipe_push(struct call *c, enum pipe_event ev, struct codec_msg *msg)
+{
+    pthread_mutex_lock(&c->plock);
+    c->recv_posted = 0;
+    if (ev == PE_MSG || ev == PE_BAD)
+        c->q[(c->qhead + c->qn++) % PIPE_DEPTH] = *msg;
+    if (ev != PE_MSG)
+        c->closed = ev;
+    int post = !c->closed && !c->perr && c->qn < PIPE_DEPTH;
+    c->recv_posted = post;
+    int submit = !c->scheduled;
+    c->scheduled = 1;
+    pthread_mutex_unlock(&c->plock);
+    if (post)
+        pipe_recv(c);
+    if (submit)
+        jobs_submit(c->s->appliers, &c->job);
+}
+
+/* The applier's turn at a stream: applies what waits, in order; ends the
+ * call once nothing is in flight and the end, the client's going or an
+ * error with nothing left to receive was seen. */
+static void pipe_drain(struct job *j)
+{
+    struct call *c = (struct call *)(void *)((char *)j - offsetof(struct call, job));
+    struct rpc_server *s = c->s;
+    const struct rpc_method *m = &s->methods[c->m];
+    atomic_fetch_add(&s->working, 1); /* (7) */
+    for (;;) {
+        pthread_mutex_lock(&c->plock);
+        int err = c->perr, has = c->qn > 0, closed = c->closed;
+        struct codec_msg msg = {0};
+        if (has) {
+            msg = c->q[c->qhead];
+            c->qhead = (c->qhead + 1) % PIPE_DEPTH;
+            c->qn--;
+        }
+        int post = !c->closed && !c->perr && !c->recv_posted && c->qn < PIPE_DEPTH;
+        c->recv_posted |= post;
+        int ended = !has && !c->recv_posted && (closed || err);
+        if (!has && !ended)
+            c->scheduled = 0; /* the receive in flight brings more */
+        pthread_mutex_unlock(&c->plock);
+        if (post)
+            pipe_recv(c);
+        if (has) {
+            int rv = err ? 0 : msg.m ? m->cmsg(c->state_ptr, msg.m) : CAIRN_EPROTO;
+            codec_msg_free(&msg);
+            if (rv != 0) {
+                pthread_mutex_lock(&c->plock);
+                if (!c->perr)
+                    c->perr = rv;
+                pthread_mutex_unlock(&c->plock);
+            }
+            continue;
+        }
+        if (!ended)
+            break;
+        if (closed == PE_GONE) { /* cancelled or gone: no finish (CANCELLED) */
+            call_free(c);
+        } else if (err) {
+            finish(c, err, NULL);
+        } else {
+            ProtobufCMessage *reply = NULL;
+            int rv = m->cfinish(c->state_ptr, &reply);
+            finish(c, rv, rv == 0 ? reply : NULL);
+            if (rv != 0 && reply)
+                protobuf_c_message_free_unpacked(reply, NULL);
+        }
+        break;
+    }
+    atomic_fetch_sub(&s->working, 1);
 }
 
 static void session_recv(struct call *c);
@@ -386,42 +508,26 @@ static void on_request(struct call *c)
             return;
         }
         c->state_owned = 1;
-        recv_next(c);
+        c->job.run = pipe_drain;
+        c->recv_posted = 1;
+        pipe_recv(c);
         return;
     }
 }
 
+/* A client stream's receive is done (8). */
 static void on_received(struct call *c)
 {
     const struct rpc_method *m = &c->s->methods[c->m];
     if (!c->payload) { /* the client half-closed, or the call ended */
-        if (grpc_call_failed_before_recv_message(c->call)) {
-            call_free(c); /* cancelled or gone mid-stream: no finish (CANCELLED) */
-            return;
-        }
-        ProtobufCMessage *reply = NULL;
-        before_handler(c->s, m);
-        int rv = m->cfinish(c->state_ptr, &reply);
-        finish(c, rv, rv == 0 ? reply : NULL);
-        if (rv != 0 && reply)
-            protobuf_c_message_free_unpacked(reply, NULL);
+        pipe_push(c, grpc_call_failed_before_recv_message(c->call) ? PE_GONE : PE_END, NULL);
         return;
     }
-    struct codec_msg msg;
+    struct codec_msg msg; /* m NULL when it does not decode (a no-op to free) */
     int bad = codec_msg_decode(&msg, c->payload, m->req, RPC_MAX_MESSAGE);
     grpc_byte_buffer_destroy(c->payload);
     c->payload = NULL;
-    if (bad) {
-        finish(c, CAIRN_EPROTO, NULL);
-        return;
-    }
-    before_handler(c->s, m);
-    int rv = m->cmsg(c->state_ptr, msg.m);
-    codec_msg_free(&msg);
-    if (rv != 0)
-        finish(c, rv, NULL);
-    else
-        recv_next(c);
+    pipe_push(c, bad ? PE_BAD : PE_MSG, &msg);
 }
 
 /* ---- sessions (5) ---- */
@@ -551,7 +657,10 @@ static void step(struct call *c, int success)
         success = 0; /* cancelled by stopping: the request is never applied */
     }
     if (!success) { /* shutting down, cancelled, client gone, deadline */
-        call_free(c);
+        if (c->piped && c->state == CS_RECEIVING)
+            pipe_push(c, PE_GONE, NULL); /* (8) the applier may hold it */
+        else
+            call_free(c);
         return;
     }
     switch (c->state) {
@@ -599,12 +708,12 @@ static struct timespec deadline_in(int ms)
  * With one waiter there is nothing to hand over, and a standby thread still
  * serves the queue while the other is blocked in a handler, after at most
  * two looks. A slow method's handler (rpc.h: a read that may wait for the
- * disk, a write stream's piece, a sync) is known to keep its thread for a
+ * disk, a read stream's piece, a sync) is known to keep its thread for a
  * while: its thread hands the turn over before it runs it (hand_over), so
- * other calls are served and a stream's next piece is received (or the last
- * one sent) meanwhile: a stream runs at the speed of the slower side instead
- * of the sum of both. A standby that saw no event for TURN_DOZE looks dozes
- * until a serving thread takes one. With pollers > 1 that many threads wait
+ * other calls are served and a read stream's last piece is sent meanwhile:
+ * it runs at the speed of the slower side instead of the sum of both (a
+ * write stream's pieces run on the appliers instead, (8)). A standby that saw no event for
+ * TURN_DOZE looks dozes until a serving thread takes one. With pollers > 1 that many threads wait
  * in the queue at once (gRPC hands events among them), for machines whose
  * cores can run more quick calls at a time than the hand-offs cost. */
 #define TURN_LOOK_MS 1
@@ -785,6 +894,8 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
     s->threads = calloc((size_t)s->n_threads, sizeof *s->threads);
     if (!s->threads)
         abort();
+    if (rv == 0 && !(s->appliers = jobs_start(s->n_threads))) /* (8) */
+        rv = -EAGAIN;
     int started = 0;
     while (rv == 0 && started < s->n_threads &&
            pthread_create(&s->threads[started], NULL, worker, s) == 0)
@@ -801,6 +912,7 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
                GRPC_QUEUE_SHUTDOWN)
             ;
         grpc_completion_queue_destroy(s->cq);
+        jobs_stop(s->appliers);
         free(s->threads);
         free(s->handles);
         pthread_cond_destroy(&s->turn_cond);
@@ -872,6 +984,7 @@ int rpc_server_stop(struct rpc_server *s, int grace_ms, long *dropped)
      * ends the late calls). */
     grpc_server_cancel_all_calls(s->srv);
     wait_drained(s, NULL, 1); /* (2) */
+    jobs_stop(s->appliers);   /* (8) idle: every call is gone */
     grpc_server_destroy(s->srv);
     grpc_completion_queue_shutdown(s->cq);
     for (int i = 0; i < s->n_threads; i++)

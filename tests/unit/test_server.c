@@ -25,6 +25,14 @@
  *
  * A method table that names a path twice (or the session stream's path)
  * is refused at start with -EINVAL, before anything is bound.
+ *
+ * Client streams (invariant (8)), on Sum, whose handler wants each message's
+ * hlc to be the next number and pauses now and then so that received
+ * messages wait for it: 300 messages are applied once each, in order (the
+ * reply counts them); a handler error at message 100 is the call's status
+ * and no message after it is applied, though the client sent them all; a
+ * client that gives up at message 50 (its generator fails) gets its own
+ * error, and the server goes on serving and stops in time.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -41,14 +49,16 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-enum { M_BLOCK, M_QUICK, M_N };
+enum { M_BLOCK, M_QUICK, M_SUM, M_N };
 
-static const char *const paths[M_N] = {"/cairn.test.T/Block", "/cairn.test.T/Quick"};
+static const char *const paths[M_N] = {"/cairn.test.T/Block", "/cairn.test.T/Quick",
+                                       "/cairn.test.T/Sum"};
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
@@ -82,6 +92,87 @@ static int h_quick(void *app, const ProtobufCMessage *req, ProtobufCMessage **re
 {
     (void)app;
     return answer(req, resp);
+}
+
+/* ---- Sum: a client stream ---- */
+
+static _Atomic long sum_seen;        /* messages the handler was given */
+static _Atomic uint64_t sum_fail_at; /* the message whose handler fails */
+
+static int sum_start(void *app, void **state)
+{
+    (void)app;
+    *state = calloc(1, sizeof(uint64_t));
+    return *state ? 0 : -ENOMEM;
+}
+
+static int sum_msg(void *state, const ProtobufCMessage *msg)
+{
+    uint64_t *next = state, hlc = ((const Cairn__V1__PingRequest *)msg)->hlc;
+    atomic_fetch_add(&sum_seen, 1);
+    if (hlc != *next)
+        return -EILSEQ; /* out of order, or one applied twice */
+    if (hlc == atomic_load(&sum_fail_at))
+        return -ENOSPC;
+    if (hlc % 50 == 0)
+        usleep(2000); /* the next ones queue up meanwhile */
+    ++*next;
+    return 0;
+}
+
+static int sum_finish(void *state, ProtobufCMessage **resp)
+{
+    Cairn__V1__PingReply *rep = malloc(sizeof *rep);
+    if (!rep)
+        return -ENOMEM;
+    cairn__v1__ping_reply__init(rep);
+    rep->hlc = *(uint64_t *)state;
+    *resp = &rep->base;
+    return 0;
+}
+
+struct sum_gen {
+    Cairn__V1__PingRequest rq;
+    uint64_t n, give_up_at;
+};
+
+static int sum_next(void *ctx, const ProtobufCMessage **m)
+{
+    struct sum_gen *g = ctx;
+    if (g->rq.hlc + 1 >= g->n)
+        return 0;
+    if (++g->rq.hlc == g->give_up_at)
+        return -ECANCELED;
+    *m = &g->rq.base;
+    return 1;
+}
+
+/* Sends N messages (hlc 0..N-1) on Sum, giving up at GIVE_UP_AT (if < N);
+ * the call's result, and the reply's count in *COUNT. */
+static int sum_call(struct rpc_channel *ch, uint64_t n, uint64_t give_up_at, uint64_t *count)
+{
+    struct sum_gen g = {CAIRN__V1__PING_REQUEST__INIT, n, give_up_at};
+    g.rq.hlc = UINT64_MAX; /* sum_next steps to 0 first */
+    ProtobufCMessage *rep = NULL;
+    int rv = rpc_client_stream(ch, M_SUM, (size_t)n, sum_next, &g,
+                               &cairn__v1__ping_reply__descriptor, &rep);
+    if (rv == 0) {
+        *count = ((Cairn__V1__PingReply *)rep)->hlc;
+        protobuf_c_message_free_unpacked(rep, NULL);
+    }
+    return rv;
+}
+
+static void sum_method(struct rpc_method *m)
+{
+    *m = (struct rpc_method){.path = paths[M_SUM],
+                             .shape = RPC_CLIENT_STREAM,
+                             .req = &cairn__v1__ping_request__descriptor,
+                             .cstart = sum_start,
+                             .cmsg = sum_msg,
+                             .cfinish = sum_finish,
+                             .sfree = free,
+                             .slow = 1};
 }
 
 static int call(struct rpc_channel *ch, size_t m, uint64_t v)
@@ -127,6 +218,7 @@ static void run(int slow, int no_sessions, int pollers, int spin_us)
                                            .shape = RPC_UNARY,
                                            .req = &cairn__v1__ping_request__descriptor,
                                            .unary = h_quick};
+    sum_method(&methods[M_SUM]);
     struct rpc_server_opts o = {.unix_path = sock,
                                 .threads = 2,
                                 .methods = methods,
@@ -191,6 +283,57 @@ static void test_variant(void **state)
     run(v->slow, v->no_sessions, v->pollers, v->spin_us);
 }
 
+static void test_client_stream_in_order_and_stops_at_an_error(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("server");
+    char sock[512], addr[520];
+    snprintf(sock, sizeof sock, "%s/s.sock", dir);
+    snprintf(addr, sizeof addr, "unix:%s", sock);
+    struct rpc_method methods[M_N];
+    memset(methods, 0, sizeof methods);
+    methods[M_BLOCK] = (struct rpc_method){.path = paths[M_BLOCK],
+                                           .shape = RPC_UNARY,
+                                           .req = &cairn__v1__ping_request__descriptor,
+                                           .unary = h_quick};
+    methods[M_QUICK] = methods[M_BLOCK];
+    methods[M_QUICK].path = paths[M_QUICK];
+    sum_method(&methods[M_SUM]);
+    struct rpc_server_opts o = {
+        .unix_path = sock, .threads = 2, .methods = methods, .n_methods = M_N, .no_sessions = 1};
+    struct rpc_server *s = NULL;
+    assert_int_equal(rpc_server_start(&s, &o), 0);
+    struct rpc_channel *ch = NULL;
+    assert_int_equal(rpc_channel_open(&ch, addr, paths, M_N), 0);
+    rpc_channel_set_timeout(ch, 10000);
+
+    uint64_t count = 0;
+    atomic_store(&sum_fail_at, UINT64_MAX);
+    atomic_store(&sum_seen, 0);
+    assert_int_equal(sum_call(ch, 300, UINT64_MAX, &count), 0);
+    assert_int_equal(count, 300);
+    assert_int_equal(atomic_load(&sum_seen), 300);
+
+    atomic_store(&sum_fail_at, 100);
+    atomic_store(&sum_seen, 0);
+    assert_int_equal(sum_call(ch, 300, UINT64_MAX, &count), -ENOSPC);
+    assert_int_equal(atomic_load(&sum_seen), 101); /* 0..100, none after */
+
+    atomic_store(&sum_fail_at, UINT64_MAX);
+    atomic_store(&sum_seen, 0);
+    assert_int_equal(sum_call(ch, 300, 50, &count), -ECANCELED);
+    assert_true(atomic_load(&sum_seen) <= 50);
+    assert_int_equal(call(ch, M_QUICK, 7), 0);
+    atomic_store(&sum_seen, 0);
+    assert_int_equal(sum_call(ch, 20, UINT64_MAX, &count), 0);
+    assert_int_equal(count, 20);
+
+    rpc_channel_close(ch);
+    assert_int_equal(rpc_server_stop(s, 2000, NULL), 0); /* not late: nothing held */
+    tu_rmrf(dir);
+    free(dir);
+}
+
 static void test_duplicate_path_refused(void **state)
 {
     (void)state;
@@ -234,6 +377,7 @@ int main(void)
         {"spinning_blocked_handler_is_covered_after_a_look", test_variant, NULL, NULL, &v[6]},
         {"spinning_plain_calls_blocked_handler", test_variant, NULL, NULL, &v[7]},
         {"spinning_two_pollers_blocked_handler", test_variant, NULL, NULL, &v[8]},
+        cmocka_unit_test(test_client_stream_in_order_and_stops_at_an_error),
         cmocka_unit_test(test_duplicate_path_refused),
     };
     int rv = cmocka_run_group_tests(tests, NULL, NULL);
