@@ -163,18 +163,6 @@ static int sum_call(struct rpc_channel *ch, uint64_t n, uint64_t give_up_at, uin
     return rv;
 }
 
-static void sum_method(struct rpc_method *m)
-{
-    *m = (struct rpc_method){.path = paths[M_SUM],
-                             .shape = RPC_CLIENT_STREAM,
-                             .req = &cairn__v1__ping_request__descriptor,
-                             .cstart = sum_start,
-                             .cmsg = sum_msg,
-                             .cfinish = sum_finish,
-                             .sfree = free,
-                             .slow = 1};
-}
-
 static int call(struct rpc_channel *ch, size_t m, uint64_t v)
 {
     Cairn__V1__PingRequest rq = CAIRN__V1__PING_REQUEST__INIT;
@@ -201,6 +189,31 @@ static void *block_caller(void *arg)
     return NULL;
 }
 
+/* The method table: Block runs BLOCK (marked slow if SLOW), Quick, Sum. */
+static void methods_init(struct rpc_method methods[M_N],
+                         int (*block)(void *, const ProtobufCMessage *, ProtobufCMessage **),
+                         int slow)
+{
+    memset(methods, 0, M_N * sizeof *methods);
+    methods[M_BLOCK] = (struct rpc_method){.path = paths[M_BLOCK],
+                                           .shape = RPC_UNARY,
+                                           .req = &cairn__v1__ping_request__descriptor,
+                                           .unary = block,
+                                           .slow = slow};
+    methods[M_QUICK] = (struct rpc_method){.path = paths[M_QUICK],
+                                           .shape = RPC_UNARY,
+                                           .req = &cairn__v1__ping_request__descriptor,
+                                           .unary = h_quick};
+    methods[M_SUM] = (struct rpc_method){.path = paths[M_SUM],
+                                         .shape = RPC_CLIENT_STREAM,
+                                         .req = &cairn__v1__ping_request__descriptor,
+                                         .cstart = sum_start,
+                                         .cmsg = sum_msg,
+                                         .cfinish = sum_finish,
+                                         .sfree = free,
+                                         .slow = 1};
+}
+
 static void run(int slow, int no_sessions, int pollers, int spin_us)
 {
     char *dir = tu_tmpdir("server");
@@ -208,17 +221,7 @@ static void run(int slow, int no_sessions, int pollers, int spin_us)
     snprintf(sock, sizeof sock, "%s/s.sock", dir);
     snprintf(addr, sizeof addr, "unix:%s", sock);
     struct rpc_method methods[M_N];
-    memset(methods, 0, sizeof methods);
-    methods[M_BLOCK] = (struct rpc_method){.path = paths[M_BLOCK],
-                                           .shape = RPC_UNARY,
-                                           .req = &cairn__v1__ping_request__descriptor,
-                                           .unary = h_block,
-                                           .slow = slow};
-    methods[M_QUICK] = (struct rpc_method){.path = paths[M_QUICK],
-                                           .shape = RPC_UNARY,
-                                           .req = &cairn__v1__ping_request__descriptor,
-                                           .unary = h_quick};
-    sum_method(&methods[M_SUM]);
+    methods_init(methods, h_block, slow);
     struct rpc_server_opts o = {.unix_path = sock,
                                 .threads = 2,
                                 .methods = methods,
@@ -291,14 +294,7 @@ static void test_client_stream_in_order_and_stops_at_an_error(void **state)
     snprintf(sock, sizeof sock, "%s/s.sock", dir);
     snprintf(addr, sizeof addr, "unix:%s", sock);
     struct rpc_method methods[M_N];
-    memset(methods, 0, sizeof methods);
-    methods[M_BLOCK] = (struct rpc_method){.path = paths[M_BLOCK],
-                                           .shape = RPC_UNARY,
-                                           .req = &cairn__v1__ping_request__descriptor,
-                                           .unary = h_quick};
-    methods[M_QUICK] = methods[M_BLOCK];
-    methods[M_QUICK].path = paths[M_QUICK];
-    sum_method(&methods[M_SUM]);
+    methods_init(methods, h_quick, 0);
     struct rpc_server_opts o = {
         .unix_path = sock, .threads = 2, .methods = methods, .n_methods = M_N, .no_sessions = 1};
     struct rpc_server *s = NULL;
