@@ -435,8 +435,8 @@ static void pipe_drain(struct job *j)
             break;
         if (closed == PE_GONE) { /* cancelled or gone: no finish (CANCELLED) */
             call_free(c);
-        } else if (err) {
-            finish(c, err, NULL);
+        } else if (err || closed == PE_BAD) { /* (a bad piece has set err by now) */
+            finish(c, err ? err : CAIRN_EPROTO, NULL);
         } else {
             ProtobufCMessage *reply = NULL;
             int rv = m->cfinish(c->state_ptr, &reply);
