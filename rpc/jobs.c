@@ -2,7 +2,9 @@
  * jobs.c — owns a pool of threads that run submitted jobs (jobs.h).
  * Invariants: (1) jobs start in the order they were submitted; (2) every job
  * submitted before jobs_stop runs before jobs_stop returns; (3) the queue is
- * intrusive: submitting never allocates and never fails.
+ * intrusive: submitting never allocates and never fails; (4) a job waiting
+ * in the queue always has a thread awake to take it or coming back for it
+ * (a requeue wakes none only when its caller's thread is the one coming).
  * Threads: any may submit; jobs_start and jobs_stop belong to the owner.
  */
 #include "jobs.h"
@@ -62,17 +64,29 @@ struct jobs *jobs_start(int n)
     return p;
 }
 
-void jobs_submit(struct jobs *p, struct job *j)
+static void enqueue(struct jobs *p, struct job *j, int wake_if_alone)
 {
     j->next = NULL;
     pthread_mutex_lock(&p->lock);
+    int alone = !p->head;
     if (p->tail)
         p->tail->next = j;
     else
         p->head = j;
     p->tail = j;
-    pthread_cond_signal(&p->cond);
+    if (wake_if_alone || !alone)
+        pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
+}
+
+void jobs_submit(struct jobs *p, struct job *j)
+{
+    enqueue(p, j, 1);
+}
+
+void jobs_requeue(struct jobs *p, struct job *j)
+{
+    enqueue(p, j, 0);
 }
 
 void jobs_stop(struct jobs *p)

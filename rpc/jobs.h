@@ -18,6 +18,10 @@ struct jobs;
 struct jobs *jobs_start(int n);
 /* Queues J to run on one of the pool's threads. */
 void jobs_submit(struct jobs *p, struct job *j);
+/* From inside a job's RUN: queues J (that job, or another) behind what
+ * waits. The calling thread takes the queue's next job when RUN returns, so
+ * another thread is woken only if other jobs wait too. */
+void jobs_requeue(struct jobs *p, struct job *j);
 /* Runs what is queued, then joins and frees the threads (NULL: nothing). */
 void jobs_stop(struct jobs *p);
 

@@ -3,7 +3,8 @@
  * the per-call state machine (rpc.h).
  *
  * Per-call states (one batch in flight per call, so a call is only touched
- * by the thread that got its tag: no per-call lock):
+ * by the thread that got its tag: no per-call lock; a client stream also by
+ * its applier, under its plock (8)):
  *   REQUEST --request arrived [on_request]--> (handler runs) then
  *     unary:          --> FINISH [finish]
  *     server-stream:  --> SENDING [stream_next] --(each send done)--> SENDING | FINISH
@@ -34,7 +35,8 @@
  * received: at most PIPE_DEPTH received messages wait per stream, at most
  * one receive is in flight, and the call ends (finish or call_free) only
  * once no receive is in flight, by the applier, after every message before
- * the end was applied or, after an error, dropped. So a stream runs at the
+ * the end was applied or, after an error, dropped; an applier applies one
+ * piece per turn, so streams share the appliers. So a stream runs at the
  * speed of the slower of receiving and applying instead of their sum (a
  * 1 GiB stream of 1 MiB writes, 2-CPU VM: 0.75 s of the stream thread per
  * GiB in the engine, 0.15 in decoding and 0.26 waiting for the next piece
@@ -394,45 +396,43 @@ static void pipe_push(struct call *c, enum pipe_event ev, struct codec_msg *msg)
         jobs_submit(c->s->appliers, &c->job);
 }
 
-/* The applier's turn at a stream: applies what waits, in order; ends the
- * call once nothing is in flight and the end, the client's going or an
- * error with nothing left to receive was seen. */
+/* The applier's turn at a stream: applies the next waiting piece and queues
+ * another turn (behind the other streams' turns: one stream does not keep an
+ * applier to itself); ends the call once nothing is in flight and the end,
+ * the client's going or an error with nothing left to receive was seen. */
 static void pipe_drain(struct job *j)
 {
     struct call *c = (struct call *)(void *)((char *)j - offsetof(struct call, job));
     struct rpc_server *s = c->s;
     const struct rpc_method *m = &s->methods[c->m];
     atomic_fetch_add(&s->working, 1); /* (7) */
-    for (;;) {
-        pthread_mutex_lock(&c->plock);
-        int err = c->perr, has = c->qn > 0, closed = c->closed;
-        struct codec_msg msg = {0};
-        if (has) {
-            msg = c->q[c->qhead];
-            c->qhead = (c->qhead + 1) % PIPE_DEPTH;
-            c->qn--;
+    pthread_mutex_lock(&c->plock);
+    int err = c->perr, has = c->qn > 0, closed = c->closed;
+    struct codec_msg msg = {0};
+    if (has) {
+        msg = c->q[c->qhead];
+        c->qhead = (c->qhead + 1) % PIPE_DEPTH;
+        c->qn--;
+    }
+    int post = !c->closed && !c->perr && !c->recv_posted && c->qn < PIPE_DEPTH;
+    c->recv_posted |= post;
+    int ended = !has && !c->recv_posted && (closed || err);
+    if (!has && !ended)
+        c->scheduled = 0; /* the receive in flight brings more */
+    pthread_mutex_unlock(&c->plock);
+    if (post)
+        pipe_recv(c);
+    if (has) {
+        int rv = err ? 0 : msg.m ? m->cmsg(c->state_ptr, msg.m) : CAIRN_EPROTO;
+        codec_msg_free(&msg);
+        if (rv != 0) {
+            pthread_mutex_lock(&c->plock);
+            if (!c->perr)
+                c->perr = rv;
+            pthread_mutex_unlock(&c->plock);
         }
-        int post = !c->closed && !c->perr && !c->recv_posted && c->qn < PIPE_DEPTH;
-        c->recv_posted |= post;
-        int ended = !has && !c->recv_posted && (closed || err);
-        if (!has && !ended)
-            c->scheduled = 0; /* the receive in flight brings more */
-        pthread_mutex_unlock(&c->plock);
-        if (post)
-            pipe_recv(c);
-        if (has) {
-            int rv = err ? 0 : msg.m ? m->cmsg(c->state_ptr, msg.m) : CAIRN_EPROTO;
-            codec_msg_free(&msg);
-            if (rv != 0) {
-                pthread_mutex_lock(&c->plock);
-                if (!c->perr)
-                    c->perr = rv;
-                pthread_mutex_unlock(&c->plock);
-            }
-            continue;
-        }
-        if (!ended)
-            break;
+        jobs_requeue(s->appliers, j); /* still scheduled: c is not touched after this */
+    } else if (ended) {
         if (closed == PE_GONE) { /* cancelled or gone: no finish (CANCELLED) */
             call_free(c);
         } else if (err || closed == PE_BAD) { /* (a bad piece has set err by now) */
@@ -444,7 +444,6 @@ static void pipe_drain(struct job *j)
             if (rv != 0 && reply)
                 protobuf_c_message_free_unpacked(reply, NULL);
         }
-        break;
     }
     atomic_fetch_sub(&s->working, 1);
 }

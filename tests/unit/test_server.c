@@ -32,7 +32,9 @@
  * reply counts them); a handler error at message 100 is the call's status
  * and no message after it is applied, though the client sent them all; a
  * client that gives up at message 50 (its generator fails) gets its own
- * error, and the server goes on serving and stops in time.
+ * error, and the server goes on serving and stops in time; with one applier,
+ * a short stream that starts while a long one keeps it busy ends long before
+ * the long one (they take turns).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -96,8 +98,9 @@ static int h_quick(void *app, const ProtobufCMessage *req, ProtobufCMessage **re
 
 /* ---- Sum: a client stream ---- */
 
-static _Atomic long sum_seen;        /* messages the handler was given */
+static _Atomic long sum_seen[3];     /* messages the handler was given, by from_node */
 static _Atomic uint64_t sum_fail_at; /* the message whose handler fails */
+static _Atomic int sum_delay_us;     /* how long each message takes */
 
 static int sum_start(void *app, void **state)
 {
@@ -108,8 +111,11 @@ static int sum_start(void *app, void **state)
 
 static int sum_msg(void *state, const ProtobufCMessage *msg)
 {
-    uint64_t *next = state, hlc = ((const Cairn__V1__PingRequest *)msg)->hlc;
-    atomic_fetch_add(&sum_seen, 1);
+    const Cairn__V1__PingRequest *rq = (const Cairn__V1__PingRequest *)msg;
+    uint64_t *next = state, hlc = rq->hlc;
+    atomic_fetch_add(&sum_seen[rq->from_node % 3], 1);
+    if (atomic_load(&sum_delay_us))
+        usleep((useconds_t)atomic_load(&sum_delay_us));
     if (hlc != *next)
         return -EILSEQ; /* out of order, or one applied twice */
     if (hlc == atomic_load(&sum_fail_at))
@@ -147,11 +153,13 @@ static int sum_next(void *ctx, const ProtobufCMessage **m)
     return 1;
 }
 
-/* Sends N messages (hlc 0..N-1) on Sum, giving up at GIVE_UP_AT (if < N);
- * the call's result, and the reply's count in *COUNT. */
-static int sum_call(struct rpc_channel *ch, uint64_t n, uint64_t give_up_at, uint64_t *count)
+/* Sends N messages (hlc 0..N-1, from_node TAG) on Sum, giving up at
+ * GIVE_UP_AT (if < N); the call's result, and the reply's count in *COUNT. */
+static int sum_call(struct rpc_channel *ch, uint32_t tag, uint64_t n, uint64_t give_up_at,
+                    uint64_t *count)
 {
     struct sum_gen g = {CAIRN__V1__PING_REQUEST__INIT, n, give_up_at};
+    g.rq.from_node = tag;
     g.rq.hlc = UINT64_MAX; /* sum_next steps to 0 first */
     ProtobufCMessage *rep = NULL;
     int rv = rpc_client_stream(ch, M_SUM, (size_t)n, sum_next, &g,
@@ -286,48 +294,108 @@ static void test_variant(void **state)
     run(v->slow, v->no_sessions, v->pollers, v->spin_us);
 }
 
+/* A server with THREADS threads (and as many appliers) and a channel to it. */
+struct sfx {
+    char *dir;
+    struct rpc_method methods[M_N];
+    struct rpc_server *s;
+    struct rpc_channel *ch;
+};
+
+static void sfx_start(struct sfx *f, int threads)
+{
+    f->dir = tu_tmpdir("server");
+    char sock[512], addr[520];
+    snprintf(sock, sizeof sock, "%s/s.sock", f->dir);
+    snprintf(addr, sizeof addr, "unix:%s", sock);
+    methods_init(f->methods, h_quick, 0);
+    struct rpc_server_opts o = {.unix_path = sock,
+                                .threads = threads,
+                                .methods = f->methods,
+                                .n_methods = M_N,
+                                .no_sessions = 1};
+    f->s = NULL;
+    assert_int_equal(rpc_server_start(&f->s, &o), 0);
+    f->ch = NULL;
+    assert_int_equal(rpc_channel_open(&f->ch, addr, paths, M_N), 0);
+    rpc_channel_set_timeout(f->ch, 10000);
+    atomic_store(&sum_fail_at, UINT64_MAX);
+    atomic_store(&sum_delay_us, 0);
+    for (int i = 0; i < 3; i++)
+        atomic_store(&sum_seen[i], 0);
+}
+
+static void sfx_stop(struct sfx *f)
+{
+    rpc_channel_close(f->ch);
+    assert_int_equal(rpc_server_stop(f->s, 2000, NULL), 0); /* not late: nothing held */
+    tu_rmrf(f->dir);
+    free(f->dir);
+}
+
 static void test_client_stream_in_order_and_stops_at_an_error(void **state)
 {
     (void)state;
-    char *dir = tu_tmpdir("server");
-    char sock[512], addr[520];
-    snprintf(sock, sizeof sock, "%s/s.sock", dir);
-    snprintf(addr, sizeof addr, "unix:%s", sock);
-    struct rpc_method methods[M_N];
-    methods_init(methods, h_quick, 0);
-    struct rpc_server_opts o = {
-        .unix_path = sock, .threads = 2, .methods = methods, .n_methods = M_N, .no_sessions = 1};
-    struct rpc_server *s = NULL;
-    assert_int_equal(rpc_server_start(&s, &o), 0);
-    struct rpc_channel *ch = NULL;
-    assert_int_equal(rpc_channel_open(&ch, addr, paths, M_N), 0);
-    rpc_channel_set_timeout(ch, 10000);
-
+    struct sfx f;
+    sfx_start(&f, 2);
     uint64_t count = 0;
-    atomic_store(&sum_fail_at, UINT64_MAX);
-    atomic_store(&sum_seen, 0);
-    assert_int_equal(sum_call(ch, 300, UINT64_MAX, &count), 0);
+    assert_int_equal(sum_call(f.ch, 0, 300, UINT64_MAX, &count), 0);
     assert_int_equal(count, 300);
-    assert_int_equal(atomic_load(&sum_seen), 300);
+    assert_int_equal(atomic_load(&sum_seen[0]), 300);
 
     atomic_store(&sum_fail_at, 100);
-    atomic_store(&sum_seen, 0);
-    assert_int_equal(sum_call(ch, 300, UINT64_MAX, &count), -ENOSPC);
-    assert_int_equal(atomic_load(&sum_seen), 101); /* 0..100, none after */
+    atomic_store(&sum_seen[0], 0);
+    assert_int_equal(sum_call(f.ch, 0, 300, UINT64_MAX, &count), -ENOSPC);
+    assert_int_equal(atomic_load(&sum_seen[0]), 101); /* 0..100, none after */
 
     atomic_store(&sum_fail_at, UINT64_MAX);
-    atomic_store(&sum_seen, 0);
-    assert_int_equal(sum_call(ch, 300, 50, &count), -ECANCELED);
-    assert_true(atomic_load(&sum_seen) <= 50);
-    assert_int_equal(call(ch, M_QUICK, 7), 0);
-    atomic_store(&sum_seen, 0);
-    assert_int_equal(sum_call(ch, 20, UINT64_MAX, &count), 0);
+    atomic_store(&sum_seen[0], 0);
+    assert_int_equal(sum_call(f.ch, 0, 300, 50, &count), -ECANCELED);
+    assert_true(atomic_load(&sum_seen[0]) <= 50);
+    assert_int_equal(call(f.ch, M_QUICK, 7), 0);
+    assert_int_equal(sum_call(f.ch, 0, 20, UINT64_MAX, &count), 0);
     assert_int_equal(count, 20);
+    sfx_stop(&f);
+}
 
-    rpc_channel_close(ch);
-    assert_int_equal(rpc_server_stop(s, 2000, NULL), 0); /* not late: nothing held */
-    tu_rmrf(dir);
-    free(dir);
+struct long_stream {
+    struct rpc_channel *ch;
+    int rv;
+    uint64_t count;
+};
+
+static void *long_stream(void *arg)
+{
+    struct long_stream *l = arg;
+    l->rv = sum_call(l->ch, 1, 300, UINT64_MAX, &l->count);
+    return NULL;
+}
+
+/* One applier, a long stream of slow messages that keeps it busy, and a
+ * short stream that starts after it: the short one takes turns with the
+ * long one instead of waiting for its end. */
+static void test_client_streams_share_the_appliers(void **state)
+{
+    (void)state;
+    struct sfx f;
+    sfx_start(&f, 1);
+    atomic_store(&sum_delay_us, 1000); /* the long stream: >= 300 ms */
+    struct long_stream l = {f.ch, 1, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, long_stream, &l), 0);
+    for (int i = 0; i < 5000 && atomic_load(&sum_seen[1]) < 5; i++) /* bounded: 5 s */
+        usleep(1000);
+    assert_true(atomic_load(&sum_seen[1]) >= 5);
+    uint64_t count = 0;
+    assert_int_equal(sum_call(f.ch, 2, 5, UINT64_MAX, &count), 0);
+    long long_seen = atomic_load(&sum_seen[1]);
+    assert_int_equal(count, 5);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(l.rv, 0);
+    assert_int_equal(l.count, 300);
+    if (long_seen >= 300)
+        fail_msg("the short stream waited for the long one to end (it saw %ld of 300)", long_seen);
+    sfx_stop(&f);
 }
 
 static void test_duplicate_path_refused(void **state)
@@ -374,6 +442,7 @@ int main(void)
         {"spinning_plain_calls_blocked_handler", test_variant, NULL, NULL, &v[7]},
         {"spinning_two_pollers_blocked_handler", test_variant, NULL, NULL, &v[8]},
         cmocka_unit_test(test_client_stream_in_order_and_stops_at_an_error),
+        cmocka_unit_test(test_client_streams_share_the_appliers),
         cmocka_unit_test(test_duplicate_path_refused),
     };
     int rv = cmocka_run_group_tests(tests, NULL, NULL);
