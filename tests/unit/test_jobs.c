@@ -50,20 +50,21 @@ static void logged(struct job *j)
     }
 }
 
-static void reset(void)
+/* A fresh log and a pool of THREADS threads. */
+static void start(int threads)
 {
     pthread_mutex_lock(&lock);
     n_order = 0;
     memset(order, 0, sizeof order);
     pthread_mutex_unlock(&lock);
+    pool = jobs_start(threads);
+    assert_non_null(pool);
 }
 
 static void jobs_run_in_order_and_all_before_stop(void **state)
 {
     (void)state;
-    reset();
-    pool = jobs_start(1);
-    assert_non_null(pool);
+    start(1);
     struct tjob t[20];
     for (int i = 0; i < 20; i++) {
         t[i] = (struct tjob){{NULL, logged}, i, 0};
@@ -96,9 +97,7 @@ static void hold(struct job *j)
 static void jobs_a_requeue_goes_behind_what_waits(void **state)
 {
     (void)state;
-    reset();
-    pool = jobs_start(1);
-    assert_non_null(pool);
+    start(1);
     struct job h = {NULL, hold};
     struct tjob a = {{NULL, logged}, 1, 2}, b = {{NULL, logged}, 2, 0};
     jobs_submit(pool, &h);
@@ -122,9 +121,7 @@ static void jobs_a_requeue_goes_behind_what_waits(void **state)
 static void jobs_a_lone_requeue_still_runs(void **state)
 {
     (void)state;
-    reset();
-    pool = jobs_start(2);
-    assert_non_null(pool);
+    start(2);
     struct tjob a = {{NULL, logged}, 7, 5};
     jobs_submit(pool, &a.j);
     pthread_mutex_lock(&lock); /* all six turns, without jobs_stop's help */
@@ -160,10 +157,8 @@ static void pair(struct job *j)
 static void jobs_two_threads_run_two_jobs_at_once(void **state)
 {
     (void)state;
-    reset();
     atomic_store(&started, 0);
-    pool = jobs_start(2);
-    assert_non_null(pool);
+    start(2);
     struct job a = {NULL, pair}, b = {NULL, pair};
     jobs_submit(pool, &a);
     jobs_submit(pool, &b);
