@@ -176,7 +176,7 @@ static void post_request(struct rpc_server *s, size_t m)
         pthread_mutex_init(&c->plock, NULL);
     }
     live_add(s, 1);
-    int want_payload = m != SESSION && s->methods[m].shape != RPC_CLIENT_STREAM;
+    int want_payload = m != SESSION && !c->piped;
     grpc_call_error e = grpc_server_request_registered_call(
         s->srv, m == SESSION ? s->session_handle : s->handles[m], &c->call, &c->deadline, &c->md,
         want_payload ? &c->payload : NULL, s->cq, s->cq, c);
@@ -380,7 +380,6 @@ static void pipe_recv(struct call *c)
 static void pipe_push(struct call *c, enum pipe_event ev, struct codec_msg *msg)
 {
     pthread_mutex_lock(&c->plock);
-    c->recv_posted = 0;
     if (ev == PE_MSG || ev == PE_BAD)
         c->q[(c->qhead + c->qn++) % PIPE_DEPTH] = *msg;
     if (ev != PE_MSG)
@@ -435,8 +434,8 @@ static void pipe_drain(struct job *j)
     } else if (ended) {
         if (closed == PE_GONE) { /* cancelled or gone: no finish (CANCELLED) */
             call_free(c);
-        } else if (err || closed == PE_BAD) { /* (a bad piece has set err by now) */
-            finish(c, err ? err : CAIRN_EPROTO, NULL);
+        } else if (err) { /* a bad piece set it in its turn */
+            finish(c, err, NULL);
         } else {
             ProtobufCMessage *reply = NULL;
             int rv = m->cfinish(c->state_ptr, &reply);
@@ -711,10 +710,10 @@ static struct timespec deadline_in(int ms)
  * while: its thread hands the turn over before it runs it (hand_over), so
  * other calls are served and a read stream's last piece is sent meanwhile:
  * it runs at the speed of the slower side instead of the sum of both (a
- * write stream's pieces run on the appliers instead, (8)). A standby that saw no event for
- * TURN_DOZE looks dozes until a serving thread takes one. With pollers > 1 that many threads wait
- * in the queue at once (gRPC hands events among them), for machines whose
- * cores can run more quick calls at a time than the hand-offs cost. */
+ * write stream's pieces run on the appliers instead, (8)). A standby that
+ * saw no event for TURN_DOZE looks dozes until a serving thread takes one.
+ * With pollers > 1 that many threads wait in the queue at once (gRPC hands events among them), for
+ * machines whose cores can run more quick calls at a time than the hand-offs cost. */
 #define TURN_LOOK_MS 1
 #define TURN_DOZE 20
 

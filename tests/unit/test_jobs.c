@@ -50,6 +50,15 @@ static void logged(struct job *j)
     }
 }
 
+/* Waits on cond (lock held) for at most 5 s; 0 when woken. */
+static int wait_5s(void)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 5;
+    return pthread_cond_timedwait(&cond, &lock, &dl);
+}
+
 /* A fresh log and a pool of THREADS threads. */
 static void start(int threads)
 {
@@ -83,13 +92,8 @@ static void hold(struct job *j)
     pthread_mutex_lock(&lock);
     order[n_order++] = 100;
     pthread_cond_broadcast(&cond);
-    while (n_order < 1000) { /* released by the test: n_order += 1000 */
-        struct timespec dl;
-        clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_sec += 5;
-        if (pthread_cond_timedwait(&cond, &lock, &dl) != 0)
-            break;
-    }
+    while (n_order < 1000 && wait_5s() == 0) /* released by the test: n_order += 1000 */
+        ;
     n_order -= 1000;
     pthread_mutex_unlock(&lock);
 }
@@ -125,13 +129,8 @@ static void jobs_a_lone_requeue_still_runs(void **state)
     struct tjob a = {{NULL, logged}, 7, 5};
     jobs_submit(pool, &a.j);
     pthread_mutex_lock(&lock); /* all six turns, without jobs_stop's help */
-    int ok = 1;
-    while (n_order < 6 && ok) {
-        struct timespec dl;
-        clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_sec += 5;
-        ok = pthread_cond_timedwait(&cond, &lock, &dl) == 0;
-    }
+    while (n_order < 6 && wait_5s() == 0)
+        ;
     int seen = n_order;
     pthread_mutex_unlock(&lock);
     jobs_stop(pool);
