@@ -920,7 +920,7 @@ out:
  * block is fragmented (5) the effect rewrites the block's whole live range
  * and *OWNED receives the buffer that holds it. */
 static int add_data(struct volume *v, struct record *r, uint64_t ino, uint64_t size, uint64_t off,
-                    uint32_t n, const uint8_t *src, uint8_t **owned)
+                    uint32_t n, struct gather src, uint8_t **owned)
 {
     *owned = NULL;
     uint64_t blk = off >> BLOCK_SHIFT, base = blk << BLOCK_SHIFT;
@@ -944,9 +944,8 @@ static int add_data(struct volume *v, struct record *r, uint64_t ino, uint64_t s
                 return rv;
             }
             memset(buf + have, 0, (size_t)(end - base - have));
-            memcpy(buf + (off - base), src, n);
+            gather_copy(buf + (off - base), src, n);
             *owned = buf;
-            src = buf;
             n = (uint32_t)(end - base);
             off = base;
         }
@@ -955,13 +954,26 @@ static int add_data(struct volume *v, struct record *r, uint64_t ino, uint64_t s
     e->ino = ino;
     e->off = off;
     e->len = n;
-    e->data = src;
+    if (*owned)
+        e->data = *owned;
+    else
+        e->src = src;
     return 0;
 }
 
 int fs_write(struct volume *v, uint64_t ino, uint64_t off, const void *buf, size_t len,
              struct attr *out)
 {
+    struct iovec one = {(void *)(uintptr_t)buf, len};
+    return fs_writev(v, ino, off, &one, 1, out);
+}
+
+int fs_writev(struct volume *v, uint64_t ino, uint64_t off, const struct iovec *iov, int iovcnt,
+              struct attr *out)
+{
+    size_t len = 0;
+    for (int i = 0; i < iovcnt; i++)
+        len += iov[i].iov_len;
     if (off > MAX_FILE_SIZE || len > MAX_FILE_SIZE - off)
         return -EFBIG;
     if (len == 0) /* POSIX: a zero-length write has no other results */
@@ -983,7 +995,7 @@ int fs_write(struct volume *v, uint64_t ino, uint64_t off, const void *buf, size
         rv = -EINVAL;
         goto out;
     }
-    const uint8_t *src = buf;
+    struct gather src = {iov, 0};
     size_t done = 0;
     while (done < len) {
         uint32_t n = 0;
@@ -999,9 +1011,9 @@ int fs_write(struct volume *v, uint64_t ino, uint64_t off, const void *buf, size
             if (piece > WRITE_GROUP_BYTES - group)
                 piece = WRITE_GROUP_BYTES - group;
             record_reset(&recs[n]);
-            if ((rv = add_data(v, &recs[n], ino, a.size, o, (uint32_t)piece, src + done + group,
-                               &owned[n])) != 0)
+            if ((rv = add_data(v, &recs[n], ino, a.size, o, (uint32_t)piece, src, &owned[n])) != 0)
                 goto group_out;
+            src = gather_skip(src, piece);
             n++;
             group += piece;
         }

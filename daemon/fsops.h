@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 struct volume;
 
@@ -85,6 +86,9 @@ int fs_read_atime(struct volume *v, uint64_t ino);
  * it stay written (like a short write(2)) and the error is returned. */
 int fs_write(struct volume *v, uint64_t ino, uint64_t off, const void *buf, size_t len,
              struct attr *out);
+/* fs_write of the bytes IOV[0..IOVCNT) hold, in order. */
+int fs_writev(struct volume *v, uint64_t ino, uint64_t off, const struct iovec *iov, int iovcnt,
+              struct attr *out);
 int fs_unlink(struct volume *v, uint64_t parent, const char *name);
 int fs_rmdir(struct volume *v, uint64_t parent, const char *name);
 #define FS_RENAME_NOREPLACE 1u

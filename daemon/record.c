@@ -225,7 +225,10 @@ void record_encode(const struct record *r, uint8_t *out)
             wr_u64(&w, e->ino);
             wr_u64(&w, e->off);
             wr_u32(&w, e->len);
-            wr_bytes(&w, e->data, e->len);
+            if (e->src.iov)
+                gather_copy(wr_take(&w, e->len), e->src, e->len);
+            else
+                wr_bytes(&w, e->data, e->len);
             break;
         case EFF_TRUNC:
             wr_u64(&w, e->ino);

@@ -10,6 +10,7 @@
 
 #include "attr.h"
 #include "format.h"
+#include "gather.h"
 #include "vclock.h"
 
 #include <stddef.h>
@@ -27,6 +28,7 @@ struct effect {
     uint64_t off;        /* DATA file offset */
     uint64_t size;       /* TRUNC new size */
     const uint8_t *data; /* DATA bytes, XATTR value */
+    struct gather src;   /* DATA, when src.iov is set: its bytes (DATA unused) */
     uint32_t len;        /* DATA length; XATTR value length or XATTR_REMOVED */
     uint32_t vol_no;     /* VOLUME, ASSIGN */
     uint8_t id[16];      /* VOLUME id, ASSIGN chunk id */

@@ -555,7 +555,7 @@ static int ws_start(void *app, void **state)
     return 0;
 }
 
-static int ws_msg(void *state, const ProtobufCMessage *msg)
+static int ws_msg(void *state, const ProtobufCMessage *msg, const struct rpc_segs *segs)
 {
     REQ(Cairn__V1__WriteRequest, r);
     struct wstream *st = state;
@@ -572,12 +572,15 @@ static int ws_msg(void *state, const ProtobufCMessage *msg)
             (r->volume.len && (arg_volume(st->s, &r->volume, &v) != 0 || v != st->v)))
             return -EINVAL;
     }
-    if (r->data.len > RPC_MAX_MESSAGE)
+    struct iovec one = {r->data.data, r->data.len};
+    const struct iovec *iov = segs ? segs->iov : &one;
+    size_t len = segs ? segs->len : r->data.len;
+    if (len > RPC_MAX_MESSAGE)
         return -E2BIG;
-    if ((rv = fs_write(st->v, st->ino, r->offset, r->data.data, r->data.len, &st->a)) != 0)
+    if ((rv = fs_writev(st->v, st->ino, r->offset, iov, segs ? segs->n : 1, &st->a)) != 0)
         return rv;
-    st->written += r->data.len;
-    metrics_bytes_written(st->s->m, r->data.len);
+    st->written += len;
+    metrics_bytes_written(st->s->m, len);
     return 0;
 }
 

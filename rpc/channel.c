@@ -389,7 +389,7 @@ int rpc_server_stream(struct rpc_channel *c, size_t method, size_t pieces,
         if (!recv)
             break; /* end of stream; the status tells how it ended */
         struct codec_msg m;
-        int bad = codec_msg_decode(&m, recv, msg_desc, RPC_MAX_MESSAGE);
+        int bad = codec_msg_decode(&m, recv, msg_desc, RPC_MAX_MESSAGE, 0);
         grpc_byte_buffer_destroy(recv);
         cb_err = bad ? CAIRN_EPROTO : on_msg(ctx, m.m);
         codec_msg_free(&m);

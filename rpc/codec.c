@@ -5,7 +5,11 @@
  * (2) a message from codec_unpack or codec_msg_decode accepts exactly the
  * bytes protobuf_c_message_unpack accepts and holds the same values: only
  * its one large bytes field (if any) points into the wire bytes instead of a
- * copy, and that field is detached before the message is freed.
+ * copy, and that field is detached before the message is freed; (3) with
+ * CODEC_SEGS the same holds for a message whose field is left in the
+ * received slices (segs_decode): it is the last field on the wire, its
+ * number occurs once, and the message holds a reference to every slice it
+ * points into until codec_msg_free.
  */
 #include "codec.h"
 
@@ -105,6 +109,21 @@ static int next_field(const uint8_t *p, size_t n, size_t *i, struct field *f)
     return 0;
 }
 
+/* F's field of D when it may be left in place: a plain proto3 singular
+ * bytes field (no presence, not in a oneof) LEN >= CODEC_REF_MIN long. */
+static const ProtobufCFieldDescriptor *ref_field(const ProtobufCMessageDescriptor *d,
+                                                 const struct field *f, size_t len)
+{
+    if ((f->tag & 7) != 2 || len < CODEC_REF_MIN || !f->plain)
+        return NULL;
+    const ProtobufCFieldDescriptor *c =
+        protobuf_c_message_descriptor_get_field(d, (unsigned)(f->tag >> 3));
+    if (!c || c->type != PROTOBUF_C_TYPE_BYTES || c->label != PROTOBUF_C_LABEL_NONE ||
+        (c->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+        return NULL;
+    return c;
+}
+
 /* The one field of D in P[0..N) to leave in place: a plain proto3 singular
  * bytes field (no presence, not in a oneof) at least CODEC_REF_MIN long
  * whose number occurs once. 0 with *OUT and *FD; -1 when there is none (or
@@ -118,12 +137,8 @@ static int find_ref(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_
     while (i < n) {
         if (next_field(p, n, &i, &f) != 0)
             return -1;
-        if ((f.tag & 7) != 2 || f.end - f.val < CODEC_REF_MIN || !f.plain)
-            continue;
-        const ProtobufCFieldDescriptor *c =
-            protobuf_c_message_descriptor_get_field(d, (unsigned)(f.tag >> 3));
-        if (!c || c->type != PROTOBUF_C_TYPE_BYTES || c->label != PROTOBUF_C_LABEL_NONE ||
-            (c->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+        const ProtobufCFieldDescriptor *c = ref_field(d, &f, f.end - f.val);
+        if (!c)
             continue;
         if (found)
             return -1;
@@ -179,11 +194,114 @@ void codec_free(ProtobufCMessage *m, ProtobufCBinaryData *ref)
         protobuf_c_message_free_unpacked(m, NULL);
 }
 
-int codec_msg_decode(struct codec_msg *out, grpc_byte_buffer *bb,
-                     const ProtobufCMessageDescriptor *d, size_t max)
+/* The head of a segmented message: its first bytes, enough to hold every
+ * field before a large last one. */
+#define SEGS_HEAD 1024
+
+/* (3) BB (TOTAL bytes) decoded as D into OUT with its large bytes field
+ * left in the slices; 1 when BB is not such a message (the caller decodes
+ * it the plain way, which also rejects what does not parse), -1 on no
+ * memory. */
+static int segs_decode(struct codec_msg *out, grpc_byte_buffer *bb,
+                       const ProtobufCMessageDescriptor *d, size_t total)
 {
-    out->m = NULL;
-    out->ref = NULL;
+    grpc_byte_buffer_reader r;
+    if (!grpc_byte_buffer_reader_init(&r, bb))
+        return 1;
+    size_t cap = 0, n = 0, have = 0;
+    grpc_slice *held = NULL, *sp;
+    int nomem = 0;
+    while (!nomem && grpc_byte_buffer_reader_peek(&r, &sp)) {
+        if (n == cap) {
+            grpc_slice *g = realloc(held, (cap ? 2 * cap : 64) * sizeof *g);
+            nomem = !g;
+            if (nomem)
+                break;
+            held = g;
+            cap = cap ? 2 * cap : 64;
+        }
+        held[n++] = grpc_slice_ref(*sp);
+        have += GRPC_SLICE_LENGTH(*sp);
+    }
+    grpc_byte_buffer_reader_destroy(&r);
+    out->held = held;
+    out->n_held = n;
+    if (nomem || have != total)
+        return nomem ? -1 : 1;
+    /* The head, copied; the last field must start in it and run to the end. */
+    uint8_t head[SEGS_HEAD];
+    size_t hn = 0;
+    for (size_t i = 0; i < n && hn < sizeof head; i++) {
+        size_t l = GRPC_SLICE_LENGTH(held[i]);
+        if (l > sizeof head - hn)
+            l = sizeof head - hn;
+        memcpy(head + hn, GRPC_SLICE_START_PTR(held[i]), l);
+        hn += l;
+    }
+    struct field f;
+    size_t i = 0, at = 0;
+    uint64_t len = 0;
+    while (i < hn) {
+        at = i;
+        if (get_varint(head, hn, &i, &f.tag) != 0)
+            return 1;
+        f.plain = i - at <= 5;
+        if ((f.tag & 7) == 2) {
+            size_t lv = i;
+            if (get_varint(head, hn, &i, &len) != 0)
+                return 1;
+            f.plain = f.plain && i - lv <= 5;
+            if (len > hn - i) /* runs past the head: it must be the last field */
+                break;
+            i += (size_t)len;
+        } else {
+            i = at;
+            if (next_field(head, hn, &i, &f) != 0)
+                return 1;
+        }
+    }
+    if (i >= hn || len != total - i || !ref_field(d, &f, (size_t)len))
+        return 1;
+    /* Its number must not occur before it (protobuf keeps the last one). */
+    struct field g;
+    for (size_t k = 0; k < at;) {
+        if (next_field(head, at, &k, &g) != 0)
+            return 1; /* the plain unpack rejects it */
+        if (g.tag >> 3 == f.tag >> 3)
+            return 1;
+    }
+    out->m = protobuf_c_message_unpack(d, NULL, at, head);
+    if (!out->m)
+        return 1;
+    /* The field's bytes: [i, total) of the slices. */
+    if (!(out->iov = malloc(n * sizeof *out->iov)))
+        return -1;
+    int nv = 0;
+    for (size_t s = 0, pos = 0; s < n; pos += GRPC_SLICE_LENGTH(held[s]), s++) {
+        size_t l = GRPC_SLICE_LENGTH(held[s]), skip = i > pos ? i - pos : 0;
+        if (skip >= l)
+            continue;
+        out->iov[nv].iov_base = GRPC_SLICE_START_PTR(held[s]) + skip;
+        out->iov[nv++].iov_len = l - skip;
+    }
+    out->segs = (struct rpc_segs){out->iov, nv, (size_t)len};
+    return 0;
+}
+
+int codec_msg_decode(struct codec_msg *out, grpc_byte_buffer *bb,
+                     const ProtobufCMessageDescriptor *d, size_t max, int flags)
+{
+    *out = (struct codec_msg){.bytes = grpc_empty_slice()};
+    if (bb && (flags & CODEC_SEGS) && grpc_byte_buffer_length(bb) >= CODEC_SEGS_MIN &&
+        grpc_byte_buffer_length(bb) <= max) {
+        int rv = segs_decode(out, bb, d, grpc_byte_buffer_length(bb));
+        if (rv <= 0) {
+            if (rv < 0)
+                codec_msg_free(out);
+            return rv;
+        }
+        codec_msg_free(out); /* not such a message: decoded the plain way */
+    }
     if (flatten(&out->bytes, bb, max) != 0) {
         out->bytes = grpc_empty_slice();
         return -1;
@@ -201,9 +319,11 @@ void codec_msg_free(struct codec_msg *cm)
 {
     codec_free(cm->m, cm->ref);
     grpc_slice_unref(cm->bytes);
-    cm->m = NULL;
-    cm->ref = NULL;
-    cm->bytes = grpc_empty_slice();
+    for (size_t i = 0; i < cm->n_held; i++)
+        grpc_slice_unref(cm->held[i]);
+    free(cm->held);
+    free(cm->iov);
+    *cm = (struct codec_msg){.bytes = grpc_empty_slice()};
 }
 
 int codec_pack(const ProtobufCMessage *m, ProtobufCBinaryData *out)

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rpc.h" /* struct rpc_segs */
+
 /* NULL when BB is longer than MAX or does not parse as D. */
 ProtobufCMessage *codec_decode(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *d,
                                size_t max);
@@ -25,12 +27,24 @@ struct codec_msg {
     ProtobufCMessage *m;
     ProtobufCBinaryData *ref; /* the field pointing into BYTES, or NULL */
     grpc_slice bytes;
+    /* CODEC_SEGS only: SEGS.n > 0 when REF's bytes were left in the received
+     * slices (REF is then empty); HELD[0..N_HELD) are references to them. */
+    struct rpc_segs segs;
+    struct iovec *iov;
+    grpc_slice *held;
+    size_t n_held;
 };
+/* Flags of codec_msg_decode. CODEC_SEGS: a message of at least
+ * CODEC_SEGS_MIN bytes whose large bytes field comes last may have that
+ * field's bytes left where they were received (SEGS) instead of copied into
+ * one piece (the handler must read SEGS). */
+#define CODEC_SEGS 1
+#define CODEC_SEGS_MIN (64u << 10)
 /* BB decoded as D into OUT; -1 when BB is longer than MAX or does not
  * parse (OUT then holds nothing). Release OUT with codec_msg_free, which
  * accepts a released or failed OUT. */
 int codec_msg_decode(struct codec_msg *out, grpc_byte_buffer *bb,
-                     const ProtobufCMessageDescriptor *d, size_t max);
+                     const ProtobufCMessageDescriptor *d, size_t max, int flags);
 void codec_msg_free(struct codec_msg *cm);
 /* P[0..N) unpacked as D, as protobuf_c_message_unpack does, but a large
  * bytes field points into P (*REF is that field, or NULL): P must outlive

@@ -17,6 +17,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 /* Largest message accepted (request or reply) and the data piece size that
  * streams use: pieces fit in one message with room to spare. */
@@ -26,6 +27,15 @@
 #define RPC_SPIN_MAX_US 100000
 
 enum rpc_shape { RPC_UNARY, RPC_SERVER_STREAM, RPC_CLIENT_STREAM };
+
+/* The bytes of a client stream message's one large bytes field, left where
+ * they were received (several pieces of memory, no copy): the field itself
+ * is then empty, and its LEN bytes are IOV[0..N) in order. */
+struct rpc_segs {
+    const struct iovec *iov;
+    int n;
+    size_t len;
+};
 
 /* Handlers return 0 or a negative cairn error, which becomes the call's
  * status. Replies and messages they hand out are freed by the server with
@@ -44,9 +54,10 @@ struct rpc_method {
      * client's half-close with the reply. Messages are handled in order on
      * one of the server's appliers while the next ones are received; after
      * a message's error, which becomes the status, later ones are dropped
-     * (server.c (8)). */
+     * (server.c (8)). SEGS is NULL, or holds the bytes of MSG's large bytes
+     * field (that field is then empty). */
     int (*cstart)(void *app, void **state);
-    int (*cmsg)(void *state, const ProtobufCMessage *msg);
+    int (*cmsg)(void *state, const ProtobufCMessage *msg, const struct rpc_segs *segs);
     int (*cfinish)(void *state, ProtobufCMessage **resp);
     /* Frees stream state (both stream shapes); called exactly once. */
     void (*sfree)(void *state);

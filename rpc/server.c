@@ -29,8 +29,10 @@
  * for a whole look (its thread is in a handler that may be blocked on the
  * disk) or at once before a slow method's handler runs; (7) the waiting
  * thread polls without blocking for spin_us before it sleeps (poll.c), but
- * only if no other thread runs a handler when its wait begins: a spin would
- * take the CPU from it; (8) a client stream's messages are applied in the
+ * only if no other thread runs a handler and no client stream is open when
+ * its wait begins: a spin would take the CPU from the handler, or from the
+ * appliers and the sender of a stream, whose next piece takes longer to come
+ * than a spin lasts; (8) a client stream's messages are applied in the
  * order they came, on the server's appliers (jobs.h), while the next one is
  * received: at most PIPE_DEPTH received messages wait per stream, at most
  * one receive is in flight, and the call ends (finish or call_free) only
@@ -94,6 +96,7 @@ struct rpc_server {
     int max_serving;              /* rpc_server_opts.pollers */
     int spin_us;                  /* rpc_server_opts.spin_us */
     _Atomic int working;          /* threads running step(): none, or no spin (7) */
+    _Atomic int streams;          /* client streams begun and not freed: none, or no spin (7) */
     struct poll_group polls;      /* (7) */
     _Atomic unsigned long events; /* events taken from the queue */
     _Atomic int dozing;           /* standby threads waiting for an event */
@@ -235,6 +238,8 @@ static void call_free(struct call *c)
     if (c->state_owned && m && m->sfree)
         m->sfree(c->state_ptr);
     if (c->piped) {
+        if (c->state_owned)
+            atomic_fetch_sub(&s->streams, 1);
         for (; c->qn > 0; c->qn--, c->qhead = (c->qhead + 1) % PIPE_DEPTH)
             codec_msg_free(&c->q[c->qhead]);
         pthread_mutex_destroy(&c->plock);
@@ -422,7 +427,9 @@ static void pipe_drain(struct job *j)
     if (post)
         pipe_recv(c);
     if (has) {
-        int rv = err ? 0 : msg.m ? m->cmsg(c->state_ptr, msg.m) : CAIRN_EPROTO;
+        int rv = err     ? 0
+                 : msg.m ? m->cmsg(c->state_ptr, msg.m, msg.segs.n ? &msg.segs : NULL)
+                         : CAIRN_EPROTO;
         codec_msg_free(&msg);
         if (rv != 0) {
             pthread_mutex_lock(&c->plock);
@@ -473,7 +480,7 @@ static void on_request(struct call *c)
     int rv;
     switch (m->shape) {
     case RPC_UNARY:
-        if (codec_msg_decode(&req, c->payload, m->req, RPC_MAX_MESSAGE) != 0) {
+        if (codec_msg_decode(&req, c->payload, m->req, RPC_MAX_MESSAGE, 0) != 0) {
             finish(c, CAIRN_EPROTO, NULL);
             return;
         }
@@ -485,7 +492,7 @@ static void on_request(struct call *c)
             protobuf_c_message_free_unpacked(reply, NULL);
         return;
     case RPC_SERVER_STREAM:
-        if (codec_msg_decode(&req, c->payload, m->req, RPC_MAX_MESSAGE) != 0) {
+        if (codec_msg_decode(&req, c->payload, m->req, RPC_MAX_MESSAGE, 0) != 0) {
             finish(c, CAIRN_EPROTO, NULL);
             return;
         }
@@ -506,6 +513,7 @@ static void on_request(struct call *c)
             return;
         }
         c->state_owned = 1;
+        atomic_fetch_add(&s->streams, 1); /* (7) */
         c->job.run = pipe_drain;
         c->recv_posted = 1;
         pipe_recv(c);
@@ -522,7 +530,7 @@ static void on_received(struct call *c)
         return;
     }
     struct codec_msg msg; /* m NULL when it does not decode (a no-op to free) */
-    int bad = codec_msg_decode(&msg, c->payload, m->req, RPC_MAX_MESSAGE);
+    int bad = codec_msg_decode(&msg, c->payload, m->req, RPC_MAX_MESSAGE, CODEC_SEGS);
     grpc_byte_buffer_destroy(c->payload);
     c->payload = NULL;
     pipe_push(c, bad ? PE_BAD : PE_MSG, &msg);
@@ -600,7 +608,7 @@ static void session_request(struct call *c)
     clock_gettime(CLOCK_MONOTONIC, &c->t0);
     struct codec_msg env;
     int bad =
-        codec_msg_decode(&env, payload, &cairn__v1__call_request__descriptor, RPC_MAX_MESSAGE);
+        codec_msg_decode(&env, payload, &cairn__v1__call_request__descriptor, RPC_MAX_MESSAGE, 0);
     grpc_byte_buffer_destroy(payload);
     if (bad) {
         finish(c, CAIRN_EPROTO, NULL);
@@ -790,8 +798,9 @@ static void *worker(void *arg)
 {
     struct rpc_server *s = arg;
     while (take_turn(s)) {
-        grpc_event ev = poll_next(&s->polls, s->cq, gpr_inf_future(GPR_CLOCK_REALTIME),
-                                  atomic_load(&s->working) ? 0 : s->spin_us);
+        grpc_event ev =
+            poll_next(&s->polls, s->cq, gpr_inf_future(GPR_CLOCK_REALTIME),
+                      atomic_load(&s->working) || atomic_load(&s->streams) ? 0 : s->spin_us);
         /* Counted before the turn is given up, so a standby never takes a
          * turn from a thread that has only just taken its event. */
         atomic_fetch_add(&s->events, 1);

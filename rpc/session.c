@@ -253,7 +253,7 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
         return o;
     }
     struct codec_msg env;
-    int bad = codec_msg_decode(&env, recv, &cairn__v1__call_reply__descriptor, RPC_MAX_MESSAGE);
+    int bad = codec_msg_decode(&env, recv, &cairn__v1__call_reply__descriptor, RPC_MAX_MESSAGE, 0);
     grpc_byte_buffer_destroy(recv);
     if (bad) {
         session_free(se);

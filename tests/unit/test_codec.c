@@ -15,6 +15,12 @@
  *    field: NULL exactly when protobuf rejects it, the same message when not;
  *  - two large bytes fields, or a large string: nothing left in place;
  *  - tags and lengths padded past the 5 bytes protobuf-c reads: refused;
+ *  - codec_msg_decode with CODEC_SEGS (invariant 3), on the bytes cut into
+ *    slices in several ways: a large data field last is left in the slices
+ *    (the field empty, SEGS holding its bytes) and everything else is
+ *    decoded as protobuf does: the field first, twice, unknown, short, a
+ *    head longer than the decoder looks at, truncations; without the flag
+ *    nothing is left in slices;
  *  - codec_encode_with + codec_msg_decode round-trip a session envelope with
  *    a large body and with none; a message over the size limit is refused
  *    and the released codec_msg can be freed again.
@@ -34,9 +40,10 @@
 #include <string.h>
 
 #define BIG (2 * CODEC_REF_MIN)
+#define SEG_BIG (CODEC_SEGS_MIN + 1000) /* a data field codec_msg_decode may leave in slices */
 
 struct buf {
-    uint8_t p[3 * BIG];
+    uint8_t p[SEG_BIG + 3 * BIG];
     size_t n;
 };
 
@@ -71,7 +78,7 @@ static void put_u64(struct buf *b, uint32_t field, uint64_t v)
     put_varint(b, v);
 }
 
-static uint8_t pattern[BIG + 100];
+static uint8_t pattern[SEG_BIG + 100];
 
 static int setup(void **state)
 {
@@ -277,7 +284,7 @@ static void test_envelope_round_trip(void **state)
         assert_null(body.data); /* taken */
         assert_int_equal(body.len, 0);
         struct codec_msg m;
-        assert_int_equal(codec_msg_decode(&m, bb, &cairn__v1__call_request__descriptor, 1 << 20),
+        assert_int_equal(codec_msg_decode(&m, bb, &cairn__v1__call_request__descriptor, 1 << 20, 0),
                          0);
         const Cairn__V1__CallRequest *got = (const Cairn__V1__CallRequest *)m.m;
         assert_string_equal(got->method, "/cairn.v1.Fs/Write");
@@ -290,12 +297,200 @@ static void test_envelope_round_trip(void **state)
         }
         codec_msg_free(&m);
         /* over the limit: refused, and nothing to free twice */
-        assert_int_equal(codec_msg_decode(&m, bb, &cairn__v1__call_request__descriptor, 10), -1);
+        assert_int_equal(codec_msg_decode(&m, bb, &cairn__v1__call_request__descriptor, 10, 0), -1);
         assert_null(m.m);
         codec_msg_free(&m);
         codec_msg_free(&m);
         grpc_byte_buffer_destroy(bb);
     }
+}
+
+/* P[0..N) as a byte buffer of slices CUT bytes long (the last one shorter;
+ * CUT 0: a slice of 1, 7 and 16384 bytes in turn). */
+static grpc_byte_buffer *sliced(const uint8_t *p, size_t n, size_t cut)
+{
+    static const size_t turn[] = {1, 7, 16384};
+    grpc_slice *sl = malloc((n ? n : 1) * sizeof *sl);
+    assert_non_null(sl);
+    size_t k = 0;
+    for (size_t at = 0; at < n; k++) {
+        size_t l = cut ? cut : turn[k % 3];
+        if (l > n - at)
+            l = n - at;
+        sl[k] = grpc_slice_from_copied_buffer((const char *)p + at, l);
+        at += l;
+    }
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(sl, k);
+    for (size_t i = 0; i < k; i++)
+        grpc_slice_unref(sl[i]);
+    free(sl);
+    return bb;
+}
+
+/* Invariant (3) on P[0..N) as D, cut into slices every way sliced() knows:
+ * codec_msg_decode with CODEC_SEGS agrees with protobuf; 1 when the field
+ * was left in the slices (every way), 0 when not (any way), and *OK whether
+ * it parsed. */
+static int agree_segs(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, int *ok)
+{
+    static const size_t cuts[] = {0, 1, 1000, 16384, 65536, 1u << 20};
+    ProtobufCMessage *want = protobuf_c_message_unpack(d, NULL, n, p);
+    int in_slices = -1;
+    *ok = want != NULL;
+    for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+        grpc_byte_buffer *bb = sliced(p, n, cuts[c]);
+        struct codec_msg m;
+        int rv = codec_msg_decode(&m, bb, d, RPC_MAX_MESSAGE, CODEC_SEGS);
+        grpc_byte_buffer_destroy(bb); /* M keeps what it points into */
+        assert_int_equal(rv, want ? 0 : -1);
+        if (rv != 0) {
+            assert_null(m.m);
+            codec_msg_free(&m);
+            continue;
+        }
+        int here = m.segs.n > 0;
+        assert_true(in_slices < 0 || in_slices == here);
+        in_slices = here;
+        uint8_t *whole = NULL;
+        if (here) { /* the field is empty; put its bytes back to compare */
+            const ProtobufCFieldDescriptor *fd = NULL;
+            for (unsigned i = 0; i < d->n_fields; i++)
+                if (d->fields[i].type == PROTOBUF_C_TYPE_BYTES &&
+                    ((ProtobufCBinaryData *)((uint8_t *)m.m + d->fields[i].offset))->len == 0 &&
+                    m.segs.len > 0)
+                    fd = &d->fields[i];
+            assert_non_null(fd);
+            assert_null(m.ref);
+            whole = malloc(m.segs.len);
+            assert_non_null(whole);
+            size_t at = 0;
+            for (int i = 0; i < m.segs.n; i++) {
+                memcpy(whole + at, m.segs.iov[i].iov_base, m.segs.iov[i].iov_len);
+                at += m.segs.iov[i].iov_len;
+            }
+            assert_int_equal(at, m.segs.len);
+            ProtobufCBinaryData *bd = (ProtobufCBinaryData *)((uint8_t *)m.m + fd->offset);
+            bd->data = whole;
+            bd->len = at;
+        }
+        size_t wn, gn;
+        uint8_t *w = packed(want, &wn), *g = packed(m.m, &gn);
+        assert_int_equal(wn, gn);
+        assert_memory_equal(w, g, wn);
+        free(w);
+        free(g);
+        if (here) { /* detach the copy before the message is freed */
+            for (unsigned i = 0; i < d->n_fields; i++) {
+                ProtobufCBinaryData *bd =
+                    (ProtobufCBinaryData *)((uint8_t *)m.m + d->fields[i].offset);
+                if (d->fields[i].type == PROTOBUF_C_TYPE_BYTES && bd->data == whole)
+                    *bd = (ProtobufCBinaryData){0, NULL};
+            }
+            free(whole);
+        }
+        codec_msg_free(&m);
+        codec_msg_free(&m); /* a released one may be freed again */
+    }
+    if (want)
+        protobuf_c_message_free_unpacked(want, NULL);
+    return in_slices > 0;
+}
+
+static void test_large_last_field_left_in_slices(void **state)
+{
+    (void)state;
+    int ok;
+    static struct buf b;
+    /* the usual order: left in the slices */
+    b.n = 0;
+    put_bytes(&b, 1, (const uint8_t *)"vol", 3);
+    put_u64(&b, 2, 7);
+    put_u64(&b, 3, 1u << 30);
+    put_bytes(&b, 4, pattern, SEG_BIG);
+    assert_int_equal(agree_segs(wreq, b.p, b.n, &ok), 1);
+    assert_true(ok);
+    /* the data alone, or preceded by an unknown field: still */
+    b.n = 0;
+    put_bytes(&b, 4, pattern, SEG_BIG);
+    assert_int_equal(agree_segs(wreq, b.p, b.n, &ok), 1);
+    b.n = 0;
+    put_u64(&b, 99, 5);
+    put_bytes(&b, 4, pattern, SEG_BIG);
+    assert_int_equal(agree_segs(wreq, b.p, b.n, &ok), 1);
+    /* without the flag: one piece, as before */
+    grpc_byte_buffer *bb = sliced(b.p, b.n, 1000);
+    struct codec_msg m;
+    assert_int_equal(codec_msg_decode(&m, bb, wreq, RPC_MAX_MESSAGE, 0), 0);
+    assert_int_equal(m.segs.n, 0);
+    assert_int_equal(((Cairn__V1__WriteRequest *)m.m)->data.len, SEG_BIG);
+    codec_msg_free(&m);
+    grpc_byte_buffer_destroy(bb);
+    /* too short to be worth it: decoded whole */
+    b.n = 0;
+    put_u64(&b, 2, 7);
+    put_bytes(&b, 4, pattern, CODEC_SEGS_MIN - 100);
+    assert_int_equal(agree_segs(wreq, b.p, b.n, &ok), 0);
+    assert_true(ok);
+}
+
+static void test_other_layouts_decoded_whole(void **state)
+{
+    (void)state;
+    int ok;
+    static struct buf b;
+    /* the data first, then another field */
+    b.n = 0;
+    put_bytes(&b, 4, pattern, SEG_BIG);
+    put_u64(&b, 2, 7);
+    assert_int_equal(agree_segs(wreq, b.p, b.n, &ok), 0);
+    assert_true(ok);
+    /* twice: protobuf keeps the last one */
+    b.n = 0;
+    put_bytes(&b, 4, pattern, 10);
+    put_bytes(&b, 4, pattern + 1, SEG_BIG);
+    assert_int_equal(agree_segs(wreq, b.p, b.n, &ok), 0);
+    assert_true(ok);
+    /* a large unknown field last */
+    b.n = 0;
+    put_u64(&b, 2, 7);
+    put_bytes(&b, 99, pattern, SEG_BIG);
+    assert_int_equal(agree_segs(wreq, b.p, b.n, &ok), 0);
+    assert_true(ok);
+    /* a head longer than the decoder looks at (a long volume name) */
+    b.n = 0;
+    put_bytes(&b, 1, pattern, 3000);
+    put_bytes(&b, 4, pattern, SEG_BIG);
+    assert_int_equal(agree_segs(wreq, b.p, b.n, &ok), 0);
+    assert_true(ok);
+    /* a padded tag (protobuf-c refuses tags over 5 bytes): rejected alike */
+    b.n = 0;
+    put_u64(&b, 2, 7);
+    put_padded(&b, 4u << 3 | 2, 6);
+    put_varint(&b, SEG_BIG);
+    memcpy(b.p + b.n, pattern, SEG_BIG);
+    b.n += SEG_BIG;
+    agree_segs(wreq, b.p, b.n, &ok);
+    /* truncations: in the head, in the data's length, in the data, one short */
+    b.n = 0;
+    put_bytes(&b, 1, (const uint8_t *)"vol", 3);
+    put_u64(&b, 3, 300);
+    put_bytes(&b, 4, pattern, SEG_BIG);
+    size_t full = b.n;
+    for (size_t n = 0; n < 16; n++)
+        agree_segs(wreq, b.p, n, &ok);
+    agree_segs(wreq, b.p, full / 2, &ok);
+    assert_false(ok);
+    agree_segs(wreq, b.p, full - 1, &ok);
+    assert_false(ok);
+    /* a length that claims more than there is, at the end */
+    b.n = 0;
+    put_u64(&b, 2, 7);
+    put_varint(&b, 4u << 3 | 2);
+    put_varint(&b, SEG_BIG + 1);
+    memcpy(b.p + b.n, pattern, SEG_BIG);
+    b.n += SEG_BIG;
+    agree_segs(wreq, b.p, b.n, &ok);
+    assert_false(ok);
 }
 
 int main(void)
@@ -306,6 +501,8 @@ int main(void)
         cmocka_unit_test(test_truncated_and_changed_bytes),
         cmocka_unit_test(test_padded_varints),
         cmocka_unit_test(test_envelope_round_trip),
+        cmocka_unit_test(test_large_last_field_left_in_slices),
+        cmocka_unit_test(test_other_layouts_decoded_whole),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

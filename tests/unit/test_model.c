@@ -9,7 +9,9 @@
  * A seeded stream of MODEL_OPS operations mutates both: mknod (files, dirs,
  * symlinks, FIFOs), writes at random offsets and lengths (small ones that
  * fragment a block past fsops.c's compaction threshold, up to ~300 KiB,
- * sparse far offsets, offsets beyond 4 GiB), truncation up and down, chmod,
+ * sparse far offsets, offsets beyond 4 GiB; half of them through fs_writev
+ * in up to WRITE_PIECES pieces of random sizes, some empty, as a write
+ * stream's data arrives), truncation up and down, chmod,
  * chown, utimens, unlink, rmdir, rename (across directories, over files and
  * empty directories, NOREPLACE, EXCHANGE, and the error cases ENOTEMPTY,
  * EISDIR, ENOTDIR, EEXIST, ENOENT, EINVAL for a directory moved below
@@ -66,6 +68,7 @@
 #define MBLK 4096u             /* model block size (copy-on-write unit) */
 #define IOBUF (1u << 20)       /* largest single read/write */
 #define BIG_WRITE (300u << 10) /* largest "big" write */
+#define WRITE_PIECES 8         /* most pieces of one fs_writev */
 #define GIB (1ull << 30)
 #define MAX_FILE (1ull << 62)     /* fsops.c MAX_FILE_SIZE */
 #define WHOLE_FILE_MAX (1u << 20) /* files up to this are compared whole */
@@ -561,6 +564,7 @@ struct run {
     unsigned long errno_seen[OP_COUNT][ERRNO_SLOTS]; /* by -rv; the last slot: others */
     unsigned long ren_over_file, ren_over_dir, ren_exchange, ren_cross;
     unsigned long big_writes, far_writes, huge_writes, asof_checks, full_checks, compactions;
+    unsigned long pieced_writes; /* through fs_writev */
     uint64_t bytes_written;
 };
 
@@ -1228,7 +1232,23 @@ static void op_write(struct run *r)
     struct attr a;
     struct engine_stats s0, s1;
     engine_stats(r->f.e, &s0);
-    int rv = fs_write(r->f.v, n->eino, off, r->wbuf, len, &a);
+    int rv;
+    if (chance(r, 50)) { /* as received over RPC: in pieces of any size, some empty */
+        struct iovec iov[WRITE_PIECES];
+        int k = 0;
+        for (size_t at = 0; at < len || k == 0; k++) {
+            size_t piece = len - at; /* the last takes the rest */
+            if (k < WRITE_PIECES - 1)
+                piece = chance(r, 30) ? (size_t)rnd(r, piece < 3 ? piece + 1 : 3)
+                                      : (size_t)rnd(r, piece + 1);
+            iov[k] = (struct iovec){r->wbuf + at, piece};
+            at += piece;
+        }
+        r->pieced_writes++;
+        rv = fs_writev(r->f.v, n->eino, off, iov, k, &a);
+    } else {
+        rv = fs_write(r->f.v, n->eino, off, r->wbuf, len, &a);
+    }
     if (!check_rv(r, OP_WRITE, rv, &e))
         return;
     engine_stats(r->f.e, &s1);
@@ -1932,10 +1952,10 @@ static void model_random_operations_match_the_engine(void **state)
     printf("# %u inodes, %u snapshots, %u time points, %lu full compares, %lu as-of checks, "
            "%lu block compactions\n",
            r->m.n, r->nsnap, r->ntime, r->full_checks, r->asof_checks, r->compactions);
-    printf("# %llu bytes written (%lu big, %lu sparse, %lu beyond 4 GiB); volume uses %llu "
-           "bytes in %u of %u chunks\n",
+    printf("# %llu bytes written (%lu big, %lu sparse, %lu beyond 4 GiB, %lu in pieces); volume "
+           "uses %llu bytes in %u of %u chunks\n",
            (unsigned long long)r->bytes_written, r->big_writes, r->far_writes, r->huge_writes,
-           (unsigned long long)vi.used, used_chunks, vi.chunks);
+           r->pieced_writes, (unsigned long long)vi.used, used_chunks, vi.chunks);
     printf("# %-12s %7s %7s  errors seen\n", "op", "ok", "error");
     for (int k = 0; k < OP_COUNT; k++) {
         char errs[512] = "";
@@ -1951,6 +1971,7 @@ static void model_random_operations_match_the_engine(void **state)
            r->ren_over_file, r->ren_over_dir, r->ren_exchange, r->ren_cross);
     fflush(stdout);
     MCHECK(r->huge_writes > 0, "no write beyond 4 GiB was made");
+    MCHECK(r->nops < 5000 || r->pieced_writes > 0, "no write came in pieces");
     MCHECK(r->nops < 5000 || r->compactions > 0, "no tiny write compacted its block");
 
     fx_close(&r->f);

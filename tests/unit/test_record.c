@@ -486,6 +486,51 @@ static void record_roundtrip_data(void **state)
     roundtrip_sample(S_DATA);
 }
 
+/* A DATA effect whose bytes are in pieces (effect.src, as a write stream's
+ * data arrives) encodes to the same bytes as from one buffer: pieces of 1
+ * byte, empty ones, one that starts inside its piece, one that spans many. */
+static void record_data_from_pieces_encodes_as_from_one_buffer(void **state)
+{
+    (void)state;
+    static const size_t cuts[][6] = {{300, 0, 0, 0, 0, 0},
+                                     {1, 1, 298, 0, 0, 0},
+                                     {0, 150, 0, 150, 0, 0},
+                                     {7, 13, 0, 1, 200, 79},
+                                     {299, 1, 0, 0, 0, 0}};
+    for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+        for (size_t skip = 0; skip < 3; skip++) {
+            struct record one, pieced;
+            record_init(&one);
+            record_init(&pieced);
+            add_data(&one, 42, 3 * (uint64_t)BLOCK_SIZE + 100, 300, 5);
+            /* the pieces cover pattern[5 - skip, ...): the data starts SKIP in */
+            struct iovec iov[7];
+            size_t at = 5 - skip;
+            iov[0] = (struct iovec){(void *)(pattern + at), skip};
+            at += skip;
+            for (size_t k = 0; k < 6; k++) {
+                size_t n = cuts[c][k];
+                iov[k + 1] = (struct iovec){(void *)(pattern + at), n};
+                at += n;
+            }
+            struct effect *e = record_add(&pieced, EFF_DATA);
+            e->ino = 42;
+            e->off = 3 * (uint64_t)BLOCK_SIZE + 100;
+            e->len = 300;
+            e->src = (struct gather){iov, 0};
+            e->src = gather_skip(e->src, skip);
+            size_t l1, l2;
+            uint8_t *a = encode(&one, &l1), *b = encode(&pieced, &l2);
+            assert_int_equal(l1, l2);
+            assert_memory_equal(a, b, l1);
+            free(a);
+            free(b);
+            record_fini(&one);
+            record_fini(&pieced);
+        }
+    }
+}
+
 static void record_roundtrip_trunc(void **state)
 {
     (void)state;
@@ -1491,6 +1536,7 @@ int main(void)
         cmocka_unit_test(record_roundtrip_inode_without_target),
         cmocka_unit_test(record_roundtrip_dirent_and_tombstone),
         cmocka_unit_test(record_roundtrip_data),
+        cmocka_unit_test(record_data_from_pieces_encodes_as_from_one_buffer),
         cmocka_unit_test(record_roundtrip_trunc),
         cmocka_unit_test(record_roundtrip_xattr_set_empty_and_removed),
         cmocka_unit_test(record_roundtrip_snapshot_with_context),
