@@ -414,10 +414,7 @@ int rpc_client_stream(struct rpc_channel *c, size_t method, size_t pieces,
         return rv;
     }
     grpc_op ops[4];
-    memset(ops, 0, sizeof ops);
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[0].flags = initial_flags(&cc);
-    int ok = batch(&cc, ops, 1), gen_err = 0;
+    int ok = 1, gen_err = 0, md_sent = 0;
     while (ok) {
         const ProtobufCMessage *m = NULL;
         int r = next(ctx, &m);
@@ -430,10 +427,22 @@ int rpc_client_stream(struct rpc_channel *c, size_t method, size_t pieces,
             break;
         grpc_byte_buffer *send = codec_encode(m);
         memset(ops, 0, sizeof ops);
-        ops[0].op = GRPC_OP_SEND_MESSAGE;
-        ops[0].data.send_message.send_message = send;
-        ok = batch(&cc, ops, 1);
+        size_t n = 0;
+        if (!md_sent) { /* with the first message: no separate turn for it */
+            ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+            ops[n++].flags = initial_flags(&cc);
+            md_sent = 1;
+        }
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n++].data.send_message.send_message = send;
+        ok = batch(&cc, ops, n);
         grpc_byte_buffer_destroy(send);
+    }
+    if (ok && !md_sent) { /* an empty stream */
+        memset(ops, 0, sizeof ops);
+        ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+        ops[0].flags = initial_flags(&cc);
+        ok = batch(&cc, ops, 1);
     }
     grpc_byte_buffer *recv = NULL;
     if (ok) {
