@@ -27,8 +27,9 @@ struct codec_msg {
     ProtobufCMessage *m;
     ProtobufCBinaryData *ref; /* the field pointing into BYTES, or NULL */
     grpc_slice bytes;
-    /* CODEC_SEGS only: SEGS.n > 0 when REF's bytes were left in the received
-     * slices (REF is then empty); HELD[0..N_HELD) are references to them. */
+    /* CODEC_SEGS only: SEGS.n > 0 when the large field's bytes were left in
+     * the received slices (the field is then empty, REF NULL); IOV backs
+     * SEGS, HELD[0..N_HELD) are references to those slices. */
     struct rpc_segs segs;
     struct iovec *iov;
     grpc_slice *held;

@@ -34,7 +34,9 @@
  * client that gives up at message 50 (its generator fails) gets its own
  * error, and the server goes on serving and stops in time; with one applier,
  * a short stream that starts while a long one keeps it busy ends long before
- * the long one (they take turns).
+ * the long one (they take turns). A lone poller allowed to spin (2000 us)
+ * catches none of 30 quick calls made while a client stream is open and
+ * waiting for its next message (server.c (7)), and some after it ended.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -143,11 +145,15 @@ struct sum_gen {
     uint64_t n, give_up_at;
 };
 
+static _Atomic int sum_pause_us; /* the client's pause before each message after the first */
+
 static int sum_next(void *ctx, const ProtobufCMessage **m)
 {
     struct sum_gen *g = ctx;
     if (g->rq.hlc + 1 >= g->n)
         return 0;
+    if (g->rq.hlc + 1 > 0 && atomic_load(&sum_pause_us))
+        usleep((useconds_t)atomic_load(&sum_pause_us));
     if (++g->rq.hlc == g->give_up_at)
         return -ECANCELED;
     *m = &g->rq.base;
@@ -303,7 +309,7 @@ struct sfx {
     struct rpc_channel *ch;
 };
 
-static void sfx_start(struct sfx *f, int threads)
+static void sfx_start(struct sfx *f, int threads, int spin_us)
 {
     f->dir = tu_tmpdir("server");
     char sock[512], addr[520];
@@ -314,7 +320,8 @@ static void sfx_start(struct sfx *f, int threads)
                                 .threads = threads,
                                 .methods = f->methods,
                                 .n_methods = M_N,
-                                .no_sessions = 1};
+                                .no_sessions = 1,
+                                .spin_us = spin_us};
     f->s = NULL;
     assert_int_equal(rpc_server_start(&f->s, &o), 0);
     f->ch = NULL;
@@ -322,6 +329,7 @@ static void sfx_start(struct sfx *f, int threads)
     rpc_channel_set_timeout(f->ch, 10000);
     atomic_store(&sum_fail_at, UINT64_MAX);
     atomic_store(&sum_delay_us, 0);
+    atomic_store(&sum_pause_us, 0);
     for (int i = 0; i < 3; i++)
         atomic_store(&sum_seen[i], 0);
 }
@@ -338,7 +346,7 @@ static void test_client_stream_in_order_and_stops_at_an_error(void **state)
 {
     (void)state;
     struct sfx f;
-    sfx_start(&f, 2);
+    sfx_start(&f, 2, 0);
     uint64_t count = 0;
     assert_int_equal(sum_call(f.ch, 0, 300, UINT64_MAX, &count), 0);
     assert_int_equal(count, 300);
@@ -362,13 +370,13 @@ static void test_client_stream_in_order_and_stops_at_an_error(void **state)
 struct long_stream {
     struct rpc_channel *ch;
     int rv;
-    uint64_t count;
+    uint64_t count, n; /* N messages: 0 means 300 */
 };
 
 static void *long_stream(void *arg)
 {
     struct long_stream *l = arg;
-    l->rv = sum_call(l->ch, 1, 300, UINT64_MAX, &l->count);
+    l->rv = sum_call(l->ch, 1, l->n ? l->n : 300, UINT64_MAX, &l->count);
     return NULL;
 }
 
@@ -379,9 +387,9 @@ static void test_client_streams_share_the_appliers(void **state)
 {
     (void)state;
     struct sfx f;
-    sfx_start(&f, 1);
+    sfx_start(&f, 1, 0);
     atomic_store(&sum_delay_us, 1000); /* the long stream: >= 300 ms */
-    struct long_stream l = {f.ch, 1, 0};
+    struct long_stream l = {f.ch, 1, 0, 0};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, long_stream, &l), 0);
     for (int i = 0; i < 5000 && atomic_load(&sum_seen[1]) < 5; i++) /* bounded: 5 s */
@@ -396,6 +404,38 @@ static void test_client_streams_share_the_appliers(void **state)
     assert_int_equal(l.count, 300);
     if (long_seen >= 300)
         fail_msg("the short stream waited for the long one to end (it saw %ld of 300)", long_seen);
+    sfx_stop(&f);
+}
+
+/* A server whose lone poller spins (server.c (7)) does not while a client
+ * stream is open, even while the stream waits for its next piece: quick
+ * calls made then are never caught by a spin; after the stream, they are. */
+static void test_no_spin_while_a_stream_is_open(void **state)
+{
+    (void)state;
+    if (!poll_can_spin())
+        skip();
+    struct sfx f;
+    sfx_start(&f, 2, 2000);
+    atomic_store(&sum_pause_us, 50000); /* 10 messages: >= 450 ms open */
+    struct long_stream l = {f.ch, 0, 0, 10};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, long_stream, &l), 0);
+    for (int i = 0; i < 5000 && atomic_load(&sum_seen[1]) < 1; i++) /* bounded: 5 s */
+        usleep(1000);
+    assert_true(atomic_load(&sum_seen[1]) >= 1);
+    unsigned long before = rpc_server_spins_caught(f.s);
+    for (uint64_t i = 0; i < 30; i++)
+        assert_int_equal(call(f.ch, M_QUICK, i), 0);
+    unsigned long during = rpc_server_spins_caught(f.s);
+    assert_true(atomic_load(&sum_seen[1]) < 10); /* the stream was open all along */
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(l.rv, 0);
+    assert_int_equal(l.count, 10);
+    assert_int_equal(during, before);
+    for (uint64_t i = 0; i < 30; i++)
+        assert_int_equal(call(f.ch, M_QUICK, i), 0);
+    assert_true(rpc_server_spins_caught(f.s) > during); /* it spins again */
     sfx_stop(&f);
 }
 
@@ -444,6 +484,7 @@ int main(void)
         {"spinning_two_pollers_blocked_handler", test_variant, NULL, NULL, &v[8]},
         cmocka_unit_test(test_client_stream_in_order_and_stops_at_an_error),
         cmocka_unit_test(test_client_streams_share_the_appliers),
+        cmocka_unit_test(test_no_spin_while_a_stream_is_open),
         cmocka_unit_test(test_duplicate_path_refused),
     };
     int rv = cmocka_run_group_tests(tests, NULL, NULL);
