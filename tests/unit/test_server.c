@@ -380,6 +380,16 @@ static void *long_stream(void *arg)
     return NULL;
 }
 
+/* Starts L's stream on thread *T and waits (at most 5 s) until the server
+ * has applied SEEN of its messages. */
+static void long_stream_start(struct long_stream *l, pthread_t *t, long seen)
+{
+    assert_int_equal(pthread_create(t, NULL, long_stream, l), 0);
+    for (int i = 0; i < 5000 && atomic_load(&sum_seen[1]) < seen; i++)
+        usleep(1000);
+    assert_true(atomic_load(&sum_seen[1]) >= seen);
+}
+
 /* One applier, a long stream of slow messages that keeps it busy, and a
  * short stream that starts after it: the short one takes turns with the
  * long one instead of waiting for its end. */
@@ -391,10 +401,7 @@ static void test_client_streams_share_the_appliers(void **state)
     atomic_store(&sum_delay_us, 1000); /* the long stream: >= 300 ms */
     struct long_stream l = {f.ch, 1, 0, 0};
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, long_stream, &l), 0);
-    for (int i = 0; i < 5000 && atomic_load(&sum_seen[1]) < 5; i++) /* bounded: 5 s */
-        usleep(1000);
-    assert_true(atomic_load(&sum_seen[1]) >= 5);
+    long_stream_start(&l, &t, 5);
     uint64_t count = 0;
     assert_int_equal(sum_call(f.ch, 2, 5, UINT64_MAX, &count), 0);
     long long_seen = atomic_load(&sum_seen[1]);
@@ -420,10 +427,7 @@ static void test_no_spin_while_a_stream_is_open(void **state)
     atomic_store(&sum_pause_us, 50000); /* 10 messages: >= 450 ms open */
     struct long_stream l = {f.ch, 0, 0, 10};
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, long_stream, &l), 0);
-    for (int i = 0; i < 5000 && atomic_load(&sum_seen[1]) < 1; i++) /* bounded: 5 s */
-        usleep(1000);
-    assert_true(atomic_load(&sum_seen[1]) >= 1);
+    long_stream_start(&l, &t, 1);
     unsigned long before = rpc_server_spins_caught(f.s);
     for (uint64_t i = 0; i < 30; i++)
         assert_int_equal(call(f.ch, M_QUICK, i), 0);
