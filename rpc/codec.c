@@ -260,7 +260,8 @@ static int segs_decode(struct codec_msg *out, grpc_byte_buffer *bb,
                 return 1;
         }
     }
-    if (i >= hn || len != total - i || !ref_field(d, &f, (size_t)len))
+    const ProtobufCFieldDescriptor *fd = NULL;
+    if (i >= hn || len != total - i || !(fd = ref_field(d, &f, (size_t)len)))
         return 1;
     /* Its number must not occur before it (protobuf keeps the last one). */
     struct field g;
@@ -285,6 +286,7 @@ static int segs_decode(struct codec_msg *out, grpc_byte_buffer *bb,
         out->iov[nv++].iov_len = l - skip;
     }
     out->segs = (struct rpc_segs){out->iov, nv, (size_t)len};
+    out->ref = (ProtobufCBinaryData *)((uint8_t *)out->m + fd->offset); /* empty */
     return 0;
 }
 

@@ -25,11 +25,11 @@ ProtobufCMessage *codec_decode(grpc_byte_buffer *bb, const ProtobufCMessageDescr
  * long as the message. */
 struct codec_msg {
     ProtobufCMessage *m;
-    ProtobufCBinaryData *ref; /* the field pointing into BYTES, or NULL */
+    ProtobufCBinaryData *ref; /* the field pointing into BYTES (or standing for SEGS), or NULL */
     grpc_slice bytes;
     /* CODEC_SEGS only: SEGS.n > 0 when the large field's bytes were left in
-     * the received slices (the field is then empty, REF NULL); IOV backs
-     * SEGS, HELD[0..N_HELD) are references to those slices. */
+     * the received slices (REF is then that field, empty); IOV backs SEGS,
+     * HELD[0..N_HELD) are references to those slices. */
     struct rpc_segs segs;
     struct iovec *iov;
     grpc_slice *held;

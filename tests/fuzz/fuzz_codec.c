@@ -24,7 +24,12 @@
  *   (4) rpc/codec.c's codec_unpack, which leaves one large bytes field in
  *       the input instead of copying it, accepts exactly the same inputs and
  *       gives a message that packs to the same bytes (codec.c invariant 2).
- * Length-delimited values the generator writes may be long (up to 64 KiB,
+ *   (5) codec_msg_decode with CODEC_SEGS, on the input cut into slices (of
+ *       1, 7, 4096 and 16384 bytes in turn, from a start the input's size
+ *       picks), accepts exactly the same inputs and gives a message that,
+ *       with the bytes SEGS holds put back into its field, packs to the
+ *       same bytes (codec.c invariant 3).
+ * Length-delimited values the generator writes may be long (up to 128 KiB,
  * filled from the input and then a pattern), so that (4) meets fields past
  * CODEC_REF_MIN.
  */
@@ -133,11 +138,63 @@ static void same_as_codec(const ProtobufCMessageDescriptor *d, const uint8_t *da
     codec_free(m, ref);
 }
 
+/* (5): the same through codec_msg_decode with CODEC_SEGS, DATA in slices. */
+static void same_as_segs(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t size,
+                         const uint8_t *want, size_t n)
+{
+    static const size_t cuts[] = {1, 7, 4096, 16384};
+    size_t cap = size + 1, k = 0;
+    grpc_slice *sl = malloc(cap * sizeof *sl);
+    CHECK(sl != NULL);
+    for (size_t at = 0, c = size; at < size; k++, c++) {
+        size_t l = cuts[c % 4] < size - at ? cuts[c % 4] : size - at;
+        sl[k] = grpc_slice_from_copied_buffer((const char *)data + at, l);
+        at += l;
+    }
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(sl, k);
+    for (size_t i = 0; i < k; i++)
+        grpc_slice_unref(sl[i]);
+    free(sl);
+    struct codec_msg m;
+    int rv = codec_msg_decode(&m, bb, d, SIZE_MAX, CODEC_SEGS);
+    grpc_byte_buffer_destroy(bb);
+    CHECK((rv == 0) == (want != NULL));
+    if (rv != 0) {
+        codec_msg_free(&m);
+        return;
+    }
+    uint8_t *whole = NULL;
+    if (m.segs.n > 0) { /* put the bytes back into their (empty) field */
+        CHECK(m.ref && m.ref->len == 0 && m.segs.len >= CODEC_REF_MIN);
+        whole = malloc(m.segs.len);
+        CHECK(whole != NULL);
+        size_t at = 0;
+        for (int i = 0; i < m.segs.n; i++) {
+            memcpy(whole + at, m.segs.iov[i].iov_base, m.segs.iov[i].iov_len);
+            at += m.segs.iov[i].iov_len;
+        }
+        CHECK(at == m.segs.len);
+        *m.ref = (ProtobufCBinaryData){at, whole};
+    }
+    CHECK(protobuf_c_message_get_packed_size(m.m) == n);
+    uint8_t *out = malloc(n ? n : 1);
+    CHECK(out != NULL);
+    CHECK(protobuf_c_message_pack(m.m, out) == n);
+    CHECK(memcmp(out, want, n) == 0);
+    free(out);
+    if (whole) {
+        *m.ref = (ProtobufCBinaryData){0, NULL};
+        free(whole);
+    }
+    codec_msg_free(&m);
+}
+
 static void unpack_as(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t size)
 {
     ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, size, data);
     if (!m) {
         same_as_codec(d, data, size, NULL, 0);
+        same_as_segs(d, data, size, NULL, 0);
         return;
     }
     CHECK(m->descriptor == d);
@@ -148,6 +205,7 @@ static void unpack_as(const ProtobufCMessageDescriptor *d, const uint8_t *data, 
     CHECK(out != NULL);
     CHECK(protobuf_c_message_pack(m, out) == n);
     same_as_codec(d, data, size, out, n); /* (4) */
+    same_as_segs(d, data, size, out, n);  /* (5) */
     if (has_field_zero(m)) {
         free(out);
         protobuf_c_message_free_unpacked(m, NULL);
@@ -179,7 +237,7 @@ struct out {
     size_t n, cap;
 };
 
-#define GEN_MAX (64u << 10)
+#define GEN_MAX (160u << 10)
 #define GEN_DEPTH 4
 
 static uint64_t take(struct src *s, unsigned bytes)
@@ -250,7 +308,7 @@ static void gen_delimited(struct out *o, struct src *s, const ProtobufCMessageDe
         gen_message(&body, sub, s, depth + 1);
     } else {
         size_t len = take(s, 1);
-        len = len < 200 ? len % 32 : take(s, 2);
+        len = len < 200 ? len % 32 : take(s, 2) + (len >= 240 ? 65536 : 0);
         for (size_t i = 0; i < len; i++)
             put_byte(&body, s->n ? (uint8_t)take(s, 1) : (uint8_t)(i * 131));
     }
