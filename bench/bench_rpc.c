@@ -13,7 +13,8 @@
  * default: [rpc] threads = 2) and stops it (SIGTERM) at the end. With
  * --socket it uses a running cairnd instead, creating volumes named
  * "bench-rpc-<pid>-..." there (left behind: cairn has no volume delete);
- * rpc_rss then needs --pid. WORKLOAD: write (rpc_write and rpc_read), calls
+ * rpc_rss then needs --pid. WORKLOAD: write (rpc_write, rpc_write_64m and
+ * rpc_read), calls
  * (rpc_calls_1, rpc_calls_64) or rss, to run one alone (for perf record).
  *
  * Output: one line per figure, "NAME cairn=X baseline=Y unit=U ratio=R",
@@ -28,6 +29,10 @@
  *                 line gives the CPU time per GiB of cairnd, of this program
  *                 (the client) and of the in-process engine, each over its
  *                 side's turns
+ *   rpc_write_64m the same writes with cairn_write in 64 MiB calls (one
+ *                 WriteStream per turn: the stream's own speed, with the
+ *                 per-call start and drain 8 times rarer); 3 more pairs,
+ *                 not read back; MB/s
  *   rpc_read      the file just written read back in the same turns (the
  *                 same medians): cairn_read in 8 MiB calls (each a
  *                 ReadStream) vs fs_read in 1 MiB calls; the data is in the
@@ -83,6 +88,7 @@
 #include <unistd.h>
 
 #define RPC_IO (8 * MIB)  /* bytes per cairn_write / cairn_read call */
+#define RPC_IO_LONG SLICE /* bytes per cairn_write in rpc_write_64m: one per turn */
 #define ENG_IO MIB        /* bytes per fs_write / fs_read call */
 #define RUNS 3            /* timed pairs */
 #define SLICE (64 * MIB)  /* bytes per turn of a pair */
@@ -268,6 +274,7 @@ static void check_read(const uint8_t *buf, size_t n, uint64_t off, const uint8_t
  * libcairn (c != NULL), or of a fresh in-process engine. */
 struct side {
     cairn_t *c;
+    size_t io; /* bytes per cairn_write (the cairn side) */
     char *vol;
     struct beng b;
     uint64_t ino;
@@ -319,22 +326,23 @@ static void cpu_add(struct side *sd, double self0, double daemon0)
         sd->x.cpu_daemon += daemon - daemon0;
 }
 
-/* Writes [OFF, END) of the file: cairn_write in RPC_IO calls or fs_write in
+/* Writes [OFF, END) of the file: cairn_write in SD->io calls or fs_write in
  * ENG_IO calls; seconds taken, and the CPU used added to SD's tally. Byte X
- * of the file is PAT[X % RPC_IO]. */
+ * of the file is PAT[X % RPC_IO] (PAT holds RPC_IO_LONG bytes: its RPC_IO
+ * random bytes over and over). */
 static double side_write(struct side *sd, uint64_t off, uint64_t end, const uint8_t *pat)
 {
     double c0, d0;
     cpu_read(&c0, &d0);
     double t0 = now_s();
-    size_t io = sd->c ? RPC_IO : ENG_IO;
+    size_t io = sd->c ? sd->io : ENG_IO;
     for (; off < end; off += io) {
         size_t n = end - off < io ? (size_t)(end - off) : io;
         if (sd->c)
-            must(cairn_write(sd->c, sd->vol, sd->ino, off, pat + off % RPC_IO, n, NULL),
+            must(cairn_write(sd->c, sd->vol, sd->ino, off, pat + off % RPC_IO_LONG, n, NULL),
                  "cairn_write at %" PRIu64, off);
         else
-            must(fs_write(sd->b.v, sd->ino, off, pat + off % RPC_IO, n, NULL),
+            must(fs_write(sd->b.v, sd->ino, off, pat + off % RPC_IO_LONG, n, NULL),
                  "fs_write at %" PRIu64, off);
     }
     double t = now_s() - t0;
@@ -385,14 +393,16 @@ static double side_read(struct side *sd, uint64_t off, uint64_t end, const uint8
  * then each side's sync; then the reads in the same turns. Both sides so
  * meet the same state of the machine (the cost of fresh page-cache pages
  * on this kind of VM swings 2-4x from one second to the next), and the
- * ratio compares the paths, not the moments. CHECK: compare every byte
- * read (untimed warm-up only). */
-static void xfer_pair(cairn_t *c, const char *dir, const char *volname, uint64_t size,
+ * ratio compares the paths, not the moments. IO: bytes per cairn_write;
+ * RBUF NULL: no reads; CHECK: compare every byte read (untimed warm-up
+ * only). */
+static void xfer_pair(cairn_t *c, const char *dir, const char *volname, uint64_t size, size_t io,
                       const uint8_t *pat, uint8_t *rbuf, int check, struct xfer *r, struct xfer *e)
 {
     struct side sd[2];
     side_open(&sd[0], c, dir, volname, size);
     side_open(&sd[1], NULL, dir, "engine", size);
+    sd[0].io = io;
     bench_prefault(dir, 2 * size + PREFAULT_SLACK, pat, RPC_IO); /* (2) */
     for (uint64_t off = 0, turn = 0; off < size; off += SLICE, turn++) {
         uint64_t end = size - off < SLICE ? size : off + SLICE;
@@ -404,7 +414,7 @@ static void xfer_pair(cairn_t *c, const char *dir, const char *volname, uint64_t
     for (int k = 0; k < 2; k++)
         sd[k].x.sync_s = side_sync(&sd[k]);
     double read_s[2] = {0, 0};
-    for (uint64_t off = 0, turn = 0; off < size; off += SLICE, turn++) {
+    for (uint64_t off = 0, turn = 0; rbuf && off < size; off += SLICE, turn++) {
         uint64_t end = size - off < SLICE ? size : off + SLICE;
         for (int k = 0; k < 2; k++) {
             int i = (int)((turn + (uint64_t)k) % 2);
@@ -414,7 +424,7 @@ static void xfer_pair(cairn_t *c, const char *dir, const char *volname, uint64_t
     for (int k = 0; k < 2; k++) {
         struct xfer *res = &sd[k].x;
         res->w_mbs = size / 1e6 / (res->write_s + res->sync_s);
-        res->r_mbs = size / 1e6 / read_s[k];
+        res->r_mbs = rbuf ? size / 1e6 / read_s[k] : 0;
     }
     *r = sd[0].x;
     *e = sd[1].x;
@@ -426,11 +436,11 @@ static void bench_xfer(cairn_t *c, const char *dir, uint64_t size, const uint8_t
 {
     uint8_t *rbuf = alloc_or_die(RPC_IO);
     struct xfer r[RUNS], e[RUNS];
-    xfer_pair(c, dir, "warm", size, pat, rbuf, 1, &r[0], &e[0]); /* (2) */
+    xfer_pair(c, dir, "warm", size, RPC_IO, pat, rbuf, 1, &r[0], &e[0]); /* (2) */
     for (int i = 0; i < RUNS; i++) {
         char vn[16];
         snprintf(vn, sizeof vn, "w%d", i);
-        xfer_pair(c, dir, vn, size, pat, rbuf, 0, &r[i], &e[i]);
+        xfer_pair(c, dir, vn, size, RPC_IO, pat, rbuf, 0, &r[i], &e[i]);
     }
     free(rbuf);
     double rw = median3(r[0].w_mbs, r[1].w_mbs, r[2].w_mbs);
@@ -477,6 +487,22 @@ static void bench_xfer(cairn_t *c, const char *dir, uint64_t size, const uint8_t
            rq[0], rq[1], rq[2]);
     printf("rpc_read cairn=%.1f baseline=%.1f unit=MB/s ratio=%.2f\n", rr, er,
            median3(rq[0], rq[1], rq[2]));
+    fflush(stdout);
+
+    for (int i = 0; i < RUNS; i++) { /* rpc_write_64m: the same, in one call per turn */
+        char vn[16];
+        snprintf(vn, sizeof vn, "l%d", i);
+        xfer_pair(c, dir, vn, size, RPC_IO_LONG, pat, NULL, 0, &r[i], &e[i]);
+        wq[i] = r[i].w_mbs / e[i].w_mbs;
+    }
+    printf("# rpc_write_64m: as rpc_write, with cairn_write in %" PRIu64
+           "-byte calls (one WriteStream per turn); runs (MB/s) cairn %.1f %.1f %.1f, baseline "
+           "%.1f %.1f %.1f; ratio pair by pair %.2f %.2f %.2f; medians\n",
+           (uint64_t)RPC_IO_LONG, r[0].w_mbs, r[1].w_mbs, r[2].w_mbs, e[0].w_mbs, e[1].w_mbs,
+           e[2].w_mbs, wq[0], wq[1], wq[2]);
+    printf("rpc_write_64m cairn=%.1f baseline=%.1f unit=MB/s ratio=%.2f\n",
+           median3(r[0].w_mbs, r[1].w_mbs, r[2].w_mbs), median3(e[0].w_mbs, e[1].w_mbs, e[2].w_mbs),
+           median3(wq[0], wq[1], wq[2]));
     fflush(stdout);
 }
 
@@ -784,8 +810,10 @@ int main(int argc, char **argv)
            tuned == 0 ? "called" : "refused by this malloc");
     fflush(stdout);
 
-    uint8_t *pat = alloc_or_die(RPC_IO);
+    uint8_t *pat = alloc_or_die(RPC_IO_LONG);
     fill_random(pat, RPC_IO);
+    for (size_t at = RPC_IO; at < RPC_IO_LONG; at += RPC_IO) /* byte X is pat[X % RPC_IO] */
+        memcpy(pat + at, pat, RPC_IO);
     if (!only || strcmp(only, "write") == 0)
         bench_xfer(c, dir, size, pat);
     if (!only || strcmp(only, "calls") == 0)
