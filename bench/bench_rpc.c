@@ -14,8 +14,8 @@
  * --socket it uses a running cairnd instead, creating volumes named
  * "bench-rpc-<pid>-..." there (left behind: cairn has no volume delete);
  * rpc_rss then needs --pid. WORKLOAD: write (rpc_write, rpc_write_64m and
- * rpc_read), calls
- * (rpc_calls_1, rpc_calls_64) or rss, to run one alone (for perf record).
+ * rpc_read), calls (rpc_calls_1, rpc_calls_64) or rss, to run one alone (for
+ * perf record).
  *
  * Output: one line per figure, "NAME cairn=X baseline=Y unit=U ratio=R",
  * R = cairn/baseline unless a '#' line says otherwise (higher is better),
@@ -31,8 +31,9 @@
  *                 side's turns
  *   rpc_write_64m the same writes with cairn_write in 64 MiB calls (one
  *                 WriteStream per turn: the stream's own speed, with the
- *                 per-call start and drain 8 times rarer); 3 more pairs,
- *                 not read back; MB/s
+ *                 per-call start and drain 8 times rarer); 3 more pairs
+ *                 after rpc_write's (its warm-up serves both), not read
+ *                 back; MB/s
  *   rpc_read      the file just written read back in the same turns (the
  *                 same medians): cairn_read in 8 MiB calls (each a
  *                 ReadStream) vs fs_read in 1 MiB calls; the data is in the
