@@ -258,16 +258,23 @@ static size_t pieces_of(size_t len)
     return (len + RPC_DATA_PIECE - 1) / RPC_DATA_PIECE;
 }
 
-static int read_piece(void *ctx, const ProtobufCMessage *m)
+static int read_piece(void *ctx, const ProtobufCMessage *m, const struct rpc_segs *segs)
 {
     struct rctx *r = ctx;
     const Cairn__V1__DataChunk *d = (const Cairn__V1__DataChunk *)m;
-    if (d->offset < r->off || d->offset - r->off > r->len ||
-        d->data.len > r->len - (d->offset - r->off))
+    size_t len = segs ? segs->len : d->data.len;
+    if (d->offset < r->off || d->offset - r->off > r->len || len > r->len - (d->offset - r->off))
         return CAIRN_EPROTO; /* the server sent bytes we did not ask for */
-    if (d->data.len)         /* an empty piece (end of file) has no data pointer */
-        memcpy(r->buf + (d->offset - r->off), d->data.data, d->data.len);
-    size_t end = (size_t)(d->offset - r->off) + d->data.len;
+    uint8_t *to = r->buf + (d->offset - r->off);
+    if (segs) { /* the data where it was received: one copy, into the caller's buffer */
+        for (int i = 0; i < segs->n; i++) {
+            memcpy(to, segs->iov[i].iov_base, segs->iov[i].iov_len);
+            to += segs->iov[i].iov_len;
+        }
+    } else if (len) { /* an empty piece (end of file) has no data pointer */
+        memcpy(to, d->data.data, len);
+    }
+    size_t end = (size_t)(d->offset - r->off) + len;
     if (end > r->got)
         r->got = end;
     return 0;
@@ -293,7 +300,7 @@ int cairn_read(cairn_t *c, const char *vol, uint64_t ino, uint64_t off, size_t l
         Cairn__V1__DataChunk *rep = NULL;
         rv = cl_call(c, M_FS_READ, &r, &cairn__v1__data_chunk__descriptor, &rep);
         if (rv == 0) {
-            rv = read_piece(&rc, &rep->base);
+            rv = read_piece(&rc, &rep->base, NULL);
             FREE(rep);
         }
     } else {

@@ -357,7 +357,9 @@ int rpc_unary(struct rpc_channel *c, size_t method, const ProtobufCMessage *req,
 
 int rpc_server_stream(struct rpc_channel *c, size_t method, size_t pieces,
                       const ProtobufCMessage *req, const ProtobufCMessageDescriptor *msg_desc,
-                      int (*on_msg)(void *ctx, const ProtobufCMessage *m), void *ctx)
+                      int (*on_msg)(void *ctx, const ProtobufCMessage *m,
+                                    const struct rpc_segs *segs),
+                      void *ctx)
 {
     struct ccall cc;
     int rv = ccall_start(&cc, c, method, pieces);
@@ -389,9 +391,9 @@ int rpc_server_stream(struct rpc_channel *c, size_t method, size_t pieces,
         if (!recv)
             break; /* end of stream; the status tells how it ended */
         struct codec_msg m;
-        int bad = codec_msg_decode(&m, recv, msg_desc, RPC_MAX_MESSAGE, 0);
+        int bad = codec_msg_decode(&m, recv, msg_desc, RPC_MAX_MESSAGE, CODEC_SEGS);
         grpc_byte_buffer_destroy(recv);
-        cb_err = bad ? CAIRN_EPROTO : on_msg(ctx, m.m);
+        cb_err = bad ? CAIRN_EPROTO : on_msg(ctx, m.m, m.segs.n ? &m.segs : NULL);
         codec_msg_free(&m);
         if (cb_err) {
             broken = 1;

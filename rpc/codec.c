@@ -9,7 +9,8 @@
  * CODEC_SEGS the same holds for a message whose field is left in the
  * received slices (segs_decode): it is the last field on the wire, its
  * number occurs once, and the message holds a reference to every slice it
- * points into until codec_msg_free.
+ * points into until codec_msg_free; (4) codec_encode_taking writes the same
+ * message as codec_encode, the taken field last.
  */
 #include "codec.h"
 
@@ -390,4 +391,22 @@ grpc_byte_buffer *codec_encode_with(const ProtobufCMessage *m, uint32_t field,
     grpc_slice_unref(s[0]);
     grpc_slice_unref(s[1]);
     return bb;
+}
+
+grpc_byte_buffer *codec_encode_taking(ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_BYTES || f->label != PROTOBUF_C_LABEL_NONE ||
+            (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+            continue;
+        ProtobufCBinaryData *bd = (ProtobufCBinaryData *)((uint8_t *)m + f->offset);
+        if (bd->len < CODEC_REF_MIN)
+            continue;
+        ProtobufCBinaryData take = *bd;
+        *bd = (ProtobufCBinaryData){0, NULL}; /* (4) packed by codec_encode_with, last */
+        return codec_encode_with(m, f->id, &take);
+    }
+    return codec_encode(m);
 }

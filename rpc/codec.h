@@ -38,7 +38,7 @@ struct codec_msg {
 /* Flags of codec_msg_decode. CODEC_SEGS: a message of at least
  * CODEC_SEGS_MIN bytes whose large bytes field comes last may have that
  * field's bytes left where they were received (SEGS) instead of copied into
- * one piece (the handler must read SEGS). */
+ * one piece (whoever reads the message must read SEGS). */
 #define CODEC_SEGS 1
 #define CODEC_SEGS_MIN (64u << 10)
 /* BB decoded as D into OUT; -1 when BB is longer than MAX or does not
@@ -65,6 +65,11 @@ grpc_byte_buffer *codec_encode(const ProtobufCMessage *m);
  * TAKE is left empty. */
 grpc_byte_buffer *codec_encode_with(const ProtobufCMessage *m, uint32_t field,
                                     ProtobufCBinaryData *take);
+/* As codec_encode, but M's first plain bytes field (singular, not in a
+ * oneof) of at least CODEC_REF_MIN bytes is taken into the byte buffer
+ * (malloc'ed, as protobuf_c_message_free_unpacked expects) instead of
+ * copied, and left empty in M; it goes last on the wire. */
+grpc_byte_buffer *codec_encode_taking(ProtobufCMessage *m);
 
 /* The session stream (session.proto), and the status detail with which a
  * stopping server ends an idle one (code ABORTED): a request that crossed

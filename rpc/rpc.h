@@ -28,9 +28,9 @@
 
 enum rpc_shape { RPC_UNARY, RPC_SERVER_STREAM, RPC_CLIENT_STREAM };
 
-/* The bytes of a client stream message's one large bytes field, left where
- * they were received (several pieces of memory, no copy): the field itself
- * is then empty, and its LEN bytes are IOV[0..N) in order. */
+/* The bytes of a streamed message's one large bytes field, left where they
+ * were received (several pieces of memory, no copy): the field itself is
+ * then empty, and its LEN bytes are IOV[0..N) in order. */
 struct rpc_segs {
     const struct iovec *iov;
     int n;
@@ -141,10 +141,13 @@ const char *rpc_last_error(void);
 int rpc_unary(struct rpc_channel *ch, size_t method, const ProtobufCMessage *req,
               const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
 /* Calls ON_MSG for each streamed reply (owned by the helper; valid during the
- * call). A non-zero return from ON_MSG cancels the call and is returned. */
+ * call; SEGS NULL, or the bytes of its large bytes field, which is then
+ * empty). A non-zero return from ON_MSG cancels the call and is returned. */
 int rpc_server_stream(struct rpc_channel *ch, size_t method, size_t pieces,
                       const ProtobufCMessage *req, const ProtobufCMessageDescriptor *msg_desc,
-                      int (*on_msg)(void *ctx, const ProtobufCMessage *m), void *ctx);
+                      int (*on_msg)(void *ctx, const ProtobufCMessage *m,
+                                    const struct rpc_segs *segs),
+                      void *ctx);
 /* Sends the messages NEXT produces (1 = *M set, still owned by the caller and
  * valid until the next call to NEXT; 0 = done; <0 = abort with that error),
  * then receives the single reply. */

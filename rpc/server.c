@@ -329,7 +329,7 @@ static void stream_next(struct call *c)
         grpc_byte_buffer_destroy(c->send);
         c->send = NULL;
     }
-    c->send = codec_encode(msg);
+    c->send = codec_encode_taking(msg); /* a read piece's data is not copied */
     protobuf_c_message_free_unpacked(msg, NULL);
     grpc_op ops[2];
     size_t n = 0;

@@ -21,6 +21,10 @@
  *    decoded as protobuf does: the field first, twice, unknown, short, a
  *    head longer than the decoder looks at, truncations; without the flag
  *    nothing is left in slices;
+ *  - codec_encode_taking (invariant 4): a read piece encodes to codec_encode's
+ *    bytes with its data taken, not copied, and reads back sliced; a large
+ *    field that is not last by number goes last and decodes the same; a
+ *    message with no large field encodes as codec_encode does;
  *  - codec_encode_with + codec_msg_decode round-trip a session envelope with
  *    a large body and with none; a message over the size limit is refused
  *    and the released codec_msg can be freed again.
@@ -35,6 +39,8 @@
 #include "cairn/v1/fs.pb-c.h"
 #include "cairn/v1/session.pb-c.h"
 #include "codec.h"
+
+#include <grpc/byte_buffer_reader.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +104,17 @@ static uint8_t *packed(const ProtobufCMessage *m, size_t *n)
     return out;
 }
 
+/* A and B pack to the same bytes. */
+static void assert_same(const ProtobufCMessage *a, const ProtobufCMessage *b)
+{
+    size_t an, bn;
+    uint8_t *ap = packed(a, &an), *bp = packed(b, &bn);
+    assert_int_equal(an, bn);
+    assert_memory_equal(ap, bp, an);
+    free(ap);
+    free(bp);
+}
+
 /* Invariant (2) on P[0..N) as D: both decoders agree. Returns the field
  * codec_unpack left in place (NULL: none); *OK says whether it parsed. */
 static const ProtobufCBinaryData *agree(const ProtobufCMessageDescriptor *d, const uint8_t *p,
@@ -112,12 +129,7 @@ static const ProtobufCBinaryData *agree(const ProtobufCMessageDescriptor *d, con
         assert_null(ref);
         return NULL;
     }
-    size_t wn, gn;
-    uint8_t *w = packed(want, &wn), *g = packed(got, &gn);
-    assert_int_equal(wn, gn);
-    assert_memory_equal(w, g, wn);
-    free(w);
-    free(g);
+    assert_same(want, got);
     if (ref) { /* it points into P, inside GOT */
         assert_true(ref->data >= p && ref->data + ref->len <= p + n);
         assert_true((uint8_t *)ref >= (uint8_t *)got &&
@@ -367,12 +379,7 @@ static int agree_segs(const uint8_t *p, size_t n, int *ok)
             assert_int_equal(at, m.segs.len);
             *bd = (ProtobufCBinaryData){at, whole};
         }
-        size_t wn, gn;
-        uint8_t *w = packed(want, &wn), *g = packed(m.m, &gn);
-        assert_int_equal(wn, gn);
-        assert_memory_equal(w, g, wn);
-        free(w);
-        free(g);
+        assert_same(want, m.m);
         if (here) { /* detach the copy before the message is freed */
             *bd = (ProtobufCBinaryData){0, NULL};
             free(whole);
@@ -482,6 +489,102 @@ static void test_other_layouts_decoded_whole(void **state)
     assert_false(ok);
 }
 
+/* BB's bytes in one new buffer (*N bytes); the caller frees it. */
+static uint8_t *bb_bytes(grpc_byte_buffer *bb, size_t *n)
+{
+    grpc_byte_buffer_reader r;
+    assert_true(grpc_byte_buffer_reader_init(&r, bb));
+    grpc_slice s = grpc_byte_buffer_reader_readall(&r);
+    grpc_byte_buffer_reader_destroy(&r);
+    *n = GRPC_SLICE_LENGTH(s);
+    uint8_t *out = malloc(*n ? *n : 1);
+    assert_non_null(out);
+    memcpy(out, GRPC_SLICE_START_PTR(s), *n);
+    grpc_slice_unref(s);
+    return out;
+}
+
+/* Invariant (4): codec_encode_taking writes what codec_encode writes, with
+ * the large bytes field taken (M's field left empty) and put last. */
+static void test_encode_taking(void **state)
+{
+    (void)state;
+    /* a read piece: the data is the last field anyway, so the same bytes */
+    Cairn__V1__DataChunk dc = CAIRN__V1__DATA_CHUNK__INIT;
+    dc.offset = 1u << 20;
+    dc.data.len = SEG_BIG;
+    dc.data.data = malloc(SEG_BIG);
+    assert_non_null(dc.data.data);
+    memcpy(dc.data.data, pattern, SEG_BIG);
+    size_t wn, gn;
+    grpc_byte_buffer *plain = codec_encode(&dc.base);
+    uint8_t *w = bb_bytes(plain, &wn);
+    grpc_byte_buffer_destroy(plain);
+    grpc_byte_buffer *bb = codec_encode_taking(&dc.base);
+    assert_int_equal(dc.data.len, 0); /* taken */
+    assert_null(dc.data.data);
+    uint8_t *g = bb_bytes(bb, &gn);
+    assert_int_equal(wn, gn);
+    assert_memory_equal(w, g, wn);
+    /* and read back sliced, as a client reads a stream */
+    struct codec_msg m;
+    assert_int_equal(
+        codec_msg_decode(&m, bb, &cairn__v1__data_chunk__descriptor, RPC_MAX_MESSAGE, CODEC_SEGS),
+        0);
+    assert_int_equal(m.segs.len, SEG_BIG);
+    assert_int_equal(((Cairn__V1__DataChunk *)m.m)->offset, 1u << 20);
+    codec_msg_free(&m);
+    grpc_byte_buffer_destroy(bb); /* frees the taken data */
+    free(w);
+    free(g);
+    /* a large field that is not the last by number goes last: same message */
+    Cairn__V1__WriteRequest wr = CAIRN__V1__WRITE_REQUEST__INIT;
+    wr.volume.len = BIG;
+    wr.volume.data = malloc(BIG);
+    assert_non_null(wr.volume.data);
+    memcpy(wr.volume.data, pattern, BIG);
+    wr.ino = 9;
+    wr.data.len = 5;
+    wr.data.data = (uint8_t *)"hello";
+    plain = codec_encode(&wr.base);
+    w = bb_bytes(plain, &wn);
+    grpc_byte_buffer_destroy(plain);
+    bb = codec_encode_taking(&wr.base); /* the byte buffer frees the volume's bytes */
+    assert_null(wr.volume.data);
+    assert_int_equal(wr.data.len, 5); /* short: stays */
+    g = bb_bytes(bb, &gn);
+    grpc_byte_buffer_destroy(bb);
+    assert_int_equal(wn, gn);
+    assert_memory_not_equal(w, g, wn); /* another order */
+    ProtobufCMessage *a = protobuf_c_message_unpack(wreq, NULL, wn, w);
+    ProtobufCMessage *b = protobuf_c_message_unpack(wreq, NULL, gn, g);
+    assert_non_null(a);
+    assert_non_null(b);
+    const Cairn__V1__WriteRequest *bw = (const Cairn__V1__WriteRequest *)b;
+    assert_int_equal(bw->volume.len, BIG);
+    assert_memory_equal(bw->volume.data, pattern, BIG);
+    assert_int_equal(bw->ino, 9);
+    assert_memory_equal(bw->data.data, "hello", 5);
+    assert_same(a, b);
+    protobuf_c_message_free_unpacked(a, NULL);
+    protobuf_c_message_free_unpacked(b, NULL);
+    free(w);
+    free(g);
+    /* nothing large: as codec_encode */
+    wr.volume = (ProtobufCBinaryData){3, (uint8_t *)"vol"};
+    plain = codec_encode(&wr.base);
+    w = bb_bytes(plain, &wn);
+    grpc_byte_buffer_destroy(plain);
+    bb = codec_encode_taking(&wr.base);
+    assert_int_equal(wr.volume.len, 3);
+    g = bb_bytes(bb, &gn);
+    grpc_byte_buffer_destroy(bb);
+    assert_int_equal(wn, gn);
+    assert_memory_equal(w, g, wn);
+    free(w);
+    free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -492,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_envelope_round_trip),
         cmocka_unit_test(test_large_last_field_left_in_slices),
         cmocka_unit_test(test_other_layouts_decoded_whole),
+        cmocka_unit_test(test_encode_taking),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
