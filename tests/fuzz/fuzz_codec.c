@@ -28,7 +28,9 @@
  *       1, 7, 4096 and 16384 bytes in turn, from a start the input's size
  *       picks), accepts exactly the same inputs and gives a message that,
  *       with the bytes SEGS holds put back into its field, packs to the
- *       same bytes (codec.c invariant 3).
+ *       same bytes (codec.c invariant 3);
+ *   (6) codec_encode_taking of the message unpacked again writes bytes that
+ *       unpack to a message packing to the same bytes (codec.c invariant 4).
  * Length-delimited values the generator writes may be long (up to 128 KiB,
  * filled from the input and then a pattern), so that (4) meets fields past
  * CODEC_REF_MIN.
@@ -40,6 +42,8 @@
 #include "cairn/v1/peer.pb-c.h"
 #include "cairn/v1/session.pb-c.h"
 #include "codec.h"
+
+#include <grpc/byte_buffer_reader.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,6 +224,23 @@ static void unpack_as(const ProtobufCMessageDescriptor *d, const uint8_t *data, 
     CHECK(protobuf_c_message_pack(m2, out2) == n2);
     CHECK(memcmp(out, out2, n) == 0);
     free(out2);
+    /* (6) codec_encode_taking: the same message, its large field taken */
+    grpc_byte_buffer *bb = codec_encode_taking(m2);
+    grpc_byte_buffer_reader r;
+    CHECK(grpc_byte_buffer_reader_init(&r, bb));
+    grpc_slice all = grpc_byte_buffer_reader_readall(&r);
+    grpc_byte_buffer_reader_destroy(&r);
+    grpc_byte_buffer_destroy(bb);
+    ProtobufCMessage *m3 =
+        protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(all), GRPC_SLICE_START_PTR(all));
+    grpc_slice_unref(all);
+    CHECK(m3 != NULL && protobuf_c_message_get_packed_size(m3) == n);
+    out2 = malloc(n ? n : 1);
+    CHECK(out2 != NULL);
+    CHECK(protobuf_c_message_pack(m3, out2) == n);
+    CHECK(memcmp(out, out2, n) == 0);
+    free(out2);
+    protobuf_c_message_free_unpacked(m3, NULL);
     free(out);
     protobuf_c_message_free_unpacked(m2, NULL); /* (3) */
     protobuf_c_message_free_unpacked(m, NULL);
