@@ -64,17 +64,18 @@ static int get_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
     return -1;
 }
 
-/* One top-level field of wire bytes: [start, end) in all, its value at val;
- * plain: its tag and length take at most 5 bytes each, the most protobuf-c
- * reads (it refuses longer ones). */
+/* One top-level field of wire bytes: [start, end) in all, its value at val
+ * (len bytes, for a length-delimited one); plain: its tag and length take at
+ * most 5 bytes each, the most protobuf-c reads (it refuses longer ones). */
 struct field {
-    uint64_t tag;
+    uint64_t tag, len;
     size_t start, val, end;
     int plain;
 };
 
 /* The field at *I, moving *I past it; -1 when the bytes do not scan (groups
- * included: no cairn message has them). */
+ * included: no cairn message has them); 1 when it is length-delimited and
+ * its value runs past N (F is then filled but for END, *I is at its value). */
 static int next_field(const uint8_t *p, size_t n, size_t *i, struct field *f)
 {
     uint64_t v;
@@ -97,11 +98,13 @@ static int next_field(const uint8_t *p, size_t n, size_t *i, struct field *f)
         break;
     }
     case 2:
-        if (get_varint(p, n, i, &v) != 0 || v > n - *i)
+        if (get_varint(p, n, i, &f->len) != 0)
             return -1;
         f->plain = f->plain && *i - f->val <= 5;
         f->val = *i;
-        *i += (size_t)v;
+        if (f->len > n - *i)
+            return 1;
+        *i += (size_t)f->len;
         break;
     default:
         return -1;
@@ -110,8 +113,16 @@ static int next_field(const uint8_t *p, size_t n, size_t *i, struct field *f)
     return 0;
 }
 
-/* F's field of D when it may be left in place: a plain proto3 singular
- * bytes field (no presence, not in a oneof) LEN >= CODEC_REF_MIN long. */
+/* 1 if C is a plain proto3 singular bytes field (no presence, not in a
+ * oneof): the only kind left in place or taken. */
+static int plain_bytes(const ProtobufCFieldDescriptor *c)
+{
+    return c && c->type == PROTOBUF_C_TYPE_BYTES && c->label == PROTOBUF_C_LABEL_NONE &&
+           !(c->flags & PROTOBUF_C_FIELD_FLAG_ONEOF);
+}
+
+/* F's field of D when it may be left in place: plain_bytes, LEN >=
+ * CODEC_REF_MIN long. */
 static const ProtobufCFieldDescriptor *ref_field(const ProtobufCMessageDescriptor *d,
                                                  const struct field *f, size_t len)
 {
@@ -119,10 +130,23 @@ static const ProtobufCFieldDescriptor *ref_field(const ProtobufCMessageDescripto
         return NULL;
     const ProtobufCFieldDescriptor *c =
         protobuf_c_message_descriptor_get_field(d, (unsigned)(f->tag >> 3));
-    if (!c || c->type != PROTOBUF_C_TYPE_BYTES || c->label != PROTOBUF_C_LABEL_NONE ||
-        (c->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
-        return NULL;
-    return c;
+    return plain_bytes(c) ? c : NULL;
+}
+
+/* 0 if field number NUMBER occurs in P[0..N) only at START (or not at all:
+ * START may be N); 1 if it occurs elsewhere too; -1 if the bytes do not scan
+ * (protobuf keeps the last occurrence, so a field left in place must be the
+ * only one). */
+static int occurs_elsewhere(const uint8_t *p, size_t n, uint64_t number, size_t start)
+{
+    struct field f;
+    for (size_t i = 0; i < n;) {
+        if (next_field(p, n, &i, &f) != 0)
+            return -1;
+        if (f.tag >> 3 == number && f.start != start)
+            return 1;
+    }
+    return 0;
 }
 
 /* The one field of D in P[0..N) to leave in place: a plain proto3 singular
@@ -147,14 +171,8 @@ static int find_ref(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_
         *out = f;
         *fd = c;
     }
-    if (!found)
+    if (!found || occurs_elsewhere(p, n, out->tag >> 3, out->start) != 0)
         return -1;
-    for (i = 0; i < n;) { /* the last occurrence wins in protobuf: allow one */
-        if (next_field(p, n, &i, &f) != 0)
-            return -1;
-        if (f.tag >> 3 == out->tag >> 3 && f.start != out->start)
-            return -1;
-    }
     return 0;
 }
 
@@ -240,53 +258,31 @@ static int segs_decode(struct codec_msg *out, grpc_byte_buffer *bb,
         hn += l;
     }
     struct field f;
-    size_t i = 0, at = 0;
-    uint64_t len = 0;
-    while (i < hn) {
-        at = i;
-        if (get_varint(head, hn, &i, &f.tag) != 0)
-            return 1;
-        f.plain = i - at <= 5;
-        if ((f.tag & 7) == 2) {
-            size_t lv = i;
-            if (get_varint(head, hn, &i, &len) != 0)
-                return 1;
-            f.plain = f.plain && i - lv <= 5;
-            if (len > hn - i) /* runs past the head: it must be the last field */
-                break;
-            i += (size_t)len;
-        } else {
-            i = at;
-            if (next_field(head, hn, &i, &f) != 0)
-                return 1;
-        }
-    }
+    size_t i = 0;
+    int scan = 0;
+    while (i < hn && (scan = next_field(head, hn, &i, &f)) == 0)
+        ;
     const ProtobufCFieldDescriptor *fd = NULL;
-    if (i >= hn || len != total - i || !(fd = ref_field(d, &f, (size_t)len)))
+    if (scan != 1 || f.len != total - f.val || !(fd = ref_field(d, &f, (size_t)f.len)))
         return 1;
-    /* Its number must not occur before it (protobuf keeps the last one). */
-    struct field g;
-    for (size_t k = 0; k < at;) {
-        if (next_field(head, at, &k, &g) != 0)
-            return 1; /* the plain unpack rejects it */
-        if (g.tag >> 3 == f.tag >> 3)
-            return 1;
-    }
+    size_t at = f.start; /* the head: every field before it */
+    if (occurs_elsewhere(head, at, f.tag >> 3, at) != 0)
+        return 1; /* twice (protobuf keeps the last), or the plain unpack rejects it */
     out->m = protobuf_c_message_unpack(d, NULL, at, head);
     if (!out->m)
         return 1;
-    /* The field's bytes: [i, total) of the slices. */
+    /* The field's bytes: [f.val, total) of the slices. */
     if (!(out->iov = malloc(n * sizeof *out->iov)))
         return -1;
     int nv = 0;
     for (size_t s = 0, pos = 0; s < n; pos += GRPC_SLICE_LENGTH(held[s]), s++) {
-        size_t l = GRPC_SLICE_LENGTH(held[s]), skip = i > pos ? i - pos : 0;
+        size_t l = GRPC_SLICE_LENGTH(held[s]), skip = f.val > pos ? f.val - pos : 0;
         if (skip >= l)
             continue;
         out->iov[nv].iov_base = GRPC_SLICE_START_PTR(held[s]) + skip;
         out->iov[nv++].iov_len = l - skip;
     }
-    out->segs = (struct rpc_segs){out->iov, nv, (size_t)len};
+    out->segs = (struct rpc_segs){out->iov, nv, (size_t)f.len};
     out->ref = (ProtobufCBinaryData *)((uint8_t *)out->m + fd->offset); /* empty */
     return 0;
 }
@@ -398,8 +394,7 @@ grpc_byte_buffer *codec_encode_taking(ProtobufCMessage *m)
     const ProtobufCMessageDescriptor *d = m->descriptor;
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
-        if (f->type != PROTOBUF_C_TYPE_BYTES || f->label != PROTOBUF_C_LABEL_NONE ||
-            (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+        if (!plain_bytes(f))
             continue;
         ProtobufCBinaryData *bd = (ProtobufCBinaryData *)((uint8_t *)m + f->offset);
         if (bd->len < CODEC_REF_MIN)

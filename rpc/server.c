@@ -720,8 +720,9 @@ static struct timespec deadline_in(int ms)
  * it runs at the speed of the slower side instead of the sum of both (a
  * write stream's pieces run on the appliers instead, (8)). A standby that
  * saw no event for TURN_DOZE looks dozes until a serving thread takes one.
- * With pollers > 1 that many threads wait in the queue at once (gRPC hands events among them), for
- * machines whose cores can run more quick calls at a time than the hand-offs cost. */
+ * With pollers > 1 that many threads wait in the queue at once (gRPC hands
+ * events among them), for machines whose cores can run more quick calls at a
+ * time than the hand-offs cost. */
 #define TURN_LOOK_MS 1
 #define TURN_DOZE 20
 
