@@ -39,6 +39,8 @@ int cairn_tune_malloc(void)
     return rpc_tune_malloc();
 }
 
+_Static_assert(CAIRN_TIMEOUT_MS == RPC_TIMEOUT_MS, "cairn.h and rpc.h disagree on the timeout");
+
 void cairn_set_timeout(cairn_t *c, int timeout_ms)
 {
     rpc_channel_set_timeout(c->ch, timeout_ms);

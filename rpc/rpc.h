@@ -124,9 +124,11 @@ struct rpc_channel;
 int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *const *paths,
                      size_t n_paths);
 void rpc_channel_close(struct rpc_channel *ch);
-/* Per-call deadline (ms, default 60000; a stream gets it once for each of
- * the PIECES messages it expects) and whether calls wait for the server to
- * come (back) up until the deadline instead of failing at once. */
+/* Per-call deadline (ms, default RPC_TIMEOUT_MS; 0 or less: the default; a
+ * stream gets it once for each of the PIECES messages it expects) and
+ * whether calls wait for the server to come (back) up until the deadline
+ * instead of failing at once. */
+#define RPC_TIMEOUT_MS 60000
 void rpc_channel_set_timeout(struct rpc_channel *ch, int timeout_ms);
 void rpc_channel_set_wait_for_ready(struct rpc_channel *ch, int on);
 /* Microseconds a caller polls for its answer without blocking before it

@@ -74,7 +74,8 @@ static int node_reindex(struct ctl *x, int argc, char **argv)
     int rv;
     if ((rv = ctl_connect(x)) != 0)
         return rv;
-    cairn_set_timeout(x->c, 24 * 3600 * 1000);
+    if (!x->timeout_ms) /* a reindex takes as long as the chunks take to read */
+        cairn_set_timeout(x->c, CTL_TIMEOUT_MAX_S * 1000);
     if (isatty(STDERR_FILENO)) /* progress for a person; scripts get one line */
         fprintf(stderr, "reindexing: rebuilding the index from the chunk files...\n");
     struct timespec t0, t1;

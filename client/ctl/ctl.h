@@ -14,8 +14,11 @@ struct ctl {
     cairn_t *c;
     const char *server;
     int json;
-    int operands; /* in the command's ARGV, where "--" ended the options */
+    int operands;   /* in the command's ARGV, where "--" ended the options */
+    int timeout_ms; /* --timeout; 0: libcairn's default */
 };
+
+#define CTL_TIMEOUT_MAX_S 86400 /* --timeout's largest (its ms fit an int) */
 
 struct cmd {
     const char *noun, *verb;                         /* verb NULL: the noun is the whole command */

@@ -1,6 +1,7 @@
 /*
- * main.c — cairnctl: the admin CLI. `cairnctl [--server ADDR] [--json] NOUN
- * VERB ...` dispatches through the tables of cmd_<noun>.c.
+ * main.c — cairnctl: the admin CLI. `cairnctl [--server ADDR] [--json]
+ * [--timeout SECONDS] NOUN VERB ...` dispatches through the tables of
+ * cmd_<noun>.c.
  * Exit status: 0 ok, 1 the operation failed (one line on stderr), 2 usage.
  */
 #include "ctl.h"
@@ -16,10 +17,13 @@ static const struct cmd *const tables[] = {cmd_cluster, cmd_node,     cmd_chunk,
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: cairnctl [--server ADDR] [--json] NOUN VERB [ARGS]\n\n"
-            "  --server ADDR  unix:PATH or HOST:PORT (default $CAIRN_SERVER or %s)\n"
-            "  --json         machine-readable output for listings\n\ncommands:\n",
-            CAIRN_DEFAULT_ADDR);
+            "usage: cairnctl [--server ADDR] [--json] [--timeout SECONDS] NOUN VERB [ARGS]\n\n"
+            "  --server ADDR      unix:PATH or HOST:PORT (default $CAIRN_SERVER or %s)\n"
+            "  --json             machine-readable output for listings\n"
+            "  --timeout SECONDS  how long a call (a stream: each 1 MiB piece) waits for\n"
+            "                     cairnd before it fails (default %d; node reindex: %d)\n"
+            "\ncommands:\n",
+            CAIRN_DEFAULT_ADDR, CAIRN_TIMEOUT_MS / 1000, CTL_TIMEOUT_MAX_S);
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const struct cmd *c = tables[t]; c->noun; c++) {
             char left[96];
@@ -44,6 +48,22 @@ static int noun_help(const char *noun, FILE *f)
     return found;
 }
 
+/* --timeout's value: seconds, more than 0 and at most CTL_TIMEOUT_MAX_S
+ * (a day: its milliseconds fit an int); into *MS, or one line and -1. */
+static int timeout_opt(const char *s, int *ms)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v > 0 && v <= CTL_TIMEOUT_MAX_S) || v * 1000 < 1) {
+        fprintf(stderr,
+                "cairnctl: --timeout must be a number of seconds from 0.001 to %d, not '%s'\n",
+                CTL_TIMEOUT_MAX_S, s);
+        return -1;
+    }
+    *ms = (int)(v * 1000);
+    return 0;
+}
+
 static int is_help_flag(const char *s)
 {
     return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0;
@@ -57,22 +77,27 @@ static int is_help(const char *s)
 
 int main(int argc, char **argv)
 {
-    struct ctl x = {NULL, NULL, 0, 0};
+    struct ctl x = {NULL, NULL, 0, 0, 0};
     if (cairn_tune_malloc() != 0) {
         /* only put and cat of big files are slower */
     }
     static const struct option opts[] = {{"server", required_argument, NULL, 's'},
                                          {"json", no_argument, NULL, 'j'},
+                                         {"timeout", required_argument, NULL, 't'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "+s:jh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+s:jt:h", opts, NULL)) != -1) {
         switch (ch) {
         case 's':
             x.server = optarg;
             break;
         case 'j':
             x.json = 1;
+            break;
+        case 't':
+            if (timeout_opt(optarg, &x.timeout_ms) != 0)
+                return 2;
             break;
         case 'h':
             help(stdout);
@@ -98,14 +123,18 @@ int main(int argc, char **argv)
     int dd = ended ? 0 : 1;
     while (!ended && dd < argc && strcmp(argv[dd], "--") != 0)
         dd++;
-    /* --json and --server may also follow the command */
+    /* --json, --server and --timeout may also follow the command */
     for (int i = 1; i < dd; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             x.json = 1;
             memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof *argv);
             argc--, dd--, i--;
-        } else if (strcmp(argv[i], "--server") == 0 && i + 1 < dd) {
-            x.server = argv[i + 1];
+        } else if ((strcmp(argv[i], "--server") == 0 || strcmp(argv[i], "--timeout") == 0) &&
+                   i + 1 < dd) {
+            if (argv[i][2] == 's')
+                x.server = argv[i + 1];
+            else if (timeout_opt(argv[i + 1], &x.timeout_ms) != 0)
+                return 2;
             memmove(&argv[i], &argv[i + 2], (size_t)(argc - i - 2) * sizeof *argv);
             argc -= 2, dd -= 2, i--;
         }

@@ -36,6 +36,8 @@ int ctl_connect(struct ctl *x)
     int rv = cairn_connect(&x->c, x->server);
     if (rv != 0)
         return ctl_fail("connect", rv);
+    if (x->timeout_ms)
+        cairn_set_timeout(x->c, x->timeout_ms);
     return 0;
 }
 

@@ -120,6 +120,19 @@ ctl() {
   "$CAIRNCTL" --server "unix:$T_TMP/$name/cairnd.sock" "$@"
 }
 
+# py_stubs: sets PY to Debian's python3 (which sees python3-grpcio) and
+# STUBS to a directory of Python stubs generated now from rpc/proto.
+py_stubs() {
+  PY=/usr/bin/python3
+  "$PY" -c 'import grpc, grpc_tools' 2>/dev/null ||
+    fail "$PY lacks grpc or grpc_tools (apt-get install python3-grpcio python3-grpc-tools)"
+  STUBS=$T_TMP/pystubs
+  mkdir -p "$STUBS"
+  "$PY" -m grpc_tools.protoc -I "$T_SRC/rpc/proto" --python_out="$STUBS" \
+    --grpc_python_out="$STUBS" "$T_SRC"/rpc/proto/cairn/v1/*.proto ||
+    fail "grpc_tools.protoc could not compile rpc/proto/cairn/v1/*.proto"
+}
+
 # A volume VOL on node NAME with COUNT chunks of SIZE.
 make_volume() {
   local name=$1 vol=$2 count=${3:-2} size=${4:-64M} id

@@ -10,14 +10,8 @@
 # Seed: CAIRN_FUZZ_SEED (default fixed, so a failure reproduces).
 source "$(dirname "$0")/lib.sh"
 
-PY=/usr/bin/python3
-"$PY" -c 'import grpc, grpc_tools' 2>/dev/null ||
-  fail "$PY lacks grpc or grpc_tools (apt-get install python3-grpcio python3-grpc-tools)"
-stubs=$T_TMP/pystubs
-mkdir -p "$stubs"
-"$PY" -m grpc_tools.protoc -I "$T_SRC/rpc/proto" --python_out="$stubs" \
-  --grpc_python_out="$stubs" "$T_SRC"/rpc/proto/cairn/v1/*.proto ||
-  fail "grpc_tools.protoc could not compile rpc/proto/cairn/v1/*.proto"
+py_stubs
+stubs=$STUBS
 
 node_start n1
 make_volume n1 v1 2 64M
