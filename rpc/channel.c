@@ -9,12 +9,21 @@
  * Invariants: (1) every call ends by receiving its status, whatever happened
  * before (a cancelled or failed batch still yields a status); (2) every
  * buffer, slice and metadata array a call received is released before it
- * returns. Threads: any; the pool is under ch->lock.
+ * returns, except by a call given up on (3); (3) no wait outlasts the call's
+ * deadline by more than ORPHAN_AFTER_MS: a batch still pending at the
+ * deadline cancels the call, which fails with DEADLINE_EXCEEDED
+ * (-ETIMEDOUT); if the batch does not complete even then (a send blocked
+ * because the server stopped reading: a stopped or hung cairnd, a
+ * partition; gRPC's own deadline does not end it either) the call, its
+ * queue and its struct ccall (which the batch points into) go to orphan.c
+ * until it does (tests/fault/test_unresponsive.sh).
+ * Threads: any; the pool is under ch->lock.
  */
 #include "rpc.h"
 
 #include "cairn_err.h"
 #include "codec.h"
+#include "orphan.h"
 #include "poll.h"
 #include "session.h"
 
@@ -79,7 +88,7 @@ int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *con
     c->n = n_paths;
     c->paths = paths;
     c->sessions = getenv("CAIRN_NO_SESSIONS") ? NULL : session_pool_new(c->ch);
-    c->timeout_ms = 60000;
+    c->timeout_ms = RPC_TIMEOUT_MS;
     c->spin_us = RPC_CLIENT_SPIN_US;
     pthread_mutex_init(&c->lock, NULL);
     *out = c;
@@ -112,7 +121,7 @@ void rpc_channel_close(struct rpc_channel *c)
 
 void rpc_channel_set_timeout(struct rpc_channel *c, int timeout_ms)
 {
-    c->timeout_ms = timeout_ms > 0 ? timeout_ms : 60000;
+    c->timeout_ms = timeout_ms > 0 ? timeout_ms : RPC_TIMEOUT_MS;
 }
 
 void rpc_channel_set_wait_for_ready(struct rpc_channel *c, int on)
@@ -153,7 +162,8 @@ static void cq_put(struct rpc_channel *c, grpc_completion_queue *cq)
     pthread_mutex_unlock(&c->lock);
 }
 
-/* One call in progress. */
+/* One call in progress, on the heap: a batch given up on may still point
+ * into it (3). */
 struct ccall {
     struct rpc_channel *ch;
     grpc_completion_queue *cq;
@@ -161,27 +171,67 @@ struct ccall {
     grpc_metadata_array init_md, trail_md;
     grpc_status_code status;
     grpc_slice details;
-    int spin_us; /* poll.c: unary calls only; a stream's pieces take long */
+    grpc_byte_buffer *send, *recv; /* the batch in flight's message, each way */
+    gpr_timespec deadline;
+    int timed_out; /* (3) */
+    int orphaned;  /* (3): its batch never completed; ccall_end hands it over */
+    int spin_us;   /* poll.c: unary calls only; a stream's pieces take long */
 };
 
 /* The deadline is the channel's timeout for each of the PIECES messages
- * the call carries (1 for a unary call). */
-static int ccall_start(struct ccall *cc, struct rpc_channel *c, size_t method, size_t pieces)
+ * the call carries (1 for a unary call). NULL: no memory, or METHOD is not
+ * one of the channel's (*RV says which). */
+static struct ccall *ccall_start(struct rpc_channel *c, size_t method, size_t pieces, int *rv)
 {
-    memset(cc, 0, sizeof *cc);
-    if (method >= c->n)
-        return -EINVAL;
+    orphan_reap();
+    *rv = method < c->n ? -ENOMEM : -EINVAL;
+    struct ccall *cc = method < c->n ? calloc(1, sizeof *cc) : NULL;
+    if (!cc)
+        return NULL;
     cc->ch = c;
     cc->cq = cq_get(c);
     int64_t ms = (int64_t)c->timeout_ms * (int64_t)(pieces ? pieces : 1);
     gpr_timespec dl =
         gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(ms, GPR_TIMESPAN));
+    cc->deadline = dl;
     cc->call = grpc_channel_create_registered_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cc->cq,
                                                    c->handles[method], dl, NULL);
     grpc_metadata_array_init(&cc->init_md);
     grpc_metadata_array_init(&cc->trail_md);
     cc->details = grpc_empty_slice();
-    return cc->call ? 0 : -ENOMEM;
+    if (!cc->call) {
+        cq_put(c, cc->cq);
+        grpc_metadata_array_destroy(&cc->init_md);
+        grpc_metadata_array_destroy(&cc->trail_md);
+        free(cc);
+        return NULL;
+    }
+    *rv = 0;
+    return cc;
+}
+
+/* The deadline after MS from now. */
+static gpr_timespec in_ms(int ms)
+{
+    return gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(ms, GPR_TIMESPAN));
+}
+
+/* Waits for the call's one batch in flight up to DL or the call's deadline,
+ * whichever comes first; at the deadline, cancels the call and waits
+ * ORPHAN_AFTER_MS more, then gives the batch up (3). The event: a timeout
+ * only when DL came first or the batch was given up on. */
+static grpc_event wait_batch(struct ccall *cc, gpr_timespec dl)
+{
+    int at_deadline = gpr_time_cmp(dl, cc->deadline) >= 0;
+    grpc_event ev = poll_next(&poll_clients, cc->cq, at_deadline ? cc->deadline : dl, cc->spin_us);
+    if (ev.type == GRPC_QUEUE_TIMEOUT && at_deadline) {
+        cc->timed_out = 1;
+        grpc_call_cancel_with_status(cc->call, GRPC_STATUS_DEADLINE_EXCEEDED, "Deadline Exceeded",
+                                     NULL);
+        ev = grpc_completion_queue_next(cc->cq, in_ms(ORPHAN_AFTER_MS), NULL);
+        cc->orphaned = ev.type == GRPC_QUEUE_TIMEOUT;
+    }
+    return ev;
 }
 
 /* Runs one batch and waits for it; 1 when it succeeded. */
@@ -189,9 +239,24 @@ static int batch(struct ccall *cc, grpc_op *ops, size_t n)
 {
     if (grpc_call_start_batch(cc->call, ops, n, cc, NULL) != GRPC_CALL_OK)
         return 0;
-    grpc_event ev =
-        poll_next(&poll_clients, cc->cq, gpr_inf_future(GPR_CLOCK_REALTIME), cc->spin_us);
+    grpc_event ev = wait_batch(cc, gpr_inf_future(GPR_CLOCK_REALTIME));
     return ev.type == GRPC_OP_COMPLETE && ev.success;
+}
+
+/* The message of the batch about to start: CC owns it until the next. */
+static grpc_byte_buffer *ccall_send(struct ccall *cc, grpc_byte_buffer *msg)
+{
+    if (cc->send)
+        grpc_byte_buffer_destroy(cc->send);
+    return cc->send = msg;
+}
+
+/* What the last batch received, now the caller's (NULL: nothing). */
+static grpc_byte_buffer *ccall_take_recv(struct ccall *cc)
+{
+    grpc_byte_buffer *r = cc->recv;
+    cc->recv = NULL;
+    return r;
 }
 
 static uint32_t initial_flags(struct ccall *cc)
@@ -231,9 +296,13 @@ int channel_result(grpc_status_code status, grpc_slice details, int errno_md)
     return rpc_err_from_status(status, errno_md);
 }
 
-/* The call's result from its status and "cairn-errno" trailer. */
+/* The call's result from its status and "cairn-errno" trailer; a call this
+ * side timed out (3) failed with DEADLINE_EXCEEDED whatever its batches say. */
 static int ccall_result(struct ccall *cc)
 {
+    if (cc->timed_out)
+        return channel_result(GRPC_STATUS_DEADLINE_EXCEEDED,
+                              grpc_slice_from_static_string("Deadline Exceeded"), 0);
     return channel_result(cc->status, cc->details, channel_trailer_errno(&cc->trail_md));
 }
 
@@ -252,14 +321,14 @@ static void recv_status_op(struct ccall *cc, grpc_op *op)
 }
 
 /* The four ops that end a call that has sent its messages: half-close, then
- * the reply's metadata, message (into *RECV) and status. OPS is zeroed. */
-static void closing_ops(struct ccall *cc, grpc_op *ops, grpc_byte_buffer **recv)
+ * the reply's metadata, message (into cc->recv) and status. OPS is zeroed. */
+static void closing_ops(struct ccall *cc, grpc_op *ops)
 {
     ops[0].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
     ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
     ops[1].data.recv_initial_metadata.recv_initial_metadata = &cc->init_md;
     ops[2].op = GRPC_OP_RECV_MESSAGE;
-    ops[2].data.recv_message.recv_message = recv;
+    ops[2].data.recv_message.recv_message = &cc->recv;
     recv_status_op(cc, &ops[3]);
 }
 
@@ -279,6 +348,8 @@ enum finish_how { FINISH_OK, FINISH_FAILED, FINISH_SEND_FAILED };
 
 static int ccall_finish(struct ccall *cc, enum finish_how how)
 {
+    if (cc->orphaned) /* a batch is still pending: the status would queue behind it */
+        return ccall_result(cc);
     if (how == FINISH_FAILED)
         grpc_call_cancel(cc->call, NULL);
     grpc_op op;
@@ -288,11 +359,11 @@ static int ccall_finish(struct ccall *cc, enum finish_how how)
         cc->status = GRPC_STATUS_UNAVAILABLE;
         return ccall_result(cc);
     }
-    gpr_timespec dl = how == FINISH_SEND_FAILED
-                          ? gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
-                                         gpr_time_from_millis(STATUS_GRACE_MS, GPR_TIMESPAN))
-                          : gpr_inf_future(GPR_CLOCK_REALTIME);
-    grpc_event ev = poll_next(&poll_clients, cc->cq, dl, cc->spin_us);
+    gpr_timespec dl =
+        how == FINISH_SEND_FAILED ? in_ms(STATUS_GRACE_MS) : gpr_inf_future(GPR_CLOCK_REALTIME);
+    grpc_event ev = wait_batch(cc, dl);
+    if (cc->orphaned)
+        return ccall_result(cc);
     int lost = ev.type == GRPC_QUEUE_TIMEOUT;
     if (lost) { /* the answer is lost: say so, not "cancelled" */
         grpc_call_cancel(cc->call, NULL);
@@ -306,15 +377,29 @@ static int ccall_finish(struct ccall *cc, enum finish_how how)
     return ccall_result(cc);
 }
 
-static void ccall_end(struct ccall *cc)
+/* Frees CC's memory, not its call or queue. */
+static void ccall_release(void *arg)
 {
+    struct ccall *cc = arg;
     grpc_metadata_array_destroy(&cc->init_md);
     grpc_metadata_array_destroy(&cc->trail_md);
     grpc_slice_unref(cc->details);
-    if (cc->call)
-        grpc_call_unref(cc->call);
-    if (cc->cq)
-        cq_put(cc->ch, cc->cq);
+    if (cc->send)
+        grpc_byte_buffer_destroy(cc->send);
+    if (cc->recv)
+        grpc_byte_buffer_destroy(cc->recv);
+    free(cc);
+}
+
+static void ccall_end(struct ccall *cc)
+{
+    if (cc->orphaned && orphan_add(cc->call, cc->cq, 1, ccall_release, cc) == 0)
+        return;       /* (3) */
+    if (cc->orphaned) /* no memory to hand it over: wait for it after all */
+        grpc_completion_queue_next(cc->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    grpc_call_unref(cc->call);
+    cq_put(cc->ch, cc->cq);
+    ccall_release(cc);
 }
 
 int rpc_unary(struct rpc_channel *c, size_t method, const ProtobufCMessage *req,
@@ -325,33 +410,26 @@ int rpc_unary(struct rpc_channel *c, size_t method, const ProtobufCMessage *req,
     if (method < c->n &&
         session_call(c->sessions, c->paths[method], &co, req, resp_desc, resp, &rv))
         return rv;
-    struct ccall cc;
-    rv = ccall_start(&cc, c, method, 1);
-    if (rv != 0) {
-        ccall_end(&cc);
+    struct ccall *cc = ccall_start(c, method, 1, &rv);
+    if (!cc)
         return rv;
-    }
-    cc.spin_us = c->spin_us;
-    grpc_byte_buffer *send = codec_encode(req), *recv = NULL;
+    cc->spin_us = c->spin_us;
     grpc_op ops[6];
     memset(ops, 0, sizeof ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[0].flags = initial_flags(&cc);
+    ops[0].flags = initial_flags(cc);
     ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = send;
-    closing_ops(&cc, &ops[2], &recv);
-    if (!batch(&cc, ops, 6))
-        cc.status = GRPC_STATUS_UNAVAILABLE;
-    rv = ccall_result(&cc);
+    ops[1].data.send_message.send_message = ccall_send(cc, codec_encode(req));
+    closing_ops(cc, &ops[2]);
+    if (!batch(cc, ops, 6))
+        cc->status = GRPC_STATUS_UNAVAILABLE;
+    rv = ccall_result(cc);
     if (rv == 0) {
-        *resp = codec_decode(recv, resp_desc, RPC_MAX_MESSAGE);
+        *resp = codec_decode(cc->recv, resp_desc, RPC_MAX_MESSAGE);
         if (!*resp)
             rv = CAIRN_EPROTO;
     }
-    if (recv)
-        grpc_byte_buffer_destroy(recv);
-    grpc_byte_buffer_destroy(send);
-    ccall_end(&cc);
+    ccall_end(cc);
     return rv;
 }
 
@@ -361,33 +439,29 @@ int rpc_server_stream(struct rpc_channel *c, size_t method, size_t pieces,
                                     const struct rpc_segs *segs),
                       void *ctx)
 {
-    struct ccall cc;
-    int rv = ccall_start(&cc, c, method, pieces);
-    if (rv != 0) {
-        ccall_end(&cc);
+    int rv;
+    struct ccall *cc = ccall_start(c, method, pieces, &rv);
+    if (!cc)
         return rv;
-    }
-    grpc_byte_buffer *send = codec_encode(req);
     grpc_op ops[4];
     memset(ops, 0, sizeof ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[0].flags = initial_flags(&cc);
+    ops[0].flags = initial_flags(cc);
     ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = send;
+    ops[1].data.send_message.send_message = ccall_send(cc, codec_encode(req));
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
     ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &cc.init_md;
-    int ok = batch(&cc, ops, 4), cb_err = 0, broken = !ok;
-    grpc_byte_buffer_destroy(send);
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &cc->init_md;
+    int ok = batch(cc, ops, 4), cb_err = 0, broken = !ok;
     while (ok) {
-        grpc_byte_buffer *recv = NULL;
         memset(ops, 0, sizeof ops);
         ops[0].op = GRPC_OP_RECV_MESSAGE;
-        ops[0].data.recv_message.recv_message = &recv;
-        if (!batch(&cc, ops, 1)) {
+        ops[0].data.recv_message.recv_message = &cc->recv;
+        if (!batch(cc, ops, 1)) {
             broken = 1;
             break;
         }
+        grpc_byte_buffer *recv = ccall_take_recv(cc);
         if (!recv)
             break; /* end of stream; the status tells how it ended */
         struct codec_msg m;
@@ -400,8 +474,8 @@ int rpc_server_stream(struct rpc_channel *c, size_t method, size_t pieces,
             break;
         }
     }
-    rv = ccall_finish(&cc, broken ? FINISH_FAILED : FINISH_OK);
-    ccall_end(&cc);
+    rv = ccall_finish(cc, broken ? FINISH_FAILED : FINISH_OK);
+    ccall_end(cc);
     return cb_err ? cb_err : rv;
 }
 
@@ -409,12 +483,10 @@ int rpc_client_stream(struct rpc_channel *c, size_t method, size_t pieces,
                       int (*next)(void *ctx, const ProtobufCMessage **m), void *ctx,
                       const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
 {
-    struct ccall cc;
-    int rv = ccall_start(&cc, c, method, pieces);
-    if (rv != 0) {
-        ccall_end(&cc);
+    int rv;
+    struct ccall *cc = ccall_start(c, method, pieces, &rv);
+    if (!cc)
         return rv;
-    }
     grpc_op ops[4];
     int ok = 1, gen_err = 0, md_sent = 0;
     while (ok) {
@@ -427,43 +499,38 @@ int rpc_client_stream(struct rpc_channel *c, size_t method, size_t pieces,
         }
         if (r == 0)
             break;
-        grpc_byte_buffer *send = codec_encode(m);
         memset(ops, 0, sizeof ops);
         size_t n = 0;
         if (!md_sent) { /* with the first message: no separate turn for it */
             ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-            ops[n++].flags = initial_flags(&cc);
+            ops[n++].flags = initial_flags(cc);
             md_sent = 1;
         }
         ops[n].op = GRPC_OP_SEND_MESSAGE;
-        ops[n++].data.send_message.send_message = send;
-        ok = batch(&cc, ops, n);
-        grpc_byte_buffer_destroy(send);
+        ops[n++].data.send_message.send_message = ccall_send(cc, codec_encode(m));
+        ok = batch(cc, ops, n);
     }
     if (ok && !md_sent) { /* an empty stream */
         memset(ops, 0, sizeof ops);
         ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-        ops[0].flags = initial_flags(&cc);
-        ok = batch(&cc, ops, 1);
+        ops[0].flags = initial_flags(cc);
+        ok = batch(cc, ops, 1);
     }
-    grpc_byte_buffer *recv = NULL;
     if (ok) {
         memset(ops, 0, sizeof ops);
-        closing_ops(&cc, ops, &recv);
-        if (!batch(&cc, ops, 4))
-            cc.status = GRPC_STATUS_UNAVAILABLE;
-        rv = ccall_result(&cc);
+        closing_ops(cc, ops);
+        if (!batch(cc, ops, 4))
+            cc->status = GRPC_STATUS_UNAVAILABLE;
+        rv = ccall_result(cc);
     } else {
         /* only our own generator's error cancels at once */
-        rv = ccall_finish(&cc, gen_err ? FINISH_FAILED : FINISH_SEND_FAILED);
+        rv = ccall_finish(cc, gen_err ? FINISH_FAILED : FINISH_SEND_FAILED);
     }
     if (rv == 0 && !gen_err) {
-        *resp = codec_decode(recv, resp_desc, RPC_MAX_MESSAGE);
+        *resp = codec_decode(cc->recv, resp_desc, RPC_MAX_MESSAGE);
         if (!*resp)
             rv = CAIRN_EPROTO;
     }
-    if (recv)
-        grpc_byte_buffer_destroy(recv);
-    ccall_end(&cc);
+    ccall_end(cc);
     return gen_err ? gen_err : rv;
 }

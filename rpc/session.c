@@ -18,7 +18,11 @@
  *     this side cancelled; any other broken stream is the call's error, as
  *     for a plain call;
  * (4) a server that has no Session service (UNIMPLEMENTED) turns sessions
- *     off for the pool: every later call is a plain call.
+ *     off for the pool: every later call is a plain call;
+ * (5) a call that timed out is cancelled; if its batches do not complete
+ *     within ORPHAN_AFTER_MS even then (a send blocked because the server
+ *     stopped reading), the session goes to orphan.c with the messages its
+ *     batches point at, and the call fails with DEADLINE_EXCEEDED at once.
  * Threads: any; the pool's list is under its lock.
  */
 #include "session.h"
@@ -26,6 +30,7 @@
 #include "cairn/v1/session.pb-c.h"
 #include "cairn_err.h"
 #include "codec.h"
+#include "orphan.h"
 #include "poll.h"
 #include "rpc.h"
 
@@ -48,8 +53,9 @@ struct session {
     grpc_metadata_array init_md, trail_md;
     grpc_status_code status;
     grpc_slice details;
-    int started; /* initial metadata sent */
-    int ended;   /* (2) the status arrived */
+    grpc_byte_buffer *send, *recv; /* the call in flight's messages (5) */
+    int started;                   /* initial metadata sent */
+    int ended;                     /* (2) the status arrived */
 };
 
 struct session_pool {
@@ -88,6 +94,20 @@ static void session_end(struct session *se, int cancel)
     }
 }
 
+/* Frees SE's memory, not its call or queue. */
+static void session_release(void *arg)
+{
+    struct session *se = arg;
+    grpc_metadata_array_destroy(&se->init_md);
+    grpc_metadata_array_destroy(&se->trail_md);
+    grpc_slice_unref(se->details);
+    if (se->send)
+        grpc_byte_buffer_destroy(se->send);
+    if (se->recv)
+        grpc_byte_buffer_destroy(se->recv);
+    free(se);
+}
+
 static void session_free(struct session *se)
 {
     if (se->call) {
@@ -95,10 +115,21 @@ static void session_free(struct session *se)
         grpc_call_unref(se->call);
     }
     channel_cq_destroy(se->cq);
-    grpc_metadata_array_destroy(&se->init_md);
-    grpc_metadata_array_destroy(&se->trail_md);
-    grpc_slice_unref(se->details);
-    free(se);
+    session_release(se);
+}
+
+/* (5): SE, cancelled, still has PENDING batches of its call besides its
+ * status; they complete when the server reads again or the connection
+ * breaks. */
+static void session_orphan(struct session *se, int pending)
+{
+    pending += !se->ended;
+    if (orphan_add(se->call, se->cq, pending, session_release, se) == 0)
+        return;
+    while (pending-- > 0) /* no memory to hand it over: wait for it after all */
+        grpc_completion_queue_next(se->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    se->ended = 1;
+    session_free(se);
 }
 
 void session_pool_free(struct session_pool *p)
@@ -183,7 +214,9 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
                             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
                             int *rv)
 {
-    grpc_byte_buffer *msg = grpc_byte_buffer_copy(send), *recv = NULL;
+    grpc_byte_buffer *recv;
+    se->send = grpc_byte_buffer_copy(send);
+    se->recv = NULL;
     grpc_op sops[2], rops[2];
     size_t ns = 0, nr = 0;
     memset(sops, 0, sizeof sops);
@@ -197,9 +230,9 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
         se->started = 1;
     }
     sops[ns].op = GRPC_OP_SEND_MESSAGE;
-    sops[ns++].data.send_message.send_message = msg;
+    sops[ns++].data.send_message.send_message = se->send;
     rops[nr].op = GRPC_OP_RECV_MESSAGE;
-    rops[nr++].data.recv_message.recv_message = &recv;
+    rops[nr++].data.recv_message.recv_message = &se->recv;
     int sent = -1, got = -1, timed_out = 0, cancelled = 0;
     if (grpc_call_start_batch(se->call, sops, ns, &tag_send, NULL) != GRPC_CALL_OK) {
         sent = got = 0;
@@ -208,12 +241,19 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
         cancelled = 1;
         got = 0;
     }
+    gpr_timespec wait_dl = dl;
     while (sent < 0 || got < 0) {
-        grpc_event ev = poll_next(&poll_clients, se->cq,
-                                  timed_out ? gpr_inf_future(GPR_CLOCK_REALTIME) : dl, co->spin_us);
-        if (ev.type == GRPC_QUEUE_TIMEOUT) {
+        grpc_event ev = poll_next(&poll_clients, se->cq, wait_dl, co->spin_us);
+        if (ev.type == GRPC_QUEUE_TIMEOUT && timed_out) { /* (5) */
+            session_orphan(se, (sent < 0) + (got < 0));
+            *rv = channel_result(GRPC_STATUS_DEADLINE_EXCEEDED,
+                                 grpc_slice_from_static_string("Deadline Exceeded"), 0);
+            return DONE;
+        } else if (ev.type == GRPC_QUEUE_TIMEOUT) {
             timed_out = cancelled = 1;
             grpc_call_cancel(se->call, NULL);
+            wait_dl = gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+                                   gpr_time_from_millis(ORPHAN_AFTER_MS, GPR_TIMESPAN));
         } else if (ev.type != GRPC_OP_COMPLETE) {
             break; /* cannot happen: the queue is never shut down while used */
         } else if (ev.tag == &tag_send) {
@@ -224,7 +264,10 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
             se->ended = 1;
         }
     }
-    grpc_byte_buffer_destroy(msg);
+    grpc_byte_buffer_destroy(se->send);
+    se->send = NULL;
+    recv = se->recv;
+    se->recv = NULL;
     if (got <= 0 || !recv) { /* the stream ended without an answer */
         if (recv)
             grpc_byte_buffer_destroy(recv);
@@ -294,6 +337,7 @@ int session_call(struct session_pool *p, const char *path, const struct call_opt
     gpr_timespec dl = gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
                                    gpr_time_from_millis(co->timeout_ms, GPR_TIMESPAN));
     enum outcome o = PLAIN;
+    orphan_reap();
     for (int i = 0; i < SESSION_TRIES; i++) {
         struct session *se = session_get(p);
         if (!se)

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# test_unresponsive.sh — a cairnd that stops answering, and clients that
+# stop halfway. Nothing may hang, every failure must be a clean timeout,
+# and no acknowledged byte may be lost.
+#
+# 1. cairnd stopped (SIGSTOP: alive, connections open, nothing runs, as a
+#    hung daemon or one behind a partition looks from a client) under
+#    libcairn, over the unix socket and over TCP (tests/system/hang_probe.c):
+#    getattr, a 3-piece write and read, fsync and mknod each return
+#    -ETIMEDOUT; after SIGCONT the same connection serves at its first call,
+#    acknowledged bytes are intact and the timed-out write left whole pieces
+#    in order (see hang_probe.c).
+# 2. cairnctl --timeout against a stopped cairnd: exit 1 with one line that
+#    says the call timed out, for node status, put and cat; a bad --timeout
+#    is a usage error (exit 2) naming the option.
+# 3. Stalled clients (tests/fault/stall_clients.py: 16 ReadStreams that read
+#    one piece and stop reading, 16 WriteStreams that send one piece and
+#    stop): cairnd keeps serving others (cairnctl put and cat of 8 MiB,
+#    node status); then SIGTERM with the streams still open: cairnd stops on
+#    its own (exit 0, "stopped cleanly") within its drain grace, and after a
+#    restart every acknowledged file reads back.
+source "$(dirname "$0")/../system/lib.sh"
+
+PROBE=$T_BUILD/tests/hang_probe
+[[ -x $PROBE ]] || fail "$PROBE is not built (cmake --build \$CAIRN_BUILD --target hang_probe)"
+py_stubs
+
+node_start n1
+make_volume n1 v1 2 128M
+pid=$(node_pid n1)
+sha() { sha256sum "$1" | awk '{ print $1 }'; }
+
+# ---- 1 ----
+for addr in "unix:$N1_SOCK" "$N1_ADDR"; do
+  tag=tcp
+  [[ $addr == unix:* ]] && tag=unix
+  rc=0
+  timeout 120 "$PROBE" "$addr" "$pid" v1 "probe-$tag" || rc=$?
+  kill -CONT "$pid" 2>/dev/null || true # whatever the probe did
+  [[ $rc == 0 ]] || fail "hang_probe over $addr: exit $rc (above)"
+  kill -0 "$pid" || fail "cairnd died"
+  pass "libcairn over $addr: clean timeouts while cairnd was stopped, served at once after"
+done
+
+# ---- 2 ----
+head -c 5M /dev/urandom > "$T_TMP/five"
+ctl n1 put v1:/five "$T_TMP/five"
+rc=0
+ctl n1 --timeout 0 node status 2>"$T_TMP/err" || rc=$?
+[[ $rc == 2 ]] && grep -q -- '--timeout' "$T_TMP/err" || fail "--timeout 0: exit $rc: $(cat "$T_TMP/err")"
+kill -STOP "$pid"
+for cmd in "node status" "put v1:/late $T_TMP/five" "cat v1:/five"; do
+  rc=0
+  # shellcheck disable=SC2086 # the words of $cmd are the command's
+  timeout 60 "$CAIRNCTL" --server "unix:$N1_SOCK" --timeout 0.5 $cmd >/dev/null 2>"$T_TMP/err" || rc=$?
+  if [[ $rc != 1 || $(wc -l <"$T_TMP/err") != 1 ]] || ! grep -qi 'timed out' "$T_TMP/err"; then
+    kill -CONT "$pid"
+    fail "cairnctl $cmd to a stopped cairnd: exit $rc, want 1 and one 'timed out' line: $(cat "$T_TMP/err")"
+  fi
+done
+kill -CONT "$pid"
+ctl n1 --timeout 30 node status >/dev/null || fail "node status after SIGCONT"
+[[ $(ctl n1 cat v1:/five | sha256sum | awk '{print $1}') == $(sha "$T_TMP/five") ]] ||
+  fail "v1:/five differs after the stop"
+pass "cairnctl --timeout: one 'timed out' line and exit 1 from a stopped cairnd; bad value: exit 2"
+
+# ---- 3 ----
+head -c 8M /dev/urandom > "$T_TMP/src"
+ctl n1 put v1:/stall-src "$T_TMP/src"
+: > "$T_TMP/empty"
+ctl n1 put v1:/stall-scratch "$T_TMP/empty"
+N=16
+"$PY" "$T_SRC/tests/fault/stall_clients.py" "$STUBS" "unix:$N1_SOCK" v1 /stall-src /stall-scratch \
+  "$N" 300 >"$T_TMP/stall.out" 2>&1 &
+stall=$!
+T_PIDS+=("$stall")
+for ((i = 0; i < 600; i++)); do # 60 s at most
+  grep -q "^stalled $N" "$T_TMP/stall.out" && break
+  kill -0 "$stall" 2>/dev/null || fail "stall_clients.py ended: $(cat "$T_TMP/stall.out")"
+  sleep 0.1
+done
+grep -q "^stalled $N" "$T_TMP/stall.out" || fail "stall_clients.py did not stall its streams in 60 s"
+declare -A WANT=([/five]=$(sha "$T_TMP/five") [/stall-src]=$(sha "$T_TMP/src"))
+for k in 1 2 3; do
+  head -c 8M /dev/urandom > "$T_TMP/busy$k"
+  timeout 60 "$CAIRNCTL" --server "unix:$N1_SOCK" --timeout 20 put "v1:/busy$k" "$T_TMP/busy$k" ||
+    fail "put of 8 MiB beside $N stalled readers and writers"
+  WANT[/busy$k]=$(sha "$T_TMP/busy$k")
+  got=$(timeout 60 "$CAIRNCTL" --server "unix:$N1_SOCK" --timeout 20 cat "v1:/busy$k" | sha256sum | awk '{print $1}')
+  [[ $got == "${WANT[/busy$k]}" ]] || fail "cat of v1:/busy$k beside stalled clients differs"
+done
+timeout 60 "$CAIRNCTL" --server "$N1_ADDR" --timeout 20 node status >/dev/null ||
+  fail "node status over TCP beside stalled clients"
+pass "cairnd serves put, cat and node status beside $N stalled readers and $N stalled writers"
+
+t0=$(date +%s%N)
+node_term n1
+ms=$((($(date +%s%N) - t0) / 1000000))
+[[ $NODE_RC == 0 ]] || fail "SIGTERM with stalled clients: exit $NODE_RC (137: had to be killed)"
+tail -n 5 "$N1_DIR/cairnd.log" | grep -q 'stopped cleanly' ||
+  fail "no 'stopped cleanly' in the log: $(tail -n 5 "$N1_DIR/cairnd.log")"
+pass "SIGTERM with $N+$N stalled streams open: stopped cleanly in $ms ms"
+kill -KILL "$stall" 2>/dev/null || true
+wait "$stall" 2>/dev/null || true
+
+node_start n1
+for p in "${!WANT[@]}"; do
+  got=$(ctl n1 cat "v1:$p" | sha256sum | awk '{print $1}')
+  [[ $got == "${WANT[$p]}" ]] || fail "after the restart, v1:$p differs"
+done
+for tag in unix tcp; do
+  ctl n1 ls "v1:/probe-$tag-acked" >/dev/null || fail "after the restart, probe-$tag-acked is gone"
+done
+if grep -E '^[^ ]+ E ' "$N1_DIR/cairnd.log" >"$T_TMP/bad"; then
+  fail "error lines in cairnd's log: $(head -n 5 "$T_TMP/bad")"
+fi
+pass "after a restart every acknowledged file reads back (${#WANT[@]} files and the probes')"

@@ -1,0 +1,239 @@
+/*
+ * hang_probe.c — libcairn against a cairnd that stops answering: the
+ * process is alive and its connections open, but it runs nothing (SIGSTOP,
+ * as a hung or swapped-out daemon, or a peer behind a partition, looks from
+ * the client). Driven by tests/fault/test_unresponsive.sh.
+ *
+ *   hang_probe ADDR PID VOLUME NAME
+ *
+ * ADDR is the server (unix:PATH or HOST:PORT), PID cairnd's process, NAME a
+ * prefix for the files this run makes in VOLUME's root. Steps:
+ *  1. with the default-length timeout (CALM_MS): NAME-acked gets SIZE random
+ *     bytes (a WriteStream) and is fsynced and read back; NAME-cut is made;
+ *  2. SIGSTOP to PID (and wait until the kernel reports it stopped); with
+ *     the timeout at STOPPED_MS, each of these must fail with -ETIMEDOUT and
+ *     return (none may hang): getattr, a SIZE write of NAME-cut (a
+ *     WriteStream), a SIZE read of NAME-acked (a ReadStream), fsync, and
+ *     mknod of NAME-maybe; the time each took is printed, not judged;
+ *  3. SIGCONT (always, also after a failed check), timeout back to CALM_MS;
+ *  4. the same connection works again at its first call; NAME-acked reads
+ *     back byte for byte; NAME-cut holds a prefix of the write that timed
+ *     out, in whole pieces (a piece is applied whole or not at all, and in
+ *     order; nothing is applied after the server saw the cancel): its size
+ *     is a multiple of CAIRN_CALL_MAX up to SIZE and its bytes are the
+ *     written ones; NAME-maybe exists or not (a timed-out call may or may
+ *     not have been applied: the request may have been in cairnd's socket),
+ *     and if it does it is a regular file; NAME-cut written again in full
+ *     reads back byte for byte.
+ * Prints "ok - ..." per step and "FAIL: ..." per failed check; exit 0 when
+ * all passed, 1 when one failed, 2 for a bad command line or setup failure.
+ * Every wait is bounded (the timeouts; STOP_WAIT_MS for the process state).
+ */
+#include "cairn.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SIZE (3 * (size_t)CAIRN_CALL_MAX) /* a stream of 3 pieces */
+#define CALM_MS 30000                     /* calls of a running cairnd */
+#define STOPPED_MS 700                    /* calls of a stopped one (a stream: per piece) */
+#define STOP_WAIT_MS 10000                /* for the kernel to report the new state */
+
+static int failed;
+
+static void check(int cond, const char *fmt, ...)
+{
+    if (cond)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("FAIL: ", stdout);
+    vprintf(fmt, ap);
+    fputs("\n", stdout);
+    va_end(ap);
+    failed = 1;
+}
+
+static void die_setup(const char *what, int rv)
+{
+    printf("FAIL: setup: %s: %s (%s)\n", what, cairn_strerror(rv), cairn_last_error());
+    exit(2);
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* The state letter of PID in /proc (R, S, T, ...), or 0. */
+static char proc_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the name may hold anything */
+    return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/* Sends SIG to PID and waits until it is stopped (STOPPED) or not; 0 or -1. */
+static int signal_and_wait(pid_t pid, int sig, int stopped)
+{
+    if (kill(pid, sig) != 0)
+        return -1;
+    for (double t0 = now_ms(); now_ms() - t0 < STOP_WAIT_MS;) {
+        char s = proc_state(pid);
+        if (s == 0)
+            return -1;
+        if ((s == 'T') == stopped)
+            return 0;
+        usleep(1000);
+    }
+    return -1;
+}
+
+static uint64_t make_file(cairn_t *c, const char *vol, const char *name, const char *suffix)
+{
+    char full[256];
+    snprintf(full, sizeof full, "%s-%s", name, suffix);
+    cairn_attr_t a;
+    int rv = cairn_mknod(c, vol, CAIRN_ROOT_INO, full, S_IFREG | 0644, 0, 0, 0, &a);
+    if (rv != 0)
+        die_setup(full, rv);
+    return a.ino;
+}
+
+/* Reads LEN bytes of INO and compares them with WANT; 0 when equal. */
+static int read_equal(cairn_t *c, const char *vol, uint64_t ino, const uint8_t *want, size_t len,
+                      uint8_t *scratch, const char *what)
+{
+    size_t got = 0;
+    int rv = cairn_read(c, vol, ino, 0, len, scratch, NULL, &got);
+    check(rv == 0, "%s: read: %s (%s)", what, cairn_strerror(rv), cairn_last_error());
+    if (rv != 0)
+        return -1;
+    check(got == len, "%s: read %zu bytes, want %zu", what, got, len);
+    check(got != len || memcmp(scratch, want, len) == 0, "%s: the bytes read differ", what);
+    return got == len && memcmp(scratch, want, len) == 0 ? 0 : -1;
+}
+
+/* One call while cairnd is stopped: it must end, with -ETIMEDOUT. */
+#define STOPPED_CALL(what, call)                                                                   \
+    do {                                                                                           \
+        double t0_ = now_ms();                                                                     \
+        int rv_ = (call);                                                                          \
+        double ms_ = now_ms() - t0_;                                                               \
+        check(rv_ == -ETIMEDOUT, "%s to a stopped cairnd: %s (%s), want -ETIMEDOUT", what,         \
+              cairn_strerror(rv_), cairn_last_error());                                            \
+        if (rv_ == -ETIMEDOUT)                                                                     \
+            printf("ok - %s to a stopped cairnd: timed out after %.0f ms\n", what, ms_);           \
+    } while (0)
+
+int main(int argc, char **argv)
+{
+    if (argc != 5) {
+        fprintf(stderr, "usage: hang_probe ADDR PID VOLUME NAME\n");
+        return 2;
+    }
+    const char *addr = argv[1], *vol = argv[3], *name = argv[4];
+    pid_t pid = (pid_t)atol(argv[2]);
+    if (pid <= 0 || proc_state(pid) == 0) {
+        fprintf(stderr, "hang_probe: no process %s\n", argv[2]);
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0); /* a killed run still shows its steps */
+    uint8_t *data = malloc(SIZE), *back = malloc(SIZE);
+    if (!data || !back)
+        return 2;
+    srand((unsigned)getpid());
+    for (size_t i = 0; i < SIZE; i++)
+        data[i] = (uint8_t)(rand() >> 7);
+
+    /* 1 */
+    cairn_t *c;
+    int rv = cairn_connect(&c, addr);
+    if (rv != 0)
+        die_setup("connect", rv);
+    cairn_set_timeout(c, CALM_MS);
+    uint64_t acked = make_file(c, vol, name, "acked"), cut = make_file(c, vol, name, "cut");
+    if ((rv = cairn_write(c, vol, acked, 0, data, SIZE, NULL)) != 0)
+        die_setup("write", rv);
+    if ((rv = cairn_fsync(c, vol)) != 0)
+        die_setup("fsync", rv);
+    if (read_equal(c, vol, acked, data, SIZE, back, "acked before the stop") != 0)
+        return 2;
+    printf("ok - %s: %zu bytes written, synced and read back\n", addr, SIZE);
+
+    /* 2 */
+    if (signal_and_wait(pid, SIGSTOP, 1) != 0) {
+        printf("FAIL: cairnd %ld did not stop\n", (long)pid);
+        kill(pid, SIGCONT);
+        return 2;
+    }
+    cairn_set_timeout(c, STOPPED_MS);
+    cairn_attr_t a;
+    size_t got = 0;
+    char maybe[256];
+    snprintf(maybe, sizeof maybe, "%s-maybe", name);
+    STOPPED_CALL("getattr", cairn_getattr(c, vol, acked, NULL, &a));
+    STOPPED_CALL("a 3-piece write", cairn_write(c, vol, cut, 0, data, SIZE, NULL));
+    STOPPED_CALL("a 3-piece read", cairn_read(c, vol, acked, 0, SIZE, back, NULL, &got));
+    STOPPED_CALL("fsync", cairn_fsync(c, vol));
+    STOPPED_CALL("mknod", cairn_mknod(c, vol, CAIRN_ROOT_INO, maybe, S_IFREG | 0644, 0, 0, 0, &a));
+
+    /* 3 */
+    int resumed = signal_and_wait(pid, SIGCONT, 0) == 0;
+    check(resumed, "cairnd %ld did not resume after SIGCONT", (long)pid);
+    if (!resumed)
+        return 1;
+    cairn_set_timeout(c, CALM_MS);
+
+    /* 4 */
+    rv = cairn_getattr(c, vol, acked, NULL, &a);
+    check(rv == 0, "the first call after SIGCONT: %s (%s)", cairn_strerror(rv), cairn_last_error());
+    check(rv != 0 || a.size == SIZE, "acked: size %llu after the stop, want %zu",
+          (unsigned long long)a.size, SIZE);
+    if (read_equal(c, vol, acked, data, SIZE, back, "acked after the stop") == 0)
+        printf("ok - the same connection serves again at once; acknowledged bytes intact\n");
+    rv = cairn_getattr(c, vol, cut, NULL, &a);
+    check(rv == 0, "cut: getattr: %s", cairn_strerror(rv));
+    if (rv == 0) {
+        size_t n = (size_t)a.size;
+        int whole = a.size <= SIZE && n % CAIRN_CALL_MAX == 0;
+        check(whole, "cut: the timed-out write left %llu bytes: not whole pieces of it",
+              (unsigned long long)a.size);
+        if (whole && (n == 0 || read_equal(c, vol, cut, data, n, back, "cut's prefix") == 0))
+            printf("ok - the timed-out write left %zu of its %zu pieces, whole and in order\n",
+                   n / CAIRN_CALL_MAX, SIZE / CAIRN_CALL_MAX);
+    }
+    rv = cairn_lookup(c, vol, CAIRN_ROOT_INO, maybe, NULL, &a);
+    check(rv == -ENOENT || (rv == 0 && S_ISREG(a.mode)), "maybe: lookup %s, mode %o",
+          cairn_strerror(rv), rv == 0 ? a.mode : 0);
+    if (rv == 0 || rv == -ENOENT)
+        printf("ok - the timed-out mknod was %s\n", rv == 0 ? "applied" : "not applied");
+    rv = cairn_write(c, vol, cut, 0, data, SIZE, NULL);
+    check(rv == 0, "cut: writing again: %s (%s)", cairn_strerror(rv), cairn_last_error());
+    if (rv == 0 && (rv = cairn_fsync(c, vol)) != 0)
+        check(0, "fsync after the stop: %s", cairn_strerror(rv));
+    if (rv == 0 && read_equal(c, vol, cut, data, SIZE, back, "cut written again") == 0)
+        printf("ok - writes and fsync work again\n");
+    cairn_disconnect(c);
+    free(data);
+    free(back);
+    return failed;
+}
