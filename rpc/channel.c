@@ -95,6 +95,25 @@ int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *con
     return 0;
 }
 
+void call_bufs_init(struct call_bufs *b)
+{
+    memset(b, 0, sizeof *b);
+    grpc_metadata_array_init(&b->init_md);
+    grpc_metadata_array_init(&b->trail_md);
+    b->details = grpc_empty_slice();
+}
+
+void call_bufs_destroy(struct call_bufs *b)
+{
+    grpc_metadata_array_destroy(&b->init_md);
+    grpc_metadata_array_destroy(&b->trail_md);
+    grpc_slice_unref(b->details);
+    if (b->send)
+        grpc_byte_buffer_destroy(b->send);
+    if (b->recv)
+        grpc_byte_buffer_destroy(b->recv);
+}
+
 void channel_cq_destroy(grpc_completion_queue *cq)
 {
     grpc_completion_queue_shutdown(cq);
@@ -168,10 +187,7 @@ struct ccall {
     struct rpc_channel *ch;
     grpc_completion_queue *cq;
     grpc_call *call;
-    grpc_metadata_array init_md, trail_md;
-    grpc_status_code status;
-    grpc_slice details;
-    grpc_byte_buffer *send, *recv; /* the batch in flight's message, each way */
+    struct call_bufs b;
     gpr_timespec deadline;
     int timed_out; /* (3) */
     int orphaned;  /* (3): its batch never completed; ccall_end hands it over */
@@ -196,13 +212,10 @@ static struct ccall *ccall_start(struct rpc_channel *c, size_t method, size_t pi
     cc->deadline = dl;
     cc->call = grpc_channel_create_registered_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cc->cq,
                                                    c->handles[method], dl, NULL);
-    grpc_metadata_array_init(&cc->init_md);
-    grpc_metadata_array_init(&cc->trail_md);
-    cc->details = grpc_empty_slice();
+    call_bufs_init(&cc->b);
     if (!cc->call) {
         cq_put(c, cc->cq);
-        grpc_metadata_array_destroy(&cc->init_md);
-        grpc_metadata_array_destroy(&cc->trail_md);
+        call_bufs_destroy(&cc->b);
         free(cc);
         return NULL;
     }
@@ -246,16 +259,16 @@ static int batch(struct ccall *cc, grpc_op *ops, size_t n)
 /* The message of the batch about to start: CC owns it until the next. */
 static grpc_byte_buffer *ccall_send(struct ccall *cc, grpc_byte_buffer *msg)
 {
-    if (cc->send)
-        grpc_byte_buffer_destroy(cc->send);
-    return cc->send = msg;
+    if (cc->b.send)
+        grpc_byte_buffer_destroy(cc->b.send);
+    return cc->b.send = msg;
 }
 
 /* What the last batch received, now the caller's (NULL: nothing). */
 static grpc_byte_buffer *ccall_take_recv(struct ccall *cc)
 {
-    grpc_byte_buffer *r = cc->recv;
-    cc->recv = NULL;
+    grpc_byte_buffer *r = cc->b.recv;
+    cc->b.recv = NULL;
     return r;
 }
 
@@ -303,7 +316,7 @@ static int ccall_result(struct ccall *cc)
     if (cc->timed_out)
         return channel_result(GRPC_STATUS_DEADLINE_EXCEEDED,
                               grpc_slice_from_static_string("Deadline Exceeded"), 0);
-    return channel_result(cc->status, cc->details, channel_trailer_errno(&cc->trail_md));
+    return channel_result(cc->b.status, cc->b.details, channel_trailer_errno(&cc->b.trail_md));
 }
 
 void channel_status_op(grpc_op *op, grpc_metadata_array *trail, grpc_status_code *status,
@@ -317,18 +330,18 @@ void channel_status_op(grpc_op *op, grpc_metadata_array *trail, grpc_status_code
 
 static void recv_status_op(struct ccall *cc, grpc_op *op)
 {
-    channel_status_op(op, &cc->trail_md, &cc->status, &cc->details);
+    channel_status_op(op, &cc->b.trail_md, &cc->b.status, &cc->b.details);
 }
 
 /* The four ops that end a call that has sent its messages: half-close, then
- * the reply's metadata, message (into cc->recv) and status. OPS is zeroed. */
+ * the reply's metadata, message (into cc->b.recv) and status. OPS is zeroed. */
 static void closing_ops(struct ccall *cc, grpc_op *ops)
 {
     ops[0].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
     ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[1].data.recv_initial_metadata.recv_initial_metadata = &cc->init_md;
+    ops[1].data.recv_initial_metadata.recv_initial_metadata = &cc->b.init_md;
     ops[2].op = GRPC_OP_RECV_MESSAGE;
-    ops[2].data.recv_message.recv_message = &cc->recv;
+    ops[2].data.recv_message.recv_message = &cc->b.recv;
     recv_status_op(cc, &ops[3]);
 }
 
@@ -356,7 +369,7 @@ static int ccall_finish(struct ccall *cc, enum finish_how how)
     memset(&op, 0, sizeof op);
     recv_status_op(cc, &op);
     if (grpc_call_start_batch(cc->call, &op, 1, cc, NULL) != GRPC_CALL_OK) {
-        cc->status = GRPC_STATUS_UNAVAILABLE;
+        cc->b.status = GRPC_STATUS_UNAVAILABLE;
         return ccall_result(cc);
     }
     gpr_timespec dl =
@@ -370,9 +383,9 @@ static int ccall_finish(struct ccall *cc, enum finish_how how)
         ev = grpc_completion_queue_next(cc->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     }
     if (lost || ev.type != GRPC_OP_COMPLETE || !ev.success) {
-        cc->status = GRPC_STATUS_UNAVAILABLE;
-        grpc_slice_unref(cc->details);
-        cc->details = grpc_slice_from_static_string("the server's answer to a stream was lost");
+        cc->b.status = GRPC_STATUS_UNAVAILABLE;
+        grpc_slice_unref(cc->b.details);
+        cc->b.details = grpc_slice_from_static_string("the server's answer to a stream was lost");
     }
     return ccall_result(cc);
 }
@@ -381,13 +394,7 @@ static int ccall_finish(struct ccall *cc, enum finish_how how)
 static void ccall_release(void *arg)
 {
     struct ccall *cc = arg;
-    grpc_metadata_array_destroy(&cc->init_md);
-    grpc_metadata_array_destroy(&cc->trail_md);
-    grpc_slice_unref(cc->details);
-    if (cc->send)
-        grpc_byte_buffer_destroy(cc->send);
-    if (cc->recv)
-        grpc_byte_buffer_destroy(cc->recv);
+    call_bufs_destroy(&cc->b);
     free(cc);
 }
 
@@ -422,10 +429,10 @@ int rpc_unary(struct rpc_channel *c, size_t method, const ProtobufCMessage *req,
     ops[1].data.send_message.send_message = ccall_send(cc, codec_encode(req));
     closing_ops(cc, &ops[2]);
     if (!batch(cc, ops, 6))
-        cc->status = GRPC_STATUS_UNAVAILABLE;
+        cc->b.status = GRPC_STATUS_UNAVAILABLE;
     rv = ccall_result(cc);
     if (rv == 0) {
-        *resp = codec_decode(cc->recv, resp_desc, RPC_MAX_MESSAGE);
+        *resp = codec_decode(cc->b.recv, resp_desc, RPC_MAX_MESSAGE);
         if (!*resp)
             rv = CAIRN_EPROTO;
     }
@@ -451,12 +458,12 @@ int rpc_server_stream(struct rpc_channel *c, size_t method, size_t pieces,
     ops[1].data.send_message.send_message = ccall_send(cc, codec_encode(req));
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
     ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &cc->init_md;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &cc->b.init_md;
     int ok = batch(cc, ops, 4), cb_err = 0, broken = !ok;
     while (ok) {
         memset(ops, 0, sizeof ops);
         ops[0].op = GRPC_OP_RECV_MESSAGE;
-        ops[0].data.recv_message.recv_message = &cc->recv;
+        ops[0].data.recv_message.recv_message = &cc->b.recv;
         if (!batch(cc, ops, 1)) {
             broken = 1;
             break;
@@ -520,14 +527,14 @@ int rpc_client_stream(struct rpc_channel *c, size_t method, size_t pieces,
         memset(ops, 0, sizeof ops);
         closing_ops(cc, ops);
         if (!batch(cc, ops, 4))
-            cc->status = GRPC_STATUS_UNAVAILABLE;
+            cc->b.status = GRPC_STATUS_UNAVAILABLE;
         rv = ccall_result(cc);
     } else {
         /* only our own generator's error cancels at once */
         rv = ccall_finish(cc, gen_err ? FINISH_FAILED : FINISH_SEND_FAILED);
     }
     if (rv == 0 && !gen_err) {
-        *resp = codec_decode(cc->recv, resp_desc, RPC_MAX_MESSAGE);
+        *resp = codec_decode(cc->b.recv, resp_desc, RPC_MAX_MESSAGE);
         if (!*resp)
             rv = CAIRN_EPROTO;
     }

@@ -50,12 +50,9 @@ struct session {
     struct session *next;
     grpc_completion_queue *cq;
     grpc_call *call;
-    grpc_metadata_array init_md, trail_md;
-    grpc_status_code status;
-    grpc_slice details;
-    grpc_byte_buffer *send, *recv; /* the call in flight's messages (5) */
-    int started;                   /* initial metadata sent */
-    int ended;                     /* (2) the status arrived */
+    struct call_bufs b; /* (5) */
+    int started;        /* initial metadata sent */
+    int ended;          /* (2) the status arrived */
 };
 
 struct session_pool {
@@ -98,13 +95,7 @@ static void session_end(struct session *se, int cancel)
 static void session_release(void *arg)
 {
     struct session *se = arg;
-    grpc_metadata_array_destroy(&se->init_md);
-    grpc_metadata_array_destroy(&se->trail_md);
-    grpc_slice_unref(se->details);
-    if (se->send)
-        grpc_byte_buffer_destroy(se->send);
-    if (se->recv)
-        grpc_byte_buffer_destroy(se->recv);
+    call_bufs_destroy(&se->b);
     free(se);
 }
 
@@ -154,12 +145,10 @@ static struct session *session_open(struct session_pool *p)
     se->call =
         grpc_channel_create_registered_call(p->ch, NULL, GRPC_PROPAGATE_DEFAULTS, se->cq, p->handle,
                                             gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    grpc_metadata_array_init(&se->init_md);
-    grpc_metadata_array_init(&se->trail_md);
-    se->details = grpc_empty_slice();
+    call_bufs_init(&se->b);
     grpc_op op;
     memset(&op, 0, sizeof op);
-    channel_status_op(&op, &se->trail_md, &se->status, &se->details); /* (2) */
+    channel_status_op(&op, &se->b.trail_md, &se->b.status, &se->b.details); /* (2) */
     if (!se->call || grpc_call_start_batch(se->call, &op, 1, &tag_end, NULL) != GRPC_CALL_OK) {
         se->ended = 1;
         session_free(se);
@@ -215,8 +204,8 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
                             int *rv)
 {
     grpc_byte_buffer *recv;
-    se->send = grpc_byte_buffer_copy(send);
-    se->recv = NULL;
+    se->b.send = grpc_byte_buffer_copy(send);
+    se->b.recv = NULL;
     grpc_op sops[2], rops[2];
     size_t ns = 0, nr = 0;
     memset(sops, 0, sizeof sops);
@@ -226,13 +215,13 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
         sops[ns].op = GRPC_OP_SEND_INITIAL_METADATA;
         sops[ns++].flags = co->wait_ready ? GRPC_INITIAL_METADATA_WAIT_FOR_READY : 0;
         rops[nr].op = GRPC_OP_RECV_INITIAL_METADATA;
-        rops[nr++].data.recv_initial_metadata.recv_initial_metadata = &se->init_md;
+        rops[nr++].data.recv_initial_metadata.recv_initial_metadata = &se->b.init_md;
         se->started = 1;
     }
     sops[ns].op = GRPC_OP_SEND_MESSAGE;
-    sops[ns++].data.send_message.send_message = se->send;
+    sops[ns++].data.send_message.send_message = se->b.send;
     rops[nr].op = GRPC_OP_RECV_MESSAGE;
-    rops[nr++].data.recv_message.recv_message = &se->recv;
+    rops[nr++].data.recv_message.recv_message = &se->b.recv;
     int sent = -1, got = -1, timed_out = 0, cancelled = 0;
     if (grpc_call_start_batch(se->call, sops, ns, &tag_send, NULL) != GRPC_CALL_OK) {
         sent = got = 0;
@@ -264,10 +253,10 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
             se->ended = 1;
         }
     }
-    grpc_byte_buffer_destroy(se->send);
-    se->send = NULL;
-    recv = se->recv;
-    se->recv = NULL;
+    grpc_byte_buffer_destroy(se->b.send);
+    se->b.send = NULL;
+    recv = se->b.recv;
+    se->b.recv = NULL;
     if (got <= 0 || !recv) { /* the stream ended without an answer */
         if (recv)
             grpc_byte_buffer_destroy(recv);
@@ -279,10 +268,10 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
         }
         session_end(se, sent == 0); /* a send that never started left the stream open */
         enum outcome o = DONE;
-        int ended_idle = se->status == GRPC_STATUS_OK ||
-                         (se->status == GRPC_STATUS_ABORTED &&
-                          grpc_slice_str_cmp(se->details, RPC_SESSION_ENDED) == 0);
-        if (first && se->status == GRPC_STATUS_UNIMPLEMENTED) {
+        int ended_idle = se->b.status == GRPC_STATUS_OK ||
+                         (se->b.status == GRPC_STATUS_ABORTED &&
+                          grpc_slice_str_cmp(se->b.details, RPC_SESSION_ENDED) == 0);
+        if (first && se->b.status == GRPC_STATUS_UNIMPLEMENTED) {
             atomic_store(&p->off, 1); /* (4) */
             o = PLAIN;
         } else if (!cancelled && (sent == 0 || ended_idle)) {
@@ -290,8 +279,8 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
         }
         /* a session the server ended (stopping) is the server going away,
          * also when no retry is left */
-        *rv = channel_result(ended_idle ? GRPC_STATUS_UNAVAILABLE : se->status, se->details,
-                             channel_trailer_errno(&se->trail_md));
+        *rv = channel_result(ended_idle ? GRPC_STATUS_UNAVAILABLE : se->b.status, se->b.details,
+                             channel_trailer_errno(&se->b.trail_md));
         session_free(se);
         return o;
     }

@@ -29,6 +29,16 @@ int session_call(struct session_pool *p, const char *path, const struct call_opt
                  ProtobufCMessage **resp, int *rv);
 
 /* channel.c, shared with the plain calls: */
+/* What a call's batches fill in or send, owned by whoever owns the call (or
+ * by orphan.c, for a call given up on). */
+struct call_bufs {
+    grpc_metadata_array init_md, trail_md;
+    grpc_status_code status;
+    grpc_slice details;
+    grpc_byte_buffer *send, *recv; /* the batch in flight's messages, each way */
+};
+void call_bufs_init(struct call_bufs *b);
+void call_bufs_destroy(struct call_bufs *b); /* also SEND and RECV if set */
 /* The result of a call that ended with STATUS, DETAILS and the exact cairn
  * error ERRNO_MD (0: none), recorded as this thread's last error. */
 int channel_result(grpc_status_code status, grpc_slice details, int errno_md);
