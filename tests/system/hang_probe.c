@@ -54,12 +54,12 @@ static void check(int cond, const char *fmt, ...)
 {
     if (cond)
         return;
+    fputs("FAIL: ", stdout);
     va_list ap;
     va_start(ap, fmt);
-    fputs("FAIL: ", stdout);
     vprintf(fmt, ap);
-    fputs("\n", stdout);
     va_end(ap);
+    fputs("\n", stdout);
     failed = 1;
 }
 
@@ -156,10 +156,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "hang_probe: no process %s\n", argv[2]);
         return 2;
     }
-    setvbuf(stdout, NULL, _IOLBF, 0); /* a killed run still shows its steps */
-    uint8_t *data = malloc(SIZE), *back = malloc(SIZE);
-    if (!data || !back)
-        return 2;
+    setvbuf(stdout, NULL, _IOLBF, 0);      /* a killed run still shows its steps */
+    static uint8_t data[SIZE], back[SIZE]; /* written, and read back */
     srand((unsigned)getpid());
     for (size_t i = 0; i < SIZE; i++)
         data[i] = (uint8_t)(rand() >> 7);
@@ -233,7 +231,5 @@ int main(int argc, char **argv)
     if (rv == 0 && read_equal(c, vol, cut, data, SIZE, back, "cut written again") == 0)
         printf("ok - writes and fsync work again\n");
     cairn_disconnect(c);
-    free(data);
-    free(back);
     return failed;
 }
