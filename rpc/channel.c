@@ -10,8 +10,10 @@
  * before (a cancelled or failed batch still yields a status); (2) every
  * buffer, slice and metadata array a call received is released before it
  * returns, except by a call given up on (3); (3) no wait outlasts the call's
- * deadline by more than ORPHAN_AFTER_MS: a batch still pending at the
- * deadline cancels the call, which fails with DEADLINE_EXCEEDED
+ * deadline, nor the channel's timeout from the start of the batch it waits
+ * for (a server that makes no progress for that long is not answering,
+ * however long the stream), by more than ORPHAN_AFTER_MS: a batch still
+ * pending then cancels the call, which fails with DEADLINE_EXCEEDED
  * (-ETIMEDOUT); if the batch does not complete even then (a send blocked
  * because the server stopped reading: a stopped or hung cairnd, a
  * partition; gRPC's own deadline does not end it either) the call, its
@@ -189,6 +191,7 @@ struct ccall {
     grpc_call *call;
     struct call_bufs b;
     gpr_timespec deadline;
+    int batch_ms;  /* (3) the longest wait for one batch: the channel's timeout */
     int timed_out; /* (3) */
     int orphaned;  /* (3): its batch never completed; ccall_end hands it over */
     int spin_us;   /* poll.c: unary calls only; a stream's pieces take long */
@@ -210,6 +213,7 @@ static struct ccall *ccall_start(struct rpc_channel *c, size_t method, size_t pi
     gpr_timespec dl =
         gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(ms, GPR_TIMESPAN));
     cc->deadline = dl;
+    cc->batch_ms = c->timeout_ms;
     cc->call = grpc_channel_create_registered_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cc->cq,
                                                    c->handles[method], dl, NULL);
     call_bufs_init(&cc->b);
@@ -229,15 +233,18 @@ static gpr_timespec in_ms(int ms)
     return gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(ms, GPR_TIMESPAN));
 }
 
-/* Waits for the call's one batch in flight up to DL or the call's deadline,
- * whichever comes first; at the deadline, cancels the call and waits
- * ORPHAN_AFTER_MS more, then gives the batch up (3). The event: a timeout
- * only when DL came first or the batch was given up on. */
+/* Waits for the call's one batch in flight up to DL or its limit (3),
+ * whichever comes first; at the limit, cancels the call and waits
+ * ORPHAN_AFTER_MS more, then gives the batch up. The event: a timeout only
+ * when DL came first or the batch was given up on. */
 static grpc_event wait_batch(struct ccall *cc, gpr_timespec dl)
 {
-    int at_deadline = gpr_time_cmp(dl, cc->deadline) >= 0;
-    grpc_event ev = poll_next(&poll_clients, cc->cq, at_deadline ? cc->deadline : dl, cc->spin_us);
-    if (ev.type == GRPC_QUEUE_TIMEOUT && at_deadline) {
+    gpr_timespec limit = in_ms(cc->batch_ms);
+    if (gpr_time_cmp(limit, cc->deadline) > 0)
+        limit = cc->deadline;
+    int at_limit = gpr_time_cmp(dl, limit) >= 0;
+    grpc_event ev = poll_next(&poll_clients, cc->cq, at_limit ? limit : dl, cc->spin_us);
+    if (ev.type == GRPC_QUEUE_TIMEOUT && at_limit) {
         cc->timed_out = 1;
         grpc_call_cancel_with_status(cc->call, GRPC_STATUS_DEADLINE_EXCEEDED, "Deadline Exceeded",
                                      NULL);

@@ -125,9 +125,10 @@ int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *con
                      size_t n_paths);
 void rpc_channel_close(struct rpc_channel *ch);
 /* Per-call deadline (ms, default RPC_TIMEOUT_MS; 0 or less: the default; a
- * stream gets it once for each of the PIECES messages it expects) and
- * whether calls wait for the server to come (back) up until the deadline
- * instead of failing at once. */
+ * stream gets it once for each of the PIECES messages it expects, and fails
+ * as soon as the server makes no progress for that long) and whether calls
+ * wait for the server to come (back) up until the deadline instead of
+ * failing at once. */
 #define RPC_TIMEOUT_MS 60000
 void rpc_channel_set_timeout(struct rpc_channel *ch, int timeout_ms);
 void rpc_channel_set_wait_for_ready(struct rpc_channel *ch, int on);

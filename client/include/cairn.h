@@ -59,8 +59,9 @@ int cairn_parse_at(const char *s, cairn_at_t *at);
 int cairn_connect(cairn_t **out, const char *addr);
 void cairn_disconnect(cairn_t *c);
 /* Per-call deadline in ms (0 or less: the default); a read or write longer
- * than CAIRN_CALL_MAX gets it once per CAIRN_CALL_MAX piece. A call that
- * outlives it fails with -ETIMEDOUT. */
+ * than CAIRN_CALL_MAX gets it once per CAIRN_CALL_MAX piece, and fails as
+ * soon as cairnd makes no progress for that long. A call that outlives it
+ * fails with -ETIMEDOUT. */
 #define CAIRN_TIMEOUT_MS 60000
 void cairn_set_timeout(cairn_t *c, int timeout_ms);
 /* 1: a call to an unreachable server waits (up to the deadline) for it to
