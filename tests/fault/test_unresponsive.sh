@@ -13,13 +13,19 @@
 # 2. cairnctl --timeout against a stopped cairnd: exit 1 with one line that
 #    says the call timed out, for node status, put and cat; a bad --timeout
 #    is a usage error (exit 2) naming the option.
-# 3. Stalled clients (tests/fault/stall_clients.py: 16 ReadStreams that read
+# 3. Through the mount (timeout=2): with cairnd stopped, 8 MiB written with
+#    dd conv=fsync to a file that exists fails with EIO and a stat of a new
+#    name fails with EIO, each in bounded time (`timeout 60` catches a hang);
+#    cairn-fuse stays up, and after SIGCONT the same mount writes the file
+#    whole (read back through the mount and with cairnctl).
+# 4. Stalled clients (tests/fault/stall_clients.py: 16 ReadStreams that read
 #    one piece and stop reading, 16 WriteStreams that send one piece and
 #    stop): cairnd keeps serving others (cairnctl put and cat of 8 MiB,
 #    node status); then SIGTERM with the streams still open: cairnd stops on
 #    its own (exit 0, "stopped cleanly") within its drain grace, and after a
 #    restart every acknowledged file reads back.
 source "$(dirname "$0")/../system/lib.sh"
+source "$(dirname "$0")/../system/fuse_lib.sh"
 
 PROBE=$T_BUILD/tests/hang_probe
 [[ -x $PROBE ]] || fail "$PROBE is not built (cmake --build \$CAIRN_BUILD --target hang_probe)"
@@ -65,7 +71,30 @@ ctl n1 --timeout 30 node status >/dev/null || fail "node status after SIGCONT"
 pass "cairnctl --timeout: one 'timed out' line and exit 1 from a stopped cairnd; bad value: exit 2"
 
 # ---- 3 ----
+MNT=$T_TMP/mnt
+fuse_mount "$N1_SOCK" v1 "$MNT" timeout=2,attr_timeout=60,entry_timeout=60
 head -c 8M /dev/urandom > "$T_TMP/src"
+: > "$MNT/through" # exists before the stop, its attributes cached
+kill -STOP "$pid"
+rc=0
+timeout 60 dd if="$T_TMP/src" of="$MNT/through" bs=1M conv=notrunc,fsync status=none 2>"$T_TMP/err" || rc=$?
+rc2=0
+timeout 60 stat "$MNT/never-there" >/dev/null 2>"$T_TMP/err2" || rc2=$?
+kill -CONT "$pid"
+[[ $rc == 1 ]] && grep -q 'Input/output error' "$T_TMP/err" ||
+  fail "dd conv=fsync to a stopped cairnd through the mount: exit $rc (124: it hung): $(cat "$T_TMP/err")"
+[[ $rc2 == 1 ]] && grep -q 'Input/output error' "$T_TMP/err2" ||
+  fail "stat of a new name with cairnd stopped: exit $rc2 (124: it hung): $(cat "$T_TMP/err2")"
+kill -0 "$F_PID" 2>/dev/null || fail "cairn-fuse died: $(tail -5 "$MNT.log")"
+timeout 60 dd if="$T_TMP/src" of="$MNT/through" bs=1M conv=fsync status=none ||
+  fail "dd through the mount after SIGCONT"
+cmp "$T_TMP/src" "$MNT/through" || fail "the file written through the mount after SIGCONT differs"
+[[ $(ctl n1 cat v1:/through | sha256sum | awk '{print $1}') == $(sha "$T_TMP/src") ]] ||
+  fail "cairnctl cat v1:/through differs from what the mount wrote"
+fuse_umount "$MNT"
+pass "mount (timeout=2) with cairnd stopped: dd conv=fsync and stat fail with EIO; after SIGCONT it writes whole"
+
+# ---- 4 ----
 ctl n1 put v1:/stall-src "$T_TMP/src"
 : > "$T_TMP/empty"
 ctl n1 put v1:/stall-scratch "$T_TMP/empty"
@@ -80,7 +109,7 @@ for ((i = 0; i < 600; i++)); do # 60 s at most
   sleep 0.1
 done
 grep -q "^stalled $N" "$T_TMP/stall.out" || fail "stall_clients.py did not stall its streams in 60 s"
-declare -A WANT=([/five]=$(sha "$T_TMP/five") [/stall-src]=$(sha "$T_TMP/src"))
+declare -A WANT=([/five]=$(sha "$T_TMP/five") [/stall-src]=$(sha "$T_TMP/src") [/through]=$(sha "$T_TMP/src"))
 for k in 1 2 3; do
   head -c 8M /dev/urandom > "$T_TMP/busy$k"
   timeout 60 "$CAIRNCTL" --server "unix:$N1_SOCK" --timeout 20 put "v1:/busy$k" "$T_TMP/busy$k" ||
