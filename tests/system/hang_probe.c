@@ -1,21 +1,24 @@
 /*
- * hang_probe.c — libcairn against a cairnd that stops answering: the
- * process is alive and its connections open, but it runs nothing (SIGSTOP,
- * as a hung or swapped-out daemon, or a peer behind a partition, looks from
- * the client). Driven by tests/fault/test_unresponsive.sh.
+ * hang_probe.c — libcairn against a cairnd that stops answering while its
+ * connections stay open: the process is stopped (SIGSTOP: a hung or
+ * swapped-out daemon) or the network between is cut (a partition). Driven
+ * by tests/fault/test_unresponsive.sh and test_partition.sh.
  *
- *   hang_probe ADDR PID VOLUME NAME
+ *   hang_probe ADDR PID VOLUME NAME [CUT HEAL]
  *
  * ADDR is the server (unix:PATH or HOST:PORT), PID cairnd's process, NAME a
- * prefix for the files this run makes in VOLUME's root. Steps:
+ * prefix for the files this run makes in VOLUME's root. With CUT and HEAL
+ * (shell commands, each must exit 0) those cut cairnd off and bring it back
+ * instead of SIGSTOP and SIGCONT. Steps:
  *  1. with the default-length timeout (CALM_MS): NAME-acked gets SIZE random
  *     bytes (a WriteStream) and is fsynced and read back; NAME-cut is made;
- *  2. SIGSTOP to PID (and wait until the kernel reports it stopped); with
+ *  2. SIGSTOP to PID (and wait until the kernel reports it stopped), or CUT; with
  *     the timeout at STOPPED_MS, each of these must fail with -ETIMEDOUT and
  *     return (none may hang): getattr, a SIZE write of NAME-cut (a
  *     WriteStream), a SIZE read of NAME-acked (a ReadStream), fsync, and
  *     mknod of NAME-maybe; the time each took is printed, not judged;
- *  3. SIGCONT (always, also after a failed check), timeout back to CALM_MS;
+ *  3. SIGCONT or HEAL (always, also after a failed check), timeout back to
+ *     CALM_MS;
  *  4. the same connection works again at its first call; NAME-acked reads
  *     back byte for byte; NAME-cut holds a prefix of the write that timed
  *     out, in whole pieces (a piece is applied whole or not at all, and in
@@ -132,23 +135,39 @@ static int read_equal(cairn_t *c, const char *vol, uint64_t ino, const uint8_t *
     return got == len && memcmp(scratch, want, len) == 0 ? 0 : -1;
 }
 
-/* One call while cairnd is stopped: it must end, with -ETIMEDOUT. */
+static const char *cut_cmd, *heal_cmd; /* NULL: SIGSTOP and SIGCONT */
+static const char *how = "stopped";
+
+/* Cuts cairnd (PID) off, or brings it back (CUT 0); 0 or -1. */
+static int cut_off(pid_t pid, int cut)
+{
+    if (!cut_cmd)
+        return signal_and_wait(pid, cut ? SIGSTOP : SIGCONT, cut);
+    return system(cut ? cut_cmd : heal_cmd) == 0 ? 0 : -1;
+}
+
+/* One call while cairnd is cut off: it must end, with -ETIMEDOUT. */
 #define STOPPED_CALL(what, call)                                                                   \
     do {                                                                                           \
         double t0_ = now_ms();                                                                     \
         int rv_ = (call);                                                                          \
         double ms_ = now_ms() - t0_;                                                               \
-        check(rv_ == -ETIMEDOUT, "%s to a stopped cairnd: %s (%s), want -ETIMEDOUT", what,         \
+        check(rv_ == -ETIMEDOUT, "%s to a %s cairnd: %s (%s), want -ETIMEDOUT", what, how,         \
               cairn_strerror(rv_), cairn_last_error());                                            \
         if (rv_ == -ETIMEDOUT)                                                                     \
-            printf("ok - %s to a stopped cairnd: timed out after %.0f ms\n", what, ms_);           \
+            printf("ok - %s to a %s cairnd: timed out after %.0f ms\n", what, how, ms_);           \
     } while (0)
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: hang_probe ADDR PID VOLUME NAME\n");
+    if (argc != 5 && argc != 7) {
+        fprintf(stderr, "usage: hang_probe ADDR PID VOLUME NAME [CUT HEAL]\n");
         return 2;
+    }
+    if (argc == 7) {
+        cut_cmd = argv[5];
+        heal_cmd = argv[6];
+        how = "cut-off";
     }
     const char *addr = argv[1], *vol = argv[3], *name = argv[4];
     pid_t pid = (pid_t)atol(argv[2]);
@@ -178,9 +197,9 @@ int main(int argc, char **argv)
     printf("ok - %s: %zu bytes written, synced and read back\n", addr, SIZE);
 
     /* 2 */
-    if (signal_and_wait(pid, SIGSTOP, 1) != 0) {
-        printf("FAIL: cairnd %ld did not stop\n", (long)pid);
-        kill(pid, SIGCONT);
+    if (cut_off(pid, 1) != 0) {
+        printf("FAIL: cairnd %ld could not be cut off\n", (long)pid);
+        cut_off(pid, 0);
         return 2;
     }
     cairn_set_timeout(c, STOPPED_MS);
@@ -195,15 +214,16 @@ int main(int argc, char **argv)
     STOPPED_CALL("mknod", cairn_mknod(c, vol, CAIRN_ROOT_INO, maybe, S_IFREG | 0644, 0, 0, 0, &a));
 
     /* 3 */
-    int resumed = signal_and_wait(pid, SIGCONT, 0) == 0;
-    check(resumed, "cairnd %ld did not resume after SIGCONT", (long)pid);
+    int resumed = cut_off(pid, 0) == 0;
+    check(resumed, "cairnd %ld could not be brought back", (long)pid);
     if (!resumed)
         return 1;
     cairn_set_timeout(c, CALM_MS);
 
     /* 4 */
     rv = cairn_getattr(c, vol, acked, NULL, &a);
-    check(rv == 0, "the first call after SIGCONT: %s (%s)", cairn_strerror(rv), cairn_last_error());
+    check(rv == 0, "the first call after cairnd came back: %s (%s)", cairn_strerror(rv),
+          cairn_last_error());
     check(rv != 0 || a.size == SIZE, "acked: size %llu after the stop, want %zu",
           (unsigned long long)a.size, SIZE);
     if (read_equal(c, vol, acked, data, SIZE, back, "acked after the stop") == 0)
