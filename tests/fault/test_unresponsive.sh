@@ -53,7 +53,7 @@ head -c 5M /dev/urandom > "$T_TMP/five"
 ctl n1 put v1:/five "$T_TMP/five"
 rc=0
 ctl n1 --timeout 0 node status 2>"$T_TMP/err" || rc=$?
-[[ $rc == 2 ]] && grep -q -- '--timeout' "$T_TMP/err" || fail "--timeout 0: exit $rc: $(cat "$T_TMP/err")"
+{ [[ $rc == 2 ]] && grep -q -- '--timeout' "$T_TMP/err"; } || fail "--timeout 0: exit $rc: $(cat "$T_TMP/err")"
 kill -STOP "$pid"
 for cmd in "node status" "put v1:/late $T_TMP/five" "cat v1:/five"; do
   rc=0
@@ -81,9 +81,9 @@ timeout 60 dd if="$T_TMP/src" of="$MNT/through" bs=1M conv=notrunc,fsync status=
 rc2=0
 timeout 60 stat "$MNT/never-there" >/dev/null 2>"$T_TMP/err2" || rc2=$?
 kill -CONT "$pid"
-[[ $rc == 1 ]] && grep -q 'Input/output error' "$T_TMP/err" ||
+{ [[ $rc == 1 ]] && grep -q 'Input/output error' "$T_TMP/err"; } ||
   fail "dd conv=fsync to a stopped cairnd through the mount: exit $rc (124: it hung): $(cat "$T_TMP/err")"
-[[ $rc2 == 1 ]] && grep -q 'Input/output error' "$T_TMP/err2" ||
+{ [[ $rc2 == 1 ]] && grep -q 'Input/output error' "$T_TMP/err2"; } ||
   fail "stat of a new name with cairnd stopped: exit $rc2 (124: it hung): $(cat "$T_TMP/err2")"
 kill -0 "$F_PID" 2>/dev/null || fail "cairn-fuse died: $(tail -5 "$MNT.log")"
 timeout 60 dd if="$T_TMP/src" of="$MNT/through" bs=1M conv=fsync status=none ||
