@@ -22,8 +22,9 @@
 #    one piece and stop reading, 16 WriteStreams that send one piece and
 #    stop): cairnd keeps serving others (cairnctl put and cat of 8 MiB,
 #    node status); then SIGTERM with the streams still open: cairnd stops on
-#    its own (exit 0, "stopped cleanly") within its drain grace, and after a
-#    restart every acknowledged file reads back.
+#    its own (exit 0, "stopped cleanly"; node_term would SIGKILL it after
+#    30 s; the time taken, about the 5 s drain grace, is printed), and after
+#    a restart every acknowledged file reads back.
 source "$(dirname "$0")/../system/lib.sh"
 source "$(dirname "$0")/../system/fuse_lib.sh"
 
