@@ -4,9 +4,9 @@
  *   cairn-fuse [--server ADDR] VOLUME MOUNTPOINT [-o OPTIONS] [-f] [-d]
  *
  * cairn options (-o): server=ADDR, snapshot=NAME or asof=TIME (a read-only
- * past view), timeout=SECONDS (how long a call waits for an absent cairnd
- * before failing with EIO; default 30), attr_timeout=, entry_timeout=
- * (kernel caching, default 1 s; a past view caches for an hour),
+ * past view), timeout=SECONDS (how long a call waits for an absent or
+ * unresponsive cairnd before failing with EIO; default 30), attr_timeout=,
+ * entry_timeout= (kernel caching, default 1 s; a past view caches for an hour),
  * writeback_cache (the kernel gathers writes in its page cache and owns
  * mtime and size while the file is open: fast, but changes made through
  * other mounts show late), readahead_kb=KB (the mount's read-ahead window,
@@ -103,7 +103,8 @@ static void usage(FILE *f)
             "  -o snapshot=NAME       mount the volume as of a snapshot (read-only)\n"
             "  -o asof=TIME           mount it as of a time: @SECONDS, ms, or\n"
             "                         2026-11-24T18:00:00Z (read-only)\n"
-            "  -o timeout=SECONDS     wait this long for an absent cairnd, then EIO (30)\n"
+            "  -o timeout=SECONDS     wait this long for an absent or unresponsive cairnd, then "
+            "EIO (30)\n"
             "  -o attr_timeout=S, entry_timeout=S  kernel caching (1)\n"
             "  -o writeback_cache     let the kernel gather writes (faster; for a\n"
             "                         volume that only this mount changes)\n"
