@@ -14,7 +14,9 @@
  * Invariants: (1) an orphan's memory is released only after its last pending
  * event arrived on its queue; (2) reaping never blocks: it polls each queue
  * with a deadline in the past; (3) the list is under one lock, and orphans
- * still pending at exit stay on it (reachable, not leaked).
+ * still pending at exit stay on it (reachable, not leaked); (4) each orphan
+ * holds a grpc_init() until it is released, so gRPC stays up for it after
+ * its channel was closed.
  * Threads: any.
  */
 #include "orphan.h"
@@ -47,6 +49,7 @@ int orphan_add(grpc_call *call, grpc_completion_queue *cq, int pending, void (*r
     if (!o)
         return -ENOMEM;
     *o = (struct orphan){NULL, call, cq, pending, release, arg};
+    grpc_init(); /* (4) */
     pthread_mutex_lock(&lock);
     o->next = orphans;
     orphans = o;
@@ -80,6 +83,7 @@ void orphan_reap(void)
         channel_cq_destroy(o->cq);
         o->release(o->arg);
         free(o);
+        grpc_shutdown(); /* (4) */
     }
     pthread_mutex_unlock(&lock);
 }
