@@ -97,6 +97,11 @@ int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *con
     return 0;
 }
 
+gpr_timespec channel_in_ms(int64_t ms)
+{
+    return gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(ms, GPR_TIMESPAN));
+}
+
 void call_bufs_init(struct call_bufs *b)
 {
     memset(b, 0, sizeof *b);
@@ -209,9 +214,7 @@ static struct ccall *ccall_start(struct rpc_channel *c, size_t method, size_t pi
         return NULL;
     cc->ch = c;
     cc->cq = cq_get(c);
-    int64_t ms = (int64_t)c->timeout_ms * (int64_t)(pieces ? pieces : 1);
-    gpr_timespec dl =
-        gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(ms, GPR_TIMESPAN));
+    gpr_timespec dl = channel_in_ms((int64_t)c->timeout_ms * (int64_t)(pieces ? pieces : 1));
     cc->deadline = dl;
     cc->batch_ms = c->timeout_ms;
     cc->call = grpc_channel_create_registered_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cc->cq,
@@ -227,19 +230,13 @@ static struct ccall *ccall_start(struct rpc_channel *c, size_t method, size_t pi
     return cc;
 }
 
-/* The deadline after MS from now. */
-static gpr_timespec in_ms(int ms)
-{
-    return gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(ms, GPR_TIMESPAN));
-}
-
 /* Waits for the call's one batch in flight up to DL or its limit (3),
  * whichever comes first; at the limit, cancels the call and waits
  * ORPHAN_AFTER_MS more, then gives the batch up. The event: a timeout only
  * when DL came first or the batch was given up on. */
 static grpc_event wait_batch(struct ccall *cc, gpr_timespec dl)
 {
-    gpr_timespec limit = in_ms(cc->batch_ms);
+    gpr_timespec limit = channel_in_ms(cc->batch_ms);
     if (gpr_time_cmp(limit, cc->deadline) > 0)
         limit = cc->deadline;
     int at_limit = gpr_time_cmp(dl, limit) >= 0;
@@ -248,7 +245,7 @@ static grpc_event wait_batch(struct ccall *cc, gpr_timespec dl)
         cc->timed_out = 1;
         grpc_call_cancel_with_status(cc->call, GRPC_STATUS_DEADLINE_EXCEEDED, "Deadline Exceeded",
                                      NULL);
-        ev = grpc_completion_queue_next(cc->cq, in_ms(ORPHAN_AFTER_MS), NULL);
+        ev = grpc_completion_queue_next(cc->cq, channel_in_ms(ORPHAN_AFTER_MS), NULL);
         cc->orphaned = ev.type == GRPC_QUEUE_TIMEOUT;
     }
     return ev;
@@ -379,8 +376,8 @@ static int ccall_finish(struct ccall *cc, enum finish_how how)
         cc->b.status = GRPC_STATUS_UNAVAILABLE;
         return ccall_result(cc);
     }
-    gpr_timespec dl =
-        how == FINISH_SEND_FAILED ? in_ms(STATUS_GRACE_MS) : gpr_inf_future(GPR_CLOCK_REALTIME);
+    gpr_timespec dl = how == FINISH_SEND_FAILED ? channel_in_ms(STATUS_GRACE_MS)
+                                                : gpr_inf_future(GPR_CLOCK_REALTIME);
     grpc_event ev = wait_batch(cc, dl);
     if (cc->orphaned)
         return ccall_result(cc);

@@ -241,8 +241,7 @@ static enum outcome attempt(struct session_pool *p, struct session *se, grpc_byt
         } else if (ev.type == GRPC_QUEUE_TIMEOUT) {
             timed_out = cancelled = 1;
             grpc_call_cancel(se->call, NULL);
-            wait_dl = gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
-                                   gpr_time_from_millis(ORPHAN_AFTER_MS, GPR_TIMESPAN));
+            wait_dl = channel_in_ms(ORPHAN_AFTER_MS);
         } else if (ev.type != GRPC_OP_COMPLETE) {
             break; /* cannot happen: the queue is never shut down while used */
         } else if (ev.tag == &tag_send) {
@@ -323,8 +322,7 @@ int session_call(struct session_pool *p, const char *path, const struct call_opt
         return 0;
     grpc_byte_buffer *send = codec_encode_with(&rq.base, 2 /* CallRequest.body */, &body);
     /* One deadline for the call, whatever the number of attempts. */
-    gpr_timespec dl = gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
-                                   gpr_time_from_millis(co->timeout_ms, GPR_TIMESPAN));
+    gpr_timespec dl = channel_in_ms(co->timeout_ms);
     enum outcome o = PLAIN;
     orphan_reap();
     for (int i = 0; i < SESSION_TRIES; i++) {

@@ -131,8 +131,9 @@ static int read_equal(cairn_t *c, const char *vol, uint64_t ino, const uint8_t *
     if (rv != 0)
         return -1;
     check(got == len, "%s: read %zu bytes, want %zu", what, got, len);
-    check(got != len || memcmp(scratch, want, len) == 0, "%s: the bytes read differ", what);
-    return got == len && memcmp(scratch, want, len) == 0 ? 0 : -1;
+    int same = got == len && memcmp(scratch, want, len) == 0;
+    check(got != len || same, "%s: the bytes read differ", what);
+    return same ? 0 : -1;
 }
 
 static const char *cut_cmd, *heal_cmd; /* NULL: SIGSTOP and SIGCONT */
