@@ -30,7 +30,6 @@ MNT=$T_TMP/mnt
 fuse_mount "$N1_SOCK" v1 "$MNT" timeout=20
 FPID=$F_PID
 
-sha() { sha256sum "$1" | awk '{ print $1 }'; }
 alive() {
   kill -0 "$FPID" 2>/dev/null || fail "cairn-fuse ($FPID) died: $(tail -5 "$MNT.log")"
   fuse_mounted "$MNT" || fail "$MNT is no longer mounted"

@@ -38,7 +38,6 @@ random_size() {
   esac
 }
 
-sha() { sha256sum "$1" | awk '{ print $1 }'; }
 
 # verify: every acknowledged file intact, cut files absent/empty/whole, no
 # stray names.

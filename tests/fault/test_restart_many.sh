@@ -20,7 +20,6 @@ node_start n1
 make_volume n1 v1 2 512M
 LOG=$N1_DIR/cairnd.log
 
-sha() { sha256sum "$1" | awk '{ print $1 }'; }
 
 random_size() {
   case $((RANDOM % 4)) in

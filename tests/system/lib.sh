@@ -120,6 +120,9 @@ ctl() {
   "$CAIRNCTL" --server "unix:$T_TMP/$name/cairnd.sock" "$@"
 }
 
+# sha FILE: the SHA-256 of FILE ("-": of standard input), hex only.
+sha() { sha256sum "$1" | awk '{ print $1 }'; }
+
 # py_stubs: sets PY to Debian's python3 (which sees python3-grpcio) and
 # STUBS to a directory of Python stubs generated now from rpc/proto.
 py_stubs() {
