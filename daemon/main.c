@@ -207,7 +207,8 @@ int main(int argc, char **argv)
         goto out;
     }
     g_metrics = metrics_new(e, rpc_method_names, M_COUNT);
-    struct service svc = {e, g_metrics, &cfg, time(NULL)};
+    struct service svc = {e, g_metrics, &cfg, {0, 0}};
+    clock_gettime(CLOCK_MONOTONIC, &svc.started); /* a wall-clock step keeps uptime right */
     struct rpc_method methods[M_COUNT];
     for (size_t i = 0; i < M_COUNT; i++) {
         methods[i] = service_methods[i];

@@ -856,7 +856,9 @@ static int h_node_status(void *app, const ProtobufCMessage *msg, ProtobufCMessag
     rep->name = pb_bytes(s->cfg->name, strlen(s->cfg->name));
     rep->version = xstrdup(CAIRN_VERSION);
     rep->data_dir = xstrdup(s->cfg->data_dir);
-    rep->uptime_s = (uint64_t)(time(NULL) - s->started);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    rep->uptime_s = (uint64_t)(now.tv_sec - s->started.tv_sec);
     struct chunk_info *ci;
     struct volume_info *vi;
     size_t n;

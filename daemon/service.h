@@ -17,7 +17,7 @@ struct service {
     struct engine *e;
     struct metrics *m;
     const struct config *cfg;
-    time_t started;
+    struct timespec started; /* CLOCK_MONOTONIC at start: the uptime's origin */
 };
 
 /* The method table, indexed by enum rpc_method_id (methods.h). */

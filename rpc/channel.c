@@ -18,7 +18,9 @@
  * because the server stopped reading: a stopped or hung cairnd, a
  * partition; gRPC's own deadline does not end it either) the call, its
  * queue and its struct ccall (which the batch points into) go to orphan.c
- * until it does (tests/fault/test_unresponsive.sh).
+ * until it does (tests/fault/test_unresponsive.sh); (4) deadlines and
+ * limits are on the monotonic clock (channel_in_ms), so a step of the wall
+ * clock neither ends a call early nor stretches a wait.
  * Threads: any; the pool is under ch->lock.
  */
 #include "rpc.h"
@@ -99,7 +101,7 @@ int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *con
 
 gpr_timespec channel_in_ms(int64_t ms)
 {
-    return gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(ms, GPR_TIMESPAN));
+    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
 }
 
 void call_bufs_init(struct call_bufs *b)
@@ -124,7 +126,7 @@ void call_bufs_destroy(struct call_bufs *b)
 void channel_cq_destroy(grpc_completion_queue *cq)
 {
     grpc_completion_queue_shutdown(cq);
-    while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+    while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
            GRPC_QUEUE_SHUTDOWN)
         ;
     grpc_completion_queue_destroy(cq);
@@ -256,7 +258,7 @@ static int batch(struct ccall *cc, grpc_op *ops, size_t n)
 {
     if (grpc_call_start_batch(cc->call, ops, n, cc, NULL) != GRPC_CALL_OK)
         return 0;
-    grpc_event ev = wait_batch(cc, gpr_inf_future(GPR_CLOCK_REALTIME));
+    grpc_event ev = wait_batch(cc, gpr_inf_future(GPR_CLOCK_MONOTONIC));
     return ev.type == GRPC_OP_COMPLETE && ev.success;
 }
 
@@ -377,14 +379,14 @@ static int ccall_finish(struct ccall *cc, enum finish_how how)
         return ccall_result(cc);
     }
     gpr_timespec dl = how == FINISH_SEND_FAILED ? channel_in_ms(STATUS_GRACE_MS)
-                                                : gpr_inf_future(GPR_CLOCK_REALTIME);
+                                                : gpr_inf_future(GPR_CLOCK_MONOTONIC);
     grpc_event ev = wait_batch(cc, dl);
     if (cc->orphaned)
         return ccall_result(cc);
     int lost = ev.type == GRPC_QUEUE_TIMEOUT;
     if (lost) { /* the answer is lost: say so, not "cancelled" */
         grpc_call_cancel(cc->call, NULL);
-        ev = grpc_completion_queue_next(cc->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        ev = grpc_completion_queue_next(cc->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
     }
     if (lost || ev.type != GRPC_OP_COMPLETE || !ev.success) {
         cc->b.status = GRPC_STATUS_UNAVAILABLE;
@@ -407,7 +409,7 @@ static void ccall_end(struct ccall *cc)
     if (cc->orphaned && orphan_add(cc->call, cc->cq, 1, ccall_release, cc) == 0)
         return;       /* (3) */
     if (cc->orphaned) /* no memory to hand it over: wait for it after all */
-        grpc_completion_queue_next(cc->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        grpc_completion_queue_next(cc->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
     grpc_call_unref(cc->call);
     cq_put(cc->ch, cc->cq);
     ccall_release(cc);

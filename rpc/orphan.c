@@ -68,7 +68,7 @@ void orphan_reap(void)
         struct orphan *o = *pp;
         while (o->pending > 0) { /* (2) */
             grpc_event ev =
-                grpc_completion_queue_next(o->cq, gpr_inf_past(GPR_CLOCK_REALTIME), NULL);
+                grpc_completion_queue_next(o->cq, gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
             if (ev.type != GRPC_OP_COMPLETE)
                 break;
             o->pending--;

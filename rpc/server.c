@@ -800,7 +800,7 @@ static void *worker(void *arg)
     struct rpc_server *s = arg;
     while (take_turn(s)) {
         grpc_event ev =
-            poll_next(&s->polls, s->cq, gpr_inf_future(GPR_CLOCK_REALTIME),
+            poll_next(&s->polls, s->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC),
                       atomic_load(&s->working) || atomic_load(&s->streams) ? 0 : s->spin_us);
         /* Counted before the turn is given up, so a standby never takes a
          * turn from a thread that has only just taken its event. */
@@ -916,7 +916,7 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
     if (rv != 0) {
         grpc_server_destroy(s->srv);
         grpc_completion_queue_shutdown(s->cq);
-        while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+        while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
                GRPC_QUEUE_SHUTDOWN)
             ;
         grpc_completion_queue_destroy(s->cq);

@@ -85,7 +85,7 @@ static void session_end(struct session *se, int cancel)
         grpc_call_cancel(se->call, NULL);
     while (!se->ended) {
         grpc_event ev =
-            grpc_completion_queue_next(se->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+            grpc_completion_queue_next(se->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
         if (ev.type != GRPC_OP_COMPLETE || ev.tag == &tag_end)
             se->ended = 1;
     }
@@ -118,7 +118,7 @@ static void session_orphan(struct session *se, int pending)
     if (orphan_add(se->call, se->cq, pending, session_release, se) == 0)
         return;
     while (pending-- > 0) /* no memory to hand it over: wait for it after all */
-        grpc_completion_queue_next(se->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        grpc_completion_queue_next(se->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
     se->ended = 1;
     session_free(se);
 }
@@ -144,7 +144,7 @@ static struct session *session_open(struct session_pool *p)
     se->cq = grpc_completion_queue_create_for_next(NULL);
     se->call =
         grpc_channel_create_registered_call(p->ch, NULL, GRPC_PROPAGATE_DEFAULTS, se->cq, p->handle,
-                                            gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+                                            gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
     call_bufs_init(&se->b);
     grpc_op op;
     memset(&op, 0, sizeof op);
@@ -170,7 +170,7 @@ static struct session *session_get(struct session_pool *p)
         pthread_mutex_unlock(&p->lock);
         if (!se)
             return session_open(p);
-        grpc_event ev = grpc_completion_queue_next(se->cq, gpr_time_0(GPR_CLOCK_REALTIME), NULL);
+        grpc_event ev = grpc_completion_queue_next(se->cq, gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
         if (ev.type == GRPC_OP_COMPLETE && ev.tag == &tag_end)
             se->ended = 1;
         if (!se->ended)

@@ -48,7 +48,8 @@ int channel_trailer_errno(const grpc_metadata_array *trail);
 /* Fills OP to receive a call's final status into TRAIL, STATUS, DETAILS. */
 void channel_status_op(grpc_op *op, grpc_metadata_array *trail, grpc_status_code *status,
                        grpc_slice *details);
-/* The deadline MS milliseconds from now (the clock every call uses). */
+/* The deadline MS milliseconds from now, on the monotonic clock that every
+ * call and wait uses (channel.c (4)). */
 gpr_timespec channel_in_ms(int64_t ms);
 /* Shuts CQ down, drains it and destroys it. */
 void channel_cq_destroy(grpc_completion_queue *cq);

@@ -37,6 +37,8 @@
  * the long one (they take turns). A lone poller allowed to spin (2000 us)
  * catches none of 30 quick calls made while a client stream is open and
  * waiting for its next message (server.c (7)), and some after it ended.
+ * A step of the wall clock a day ahead in the middle of a stream does not
+ * end it (channel.c (4)).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -52,6 +54,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <grpc/support/time.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -145,7 +148,24 @@ struct sum_gen {
     uint64_t n, give_up_at;
 };
 
-static _Atomic int sum_pause_us; /* the client's pause before each message after the first */
+static _Atomic int sum_pause_us;     /* the client's pause before each message after the first */
+static _Atomic uint64_t sum_step_at; /* the message before which the wall clock steps */
+
+/* The wall clock as gRPC reads it (gpr_now), stepped by wall_offset_s: how
+ * a test makes the clock jump (NTP, an operator's `date -s`) without
+ * touching the machine's. gpr_now_impl is libgpr's exported hook for it
+ * (not in its public headers). */
+extern gpr_timespec (*gpr_now_impl)(gpr_clock_type clock_type);
+static gpr_timespec (*real_now)(gpr_clock_type clock_type);
+static _Atomic int64_t wall_offset_s;
+
+static gpr_timespec stepped_now(gpr_clock_type clock_type)
+{
+    gpr_timespec t = real_now(clock_type);
+    if (clock_type == GPR_CLOCK_REALTIME)
+        t.tv_sec += atomic_load(&wall_offset_s);
+    return t;
+}
 
 static int sum_next(void *ctx, const ProtobufCMessage **m)
 {
@@ -156,6 +176,8 @@ static int sum_next(void *ctx, const ProtobufCMessage **m)
         usleep((useconds_t)atomic_load(&sum_pause_us));
     if (++g->rq.hlc == g->give_up_at)
         return -ECANCELED;
+    if (g->rq.hlc == atomic_load(&sum_step_at))
+        atomic_store(&wall_offset_s, 86400); /* a day ahead */
     *m = &g->rq.base;
     return 1;
 }
@@ -328,6 +350,7 @@ static void sfx_start(struct sfx *f, int threads, int spin_us)
     assert_int_equal(rpc_channel_open(&f->ch, addr, paths, M_N), 0);
     rpc_channel_set_timeout(f->ch, 10000);
     atomic_store(&sum_fail_at, UINT64_MAX);
+    atomic_store(&sum_step_at, UINT64_MAX);
     atomic_store(&sum_delay_us, 0);
     atomic_store(&sum_pause_us, 0);
     for (int i = 0; i < 3; i++)
@@ -443,6 +466,32 @@ static void test_no_spin_while_a_stream_is_open(void **state)
     sfx_stop(&f);
 }
 
+/* The wall clock jumps a day ahead in the middle of a client stream (whose
+ * deadline is 300 x 10 s away): the stream still completes, every message
+ * applied once, and the next call works (channel.c (4)); deadlines on the
+ * wall clock would have made it time out at its next message. */
+static void test_wall_clock_step_mid_stream(void **state)
+{
+    (void)state;
+    struct sfx f;
+    sfx_start(&f, 2, 0);
+    real_now = gpr_now_impl;
+    gpr_now_impl = stepped_now;
+    atomic_store(&sum_step_at, 10);
+    uint64_t count = 0;
+    int rv = sum_call(f.ch, 0, 300, UINT64_MAX, &count);
+    int64_t stepped = atomic_load(&wall_offset_s);
+    int quick = call(f.ch, M_QUICK, 7);
+    gpr_now_impl = real_now;
+    atomic_store(&wall_offset_s, 0);
+    assert_int_equal(stepped, 86400); /* the step happened */
+    assert_int_equal(rv, 0);
+    assert_int_equal(count, 300);
+    assert_int_equal(atomic_load(&sum_seen[0]), 300);
+    assert_int_equal(quick, 0);
+    sfx_stop(&f);
+}
+
 static void test_duplicate_path_refused(void **state)
 {
     (void)state;
@@ -489,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_client_stream_in_order_and_stops_at_an_error),
         cmocka_unit_test(test_client_streams_share_the_appliers),
         cmocka_unit_test(test_no_spin_while_a_stream_is_open),
+        cmocka_unit_test(test_wall_clock_step_mid_stream),
         cmocka_unit_test(test_duplicate_path_refused),
     };
     int rv = cmocka_run_group_tests(tests, NULL, NULL);
