@@ -33,16 +33,22 @@ struct parse {
     char err[400];     /* "[section] key: why" */
     char seen[32][80]; /* "section\nkey" of every key given: no key twice */
     int n_seen;
+    int read_errno; /* why the file could not be read to its end, 0 = it was */
 };
 
-/* inih's line reader, counting lines so errors name the right one, and
+/* inih's line reader, counting lines so errors name the right one,
  * refusing lines longer than inih's buffer (it would split them, and the
- * rest could pass for a continuation line: a value silently cut). */
+ * rest could pass for a continuation line: a value silently cut), and
+ * ending a line at a '#' after a space or tab: an inline comment, as inih
+ * itself takes one that starts with ';' (Debian's inih knows only those). */
 static char *read_line(char *str, int num, void *stream)
 {
     struct parse *p = stream;
-    if (!fgets(str, num, p->f))
+    if (!fgets(str, num, p->f)) {
+        if (ferror(p->f)) /* not the end: a directory, an I/O error */
+            p->read_errno = errno ? errno : EIO;
         return NULL;
+    }
     p->line++;
     size_t n = strlen(str);
     if (n == (size_t)num - 1 && str[n - 1] != '\n' && !feof(p->f)) {
@@ -54,6 +60,11 @@ static char *read_line(char *str, int num, void *stream)
         while ((ch = fgetc(p->f)) != EOF && ch != '\n')
             ; /* drop the rest of the line */
     }
+    for (char *h = strchr(str, '#'); h; h = strchr(h + 1, '#'))
+        if (h > str && (h[-1] == ' ' || h[-1] == '\t')) {
+            strcpy(h, "\n");
+            break;
+        }
     return str;
 }
 
@@ -108,7 +119,29 @@ int config_parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
-/* "HOST:PORT" with a numeric port 0..65535; "none" or "" turns it off. */
+/* 1 when the LEN bytes at H are an IPv4 literal, an IPv6 literal in
+ * brackets, or a host name's characters (names are resolved when bound). */
+static int host_ok(const char *h, size_t len)
+{
+    char buf[256];
+    if (len == 0 || len >= sizeof buf)
+        return 0;
+    memcpy(buf, h, len);
+    buf[len] = '\0';
+    unsigned char a[sizeof(struct in6_addr)];
+    if (buf[0] == '[') {
+        if (buf[len - 1] != ']')
+            return 0;
+        buf[len - 1] = '\0';
+        return inet_pton(AF_INET6, buf + 1, a) == 1;
+    }
+    if (strspn(buf, "0123456789.") == len) /* looks like IPv4: must be one */
+        return inet_pton(AF_INET, buf, a) == 1;
+    return strspn(buf, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == len;
+}
+
+/* "HOST:PORT" with a numeric port 0..65535 (host_ok); "none" or "" turns
+ * it off. */
 static int parse_addr(const char *v, char **out)
 {
     free(*out);
@@ -116,7 +149,7 @@ static int parse_addr(const char *v, char **out)
     if (!*v || strcmp(v, "none") == 0)
         return 0;
     const char *colon = strrchr(v, ':');
-    if (!colon || colon == v)
+    if (!colon || colon == v || !host_ok(v, (size_t)(colon - v)))
         return -EINVAL;
     char *end;
     long port = strtol(colon + 1, &end, 10);
@@ -292,8 +325,15 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
     struct parse *p = xcalloc(1, sizeof *p);
     p->c = c;
     p->f = f;
+    errno = 0;
     int rv = ini_parse_stream(read_line, p, on_key, p);
     fclose(f);
+    if (p->read_errno) {
+        int e = p->read_errno;
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(e));
+        free(p);
+        return -e;
+    }
     if (rv == 0 && !p->err_line && !c->socket && !c->listen) {
         snprintf(err, errlen,
                  "%s: [node] socket and listen: both none, nothing could reach the node", path);

@@ -2,8 +2,10 @@
  * log.c — owns the log sink and the current level.
  *
  * Invariants: (1) one line per call, written with a single write(2) so lines
- * from different threads never interleave; (2) under systemd (JOURNAL_STREAM
- * set) lines carry the "<N>" priority prefix and no timestamp, otherwise an
+ * from different threads never interleave; (2) when stderr is the journal
+ * (JOURNAL_STREAM names its device and inode, as systemd's rule says: the
+ * variable alone is inherited by anything started from such a service)
+ * lines carry the "<N>" priority prefix and no timestamp, otherwise an
  * ISO-8601 UTC timestamp; (3) a line repeated within one second is counted,
  * not repeated, and the count is reported with the next different line.
  * Threads: any; the repeat state is guarded by log_lock.
@@ -13,10 +15,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,11 +59,27 @@ static char level_char(enum log_level l)
     return l == LOG_ERR ? 'E' : l == LOG_WARN ? 'W' : l == LOG_INFO ? 'I' : 'D';
 }
 
+/* 1 when stderr is the journal's stream (2). */
+static int to_journal(void)
+{
+    static _Atomic int known = -1; /* stderr does not change under us */
+    int v = atomic_load(&known);
+    if (v >= 0)
+        return v;
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    v = js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+        (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+    atomic_store(&known, v);
+    return v;
+}
+
 static void emit(enum log_level lvl, const char *module, const char *text)
 {
     char line[640];
     int n;
-    if (getenv("JOURNAL_STREAM")) {
+    if (to_journal()) {
         n = snprintf(line, sizeof line, "<%d>%s: %s\n", (int)lvl, module, text);
     } else {
         struct timespec ts;

@@ -96,7 +96,8 @@ static int stop_pending(void *ctx)
     return sigpending(&p) == 0 && (sigismember(&p, SIGTERM) == 1 || sigismember(&p, SIGINT) == 1);
 }
 
-/* -EADDRINUSE when a live daemon answers on PATH; removes a stale socket. */
+/* -EADDRINUSE when a live daemon answers on PATH, -EEXIST when something
+ * that is not a socket is there; removes a stale socket, nothing else. */
 static int claim_socket(const char *path)
 {
     struct sockaddr_un sa;
@@ -123,6 +124,11 @@ static int claim_socket(const char *path)
     close(fd);
     if (live)
         return -EADDRINUSE;
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISSOCK(st.st_mode)) /* a typo must not delete someone's file */
+        return -EEXIST;
     if (unlink(path) != 0 && errno != ENOENT)
         return -errno;
     return 0;
@@ -216,7 +222,9 @@ int main(int argc, char **argv)
     }
     if (cfg.socket && (rv = claim_socket(cfg.socket)) != 0) {
         fprintf(stderr, "cairnd: [node] socket %s: %s\n", cfg.socket,
-                rv == -EADDRINUSE ? "another cairnd is listening there" : strerror(-rv));
+                rv == -EADDRINUSE ? "another cairnd is listening there"
+                : rv == -EEXIST   ? "a file that is not a socket is there (not removed)"
+                                  : strerror(-rv));
         goto out;
     }
     struct rpc_server_opts so = {.unix_path = cfg.socket,
@@ -233,10 +241,13 @@ int main(int argc, char **argv)
     mode_t old = umask(0117); /* the socket: owner and group only */
     rv = rpc_server_start(&srv, &so);
     umask(old);
-    if (rv != 0) {
-        fprintf(stderr, "cairnd: cannot listen on %s%s%s: address in use or invalid\n",
-                cfg.socket ? cfg.socket : "", cfg.socket && cfg.listen ? " / " : "",
-                cfg.listen ? cfg.listen : "");
+    if (rv == -EADDRINUSE || rv == -EADDRNOTAVAIL) {
+        fprintf(stderr, "cairnd: [node] %s %s: cannot listen there (address in use or invalid)\n",
+                rv == -EADDRINUSE ? "socket" : "listen",
+                rv == -EADDRINUSE ? cfg.socket : cfg.listen);
+        goto out;
+    } else if (rv != 0) {
+        fprintf(stderr, "cairnd: cannot start serving: %s\n", strerror(-rv));
         goto out;
     }
     if (cfg.metrics_listen && (rv = metrics_start(g_metrics, cfg.metrics_listen)) != 0) {

@@ -90,8 +90,9 @@ struct rpc_server_opts {
 };
 
 struct rpc_server;
-/* Binds and starts serving. -EADDRINUSE when an address cannot be bound,
- * -EINVAL when a method path is given twice, -EAGAIN when not one thread
+/* Binds and starts serving. -EADDRINUSE when the unix socket cannot be
+ * bound, -EADDRNOTAVAIL when the TCP address cannot (in use, or a host that
+ * does not resolve to one of this machine's), -EINVAL when a method path is given twice, -EAGAIN when not one thread
  * could be created (fewer than THREADS serve if only some could). */
 int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o);
 /* How many events its threads caught while polling (poll.c), for tests. */

@@ -894,7 +894,7 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
     if (rv == 0 && o->tcp_addr) {
         s->port = grpc_server_add_http2_port(s->srv, o->tcp_addr, creds);
         if (s->port == 0)
-            rv = -EADDRINUSE;
+            rv = -EADDRNOTAVAIL;
     }
     grpc_server_credentials_release(creds);
     /* The threads first, so that a start that cannot have any fails like a
@@ -914,6 +914,13 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
     if (s->max_serving > started && started > 0)
         s->max_serving = started;
     if (rv != 0) {
+        /* gRPC destroys a server only after its shutdown (it aborts on one
+         * whose ports were added): the unix port may be, the TCP one not. */
+        static char shut_tag;
+        grpc_server_shutdown_and_notify(s->srv, s->cq, &shut_tag);
+        while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).tag !=
+               &shut_tag)
+            ;
         grpc_server_destroy(s->srv);
         grpc_completion_queue_shutdown(s->cq);
         while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=

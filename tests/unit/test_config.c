@@ -12,8 +12,11 @@
  *    [log] level names;
  *  - errors read "FILE:LINE: [section] key: why" for unknown keys, unknown
  *    sections and bad values, name the FIRST bad line when several are bad
- *    (also when the first is a syntax error), and a missing file gives
- *    -ENOENT with a message naming it;
+ *    (also when the first is a syntax error), a missing file gives
+ *    -ENOENT with a message naming it, and one that cannot be read (a
+ *    directory) its error, not the defaults;
+ *  - inline comments: ';' or '#' after a space or tab;
+ *  - listen: an IPv4 literal, an IPv6 one in brackets, or a host name;
  *  - a value longer than inih's line buffer, or continued on an indented
  *    line, is never silently cut to a piece of itself;
  *  - config_parse_size: suffixes, overflow, negative numbers, garbage.
@@ -185,6 +188,16 @@ static void config_strips_whitespace_and_inline_comments(void **state)
                      0);
     assert_string_equal(f->c.name, "beta");
     assert_int_equal(f->c.rpc_threads, 2);
+    /* '#' after a space or tab starts a comment too, on any line; a '#'
+     * inside a word is part of the value */
+    assert_int_equal(load(f, "[node] # this node\n"
+                             "data_dir = /srv/cairn # the big disk\n"
+                             "socket = /run/c.sock\t#local\n"
+                             "name = a#b\n"),
+                     0);
+    assert_string_equal(f->c.data_dir, "/srv/cairn");
+    assert_string_equal(f->c.socket, "/run/c.sock");
+    assert_string_equal(f->c.name, "a#b");
 }
 
 static void config_none_or_empty_turns_addresses_off(void **state)
@@ -242,7 +255,8 @@ static void config_repeated_key_is_refused(void **state)
 static void config_address_ports_are_checked(void **state)
 {
     struct fx *f = *state;
-    static const char *good[] = {"127.0.0.1:0", "host:65535", "[::]:7420", "a:1"};
+    static const char *good[] = {"127.0.0.1:0", "host:65535", "[::]:7420",
+                                 "a:1",         "[::1]:1",    "node-2.example:7420"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         char text[128];
         snprintf(text, sizeof text, "[node]\nlisten = %s\n", good[i]);
@@ -259,8 +273,10 @@ static void config_address_ports_are_checked(void **state)
             fail_msg("metrics_listen = %s rejected: %s", mgood[i], f->err);
         assert_string_equal(f->c.metrics_listen, mgood[i]);
     }
-    static const char *bad[] = {"127.0.0.1", "127.0.0.1:", ":7420",    "host:65536",
-                                "host:-1",   "host:7x",    "host:port"};
+    static const char *bad[] = {"127.0.0.1", "127.0.0.1:", ":7420",     "host:65536",
+                                "host:-1",   "host:7x",    "host:port", "999.1.1.1:7420",
+                                "1.2.3:1",   "[::1:7420",  "[zz]:1",    "a b:1",
+                                "h/st:1"};
     static const char *mbad[] = {"host:9420", "[::1]:9420", "999.1.1.1:80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[128];
@@ -470,6 +486,18 @@ static void config_missing_file_is_enoent_with_a_message(void **state)
     free(missing);
 }
 
+/* A path that cannot be read to its end (a directory here) is an error
+ * naming it, not an empty file that gives every default. */
+static void config_unreadable_file_is_an_error(void **state)
+{
+    struct fx *f = *state;
+    int rv = config_load(&f->c, f->dir, f->err, sizeof f->err);
+    assert_int_equal(rv, -EISDIR);
+    char want[600];
+    snprintf(want, sizeof want, "%s: cannot read: %s", f->dir, strerror(EISDIR));
+    assert_string_equal(f->err, want);
+}
+
 static void config_error_message_fits_a_small_buffer(void **state)
 {
     struct fx *f = *state;
@@ -668,6 +696,7 @@ int main(void)
         T(config_syntax_error_names_its_line),
         T(config_syntax_error_before_a_bad_key_names_the_syntax_error),
         T(config_missing_file_is_enoent_with_a_message),
+        T(config_unreadable_file_is_an_error),
         T(config_error_message_fits_a_small_buffer),
         T(config_long_value_is_never_silently_truncated),
         T(config_long_value_with_spaces_is_never_silently_truncated),
