@@ -3,7 +3,8 @@
 # passes `promtool check metrics`; RPC counts (method and code labels),
 # latency histograms, fsync histogram, byte counters, per-volume chunk bytes
 # and the index size move by exactly what this test did (put/cat through
-# cairnctl; every put ends with an Fsync RPC); /healthz is 200 "ok", an
+# cairnctl; every put ends with an Fsync RPC); every method x code series is
+# there, at 0, before its first call; /healthz is 200 "ok", an
 # unknown path 404. Counters are compared between a scrape before and after.
 source "$(dirname "$0")/lib.sh"
 
@@ -17,6 +18,12 @@ url=http://$N1_METRICS
 
 scrape() { curl -sS --max-time 10 -o "$1" -w '%{http_code}' "$url/metrics"; }
 [[ $(scrape "$T_TMP/before.prom") == 200 ]] || fail "GET /metrics before: not 200"
+# Every method x code series exists before its first use (metrics.c (1)), so
+# rate() and increase() see a first error after a restart.
+grep -q '^cairn_rpc_requests_total{method="Fs.Resolve",code="NOT_FOUND"} 0$' \
+  "$T_TMP/before.prom" || fail "no zero NOT_FOUND series for Fs.Resolve before any call"
+grep -q '^cairn_rpc_requests_total{method="Fs.Write",code="DATA_LOSS"} 0$' \
+  "$T_TMP/before.prom" || fail "no zero DATA_LOSS series for Fs.Write before any call"
 
 # The traffic: three new files (two unary writes, one streamed), each read
 # back, plus one read of a missing file. Sizes are what the counters must show.
