@@ -46,6 +46,7 @@
 #include "bench_beng.h"
 #include "bench_util.h"
 #include "cairn_err.h"
+#include "cairn_size.h"
 #include "engine.h"
 #include "fsops.h"
 #include "log.h"
@@ -407,7 +408,7 @@ int main(int argc, char **argv)
     bench_name = "bench_engine";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
-            if (parse_size(argv[++i], &size) != 0 || size < MIB)
+            if (cairn_parse_size(argv[++i], &size) != 0 || size < MIB)
                 usage();
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             only = argv[++i];

@@ -30,6 +30,7 @@
  * Threads: one. Errors: must() (bench_util.h).
  */
 #include "bench_util.h"
+#include "cairn_size.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -57,7 +58,7 @@ static void prefault(void) /* (2) */
 static uint64_t arg_size(const char *s)
 {
     uint64_t v;
-    if (parse_size(s, &v) != 0) {
+    if (cairn_parse_size(s, &v) != 0) {
         fprintf(stderr, "bench_fsio: bad size %s\n", s);
         exit(2);
     }

@@ -66,6 +66,7 @@
 #include "bench_beng.h"
 #include "bench_util.h"
 #include "cairn.h"
+#include "cairn_size.h"
 #include "engine.h"
 #include "fsops.h"
 #include "log.h"
@@ -749,7 +750,7 @@ int main(int argc, char **argv)
     bench_name = "bench_rpc";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
-            if (parse_size(argv[++i], &size) != 0 || size < RPC_IO)
+            if (cairn_parse_size(argv[++i], &size) != 0 || size < RPC_IO)
                 usage();
         } else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
             seconds = atof(argv[++i]);

@@ -191,25 +191,3 @@ double proc_status_mib(pid_t pid, const char *field)
         must(-EIO, "no %s in %s", field, path);
     return (double)kib / 1024.0;
 }
-
-int parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s)
-        return -EINVAL;
-    uint64_t mul = 1;
-    if (*end == 'K' || *end == 'k')
-        mul = 1ull << 10;
-    else if (*end == 'M' || *end == 'm')
-        mul = MIB;
-    else if (*end == 'G' || *end == 'g')
-        mul = GIB;
-    if (mul != 1)
-        end++;
-    if (*end || v > (UINT64_MAX >> 2) / mul)
-        return -EINVAL;
-    *out = v * mul;
-    return 0;
-}

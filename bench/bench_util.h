@@ -72,7 +72,4 @@ double proc_status_mib(pid_t pid, const char *field);
  * threads included (its CPU-time clock), or -1 when it cannot be read. */
 double proc_cpu_s(pid_t pid);
 
-/* "123", "64K", "256M", "1G" (binary units) -> *OUT; -EINVAL otherwise. */
-int parse_size(const char *s, uint64_t *out);
-
 #endif

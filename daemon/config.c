@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "alloc.h"
+#include "cairn_size.h"
 #include "engine.h"
 #include "rpc.h" /* RPC_SPIN_MAX_US */
 
@@ -66,57 +67,6 @@ static char *read_line(char *str, int num, void *stream)
             break;
         }
     return str;
-}
-
-int config_parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (s[0] < '0' || s[0] > '9') /* no sign, no space: strtoull takes both */
-        return -EINVAL;
-    if (errno || end == s)
-        return -EINVAL;
-    unsigned shift = 0;
-    switch (*end) {
-    case 'k':
-    case 'K':
-        shift = 10;
-        break;
-    case 'm':
-    case 'M':
-        shift = 20;
-        break;
-    case 'g':
-    case 'G':
-        shift = 30;
-        break;
-    case 't':
-    case 'T':
-        shift = 40;
-        break;
-    case 'p':
-    case 'P':
-        shift = 50;
-        break;
-    case 'b':
-    case 'B':
-    case '\0':
-        break;
-    default:
-        return -EINVAL;
-    }
-    if (shift) {
-        end++;
-        if (strcasecmp(end, "ib") == 0 || strcasecmp(end, "b") == 0)
-            end += strlen(end);
-    } else if (strcasecmp(end, "b") == 0) {
-        end++; /* plain bytes: "4096B" */
-    }
-    if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
-        return -EINVAL;
-    *out = (uint64_t)v << shift;
-    return 0;
 }
 
 /* 1 when the LEN bytes at H are an IPv4 literal, an IPv6 literal in
@@ -232,7 +182,7 @@ static const char *apply_key(struct config *c, const char *section, const char *
             why = "unknown key";
     } else if (strcmp(section, "chunks") == 0) {
         if (strcmp(name, "size") == 0) {
-            if (config_parse_size(value, &c->chunk_size) != 0 || c->chunk_size < ENGINE_MIN_CHUNK ||
+            if (cairn_parse_size(value, &c->chunk_size) != 0 || c->chunk_size < ENGINE_MIN_CHUNK ||
                 c->chunk_size > ENGINE_MAX_CHUNK)
                 why = "must be a size from 4M to 1P (e.g. 64M, 8G)";
         } else

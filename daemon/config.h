@@ -38,7 +38,5 @@ struct config {
  * line and key into ERR. */
 int config_load(struct config *c, const char *path, char *err, size_t errlen);
 void config_free(struct config *c);
-/* Parses "8G", "64MiB", "4096" into bytes; -EINVAL on garbage. */
-int config_parse_size(const char *s, uint64_t *out);
 
 #endif

@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 struct rpc_channel {
     grpc_channel *ch;
@@ -66,6 +67,9 @@ int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *con
 {
     if (!addr || !*addr)
         return -EINVAL;
+    struct sockaddr_un sa;
+    if (strncmp(addr, "unix:", 5) == 0 && strlen(addr + 5) >= sizeof sa.sun_path)
+        return -ENAMETOOLONG; /* gRPC would log it and fail each call as CANCELLED */
     grpc_init();
     struct rpc_channel *c = calloc(1, sizeof *c);
     if (!c) {

@@ -118,7 +118,8 @@ int rpc_tune_malloc(void);
 /* ---- client ---- */
 
 struct rpc_channel;
-/* ADDR: "unix:/path" or "HOST:PORT". PATHS: the method paths used later by
+/* ADDR: "unix:/path" or "HOST:PORT" (-ENAMETOOLONG: a path longer than a
+ * unix socket's). PATHS: the method paths used later by
  * index (kept, not copied: they must outlive the channel). Unary calls go on
  * session streams (session.proto) when the server has them, plain calls
  * otherwise; CAIRN_NO_SESSIONS in the environment means plain calls only. */

@@ -3,6 +3,8 @@
  */
 #include "ctl.h"
 
+#include "cairn_size.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,47 +41,6 @@ static void listing_end(struct listing *l)
         printf(l->n ? "]\n" : "[]\n");
 }
 
-/* Sizes like 64M, 8G (cairnd uses the same forms). */
-static int parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || s[0] == '-' || errno == ERANGE || v == 0)
-        return -1;
-    int shift = 0;
-    switch (*end) {
-    case 'K':
-    case 'k':
-        shift = 10;
-        end++;
-        break;
-    case 'M':
-    case 'm':
-        shift = 20;
-        end++;
-        break;
-    case 'G':
-    case 'g':
-        shift = 30;
-        end++;
-        break;
-    case 'T':
-    case 't':
-        shift = 40;
-        end++;
-        break;
-    default:
-        break;
-    }
-    if (shift && (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0))
-        end += strlen(end);
-    if (*end || v > UINT64_MAX >> shift) /* would not fit in 64 bits */
-        return -1;
-    *out = (uint64_t)v << shift;
-    return 0;
-}
-
 static int chunk_create(struct ctl *x, int argc, char **argv)
 {
     const char *count_s = NULL, *size_s = NULL;
@@ -93,7 +54,7 @@ static int chunk_create(struct ctl *x, int argc, char **argv)
         fprintf(stderr, "cairnctl: --count must be 1..1024\n");
         return 2;
     }
-    if (size_s && parse_size(size_s, &size) != 0) {
+    if (size_s && (cairn_parse_size(size_s, &size) != 0 || size == 0)) {
         fprintf(stderr, "cairnctl: --size '%s' is not a size (e.g. 64M, 8G)\n", size_s);
         return 2;
     }

@@ -91,6 +91,8 @@ static int put(struct ctl *x, int argc, char **argv)
     rv = cairn_lookup(x->c, vol, parent, name, NULL, &a);
     if (rv == -ENOENT)
         rv = cairn_mknod(x->c, vol, parent, name, S_IFREG | mode, 0, getuid(), getgid(), &a);
+    if (rv == -EEXIST) /* another put created it since: store over it, as over any file */
+        rv = cairn_lookup(x->c, vol, parent, name, NULL, &a);
     if (rv != 0)
         goto fail;
     if (!S_ISREG(a.mode)) {
@@ -130,7 +132,10 @@ static int put(struct ctl *x, int argc, char **argv)
             close(fd);
         return 1;
     }
-    if (a.size > off) { /* the old contents were longer */
+    /* the old contents, or another put's since, were longer */
+    if ((rv = cairn_getattr(x->c, vol, a.ino, NULL, &a)) != 0)
+        goto fail;
+    if (a.size > off) {
         cairn_setattr_t sa = {CAIRN_SET_SIZE, 0, 0, 0, off, 0, 0, 0};
         if ((rv = cairn_setattr(x->c, vol, a.ino, &sa, NULL)) != 0)
             goto fail;
@@ -225,7 +230,7 @@ static void ls_row(struct listing *l, const char *name, const cairn_attr_t *a)
     if (l->x->json) {
         printf("%s{\"name\":", l->n ? "," : "[");
         ctl_json_str(stdout, name);
-        printf(",\"ino\":%llu,\"type\":\"%s\",\"mode\":\"%04o\",\"uid\":%u,\"gid\":%u,"
+        printf(",\"ino\":\"%llu\",\"type\":\"%s\",\"mode\":\"%04o\",\"uid\":%u,\"gid\":%u,"
                "\"nlink\":%u,\"size\":%llu,\"mtime_ns\":%lld}",
                (unsigned long long)a->ino, ctl_type(a->mode), a->mode & 07777, a->uid, a->gid,
                a->nlink, (unsigned long long)a->size, (long long)a->mtime_ns);
@@ -299,7 +304,7 @@ static int version_row(void *ctx, const cairn_version_t *v)
 {
     struct listing *l = ctx;
     if (l->x->json) {
-        printf("%s{\"time_ms\":%lld,\"hlc\":%llu,\"origin\":%u,\"seq\":%llu,\"size\":%llu,"
+        printf("%s{\"time_ms\":%lld,\"hlc\":\"%llu\",\"origin\":%u,\"seq\":%llu,\"size\":%llu,"
                "\"mode\":\"%04o\",\"nlink\":%u,\"mtime_ns\":%lld}",
                l->n ? "," : "[", (long long)v->time_ms, (unsigned long long)v->hlc, v->origin,
                (unsigned long long)v->seq, (unsigned long long)v->attr.size, v->attr.mode & 07777,

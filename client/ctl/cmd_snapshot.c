@@ -35,7 +35,7 @@ static int snap_row(void *ctx, const char *name, int64_t time_ms, uint64_t hlc)
     if (l->x->json) {
         printf("%s{\"name\":", l->n ? "," : "[");
         ctl_json_str(stdout, name);
-        printf(",\"time_ms\":%lld,\"hlc\":%llu}", (long long)time_ms, (unsigned long long)hlc);
+        printf(",\"time_ms\":%lld,\"hlc\":\"%llu\"}", (long long)time_ms, (unsigned long long)hlc);
     } else {
         if (l->n == 0)
             printf("%-24s %s\n", "SNAPSHOT", "TIME (UTC)");

@@ -123,10 +123,19 @@ int main(int argc, char **argv)
     int dd = ended ? 0 : 1;
     while (!ended && dd < argc && strcmp(argv[dd], "--") != 0)
         dd++;
-    /* --json, --server and --timeout may also follow the command */
+    /* --json, --server and --timeout may also follow the command, the
+     * last two as "--opt VALUE" or "--opt=VALUE" as before it */
     for (int i = 1; i < dd; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            x.json = 1;
+        const char *eq = NULL;
+        if (strncmp(argv[i], "--server=", 9) == 0 || strncmp(argv[i], "--timeout=", 10) == 0)
+            eq = strchr(argv[i], '=') + 1;
+        if (strcmp(argv[i], "--json") == 0 || eq) {
+            if (eq && argv[i][2] == 's')
+                x.server = eq;
+            else if (eq && timeout_opt(eq, &x.timeout_ms) != 0)
+                return 2;
+            else if (!eq)
+                x.json = 1;
             memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof *argv);
             argc--, dd--, i--;
         } else if ((strcmp(argv[i], "--server") == 0 || strcmp(argv[i], "--timeout") == 0) &&

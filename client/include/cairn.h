@@ -55,7 +55,8 @@ int cairn_parse_at(const char *s, cairn_at_t *at);
 
 /* ADDR: "unix:PATH" or "HOST:PORT"; NULL: $CAIRN_SERVER or CAIRN_DEFAULT_ADDR.
  * Connecting is lazy: the first call reports an unreachable server
- * (CAIRN_EUNAVAIL). */
+ * (CAIRN_EUNAVAIL); -ENAMETOOLONG at once for a PATH longer than a unix
+ * socket's (107 bytes). */
 int cairn_connect(cairn_t **out, const char *addr);
 void cairn_disconnect(cairn_t *c);
 /* Per-call deadline in ms (0 or less: the default); a read or write longer

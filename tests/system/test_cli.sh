@@ -372,6 +372,8 @@ want_eq "ls json" "$(pyj '[(e["name"], e["type"], e["size"], e["mode"], e["nlink
   '[["big.bin", "file", 5000037, "0600", 1]]'
 run 0 ctl n1 ls v1:/a/b/c/d/big.bin --json
 want_eq "ls file json" "$(pyj '[(e["name"], e["size"]) for e in d]')" '[["big.bin", 5000037]]'
+# ino is above 2^53 (the node id is in its high bits): a string of digits
+want_eq "ls ino string" "$(pyj 'isinstance(d[0]["ino"], str) and int(d[0]["ino"]) > 2**53')" true
 run 0 ctl n1 ls v1:/docs
 want_eq "ls text rows" "$(awk '{ print $1 ":" $NF }' "$OUT" | tr '\n' ' ')" \
   "file:dash.txt file:over file:stdin.txt "
@@ -429,6 +431,8 @@ assert sizes[0] == puts[-1], "newest size %d != last put" % sizes[0]
 assert sizes[-1] == 0, "oldest version is not the empty created file"
 it = iter(sizes)  # the puts' sizes, newest first, are a subsequence
 assert all(any(s == p for s in it) for p in reversed(puts)), "put sizes missing: %r" % sizes
+# hlc is above 2^53: a string of digits, so that jq and JavaScript keep it
+assert all(isinstance(v["hlc"], str) and v["hlc"].isdigit() for v in d), "hlc not a string"
 EOF
 run 0 ctl n1 history v1:/docs/hist
 head -1 "$OUT" | grep -q '^TIME (UTC) ' || fail "history header: $(head -1 "$OUT")"
@@ -455,6 +459,7 @@ run 0 ctl n1 put v1:/snap/added "$F/hello"
 run 0 ctl n1 snapshot create v1 s2
 run 0 ctl n1 --json snapshot list v1
 want_eq "snapshots" "$(pyj '[s["name"] for s in d]')" '["s1", "s2"]'
+want_eq "snapshot hlc strings" "$(pyj 'all(isinstance(s["hlc"], str) and s["hlc"].isdigit() for s in d)')" true
 s1_ms=$(pyj 'd[0]["time_ms"]')
 (( t0 <= s1_ms && s1_ms <= t1 )) || fail "s1 time $s1_ms not within [$t0, $t1]"
 run 0 ctl n1 snapshot list v1
@@ -614,4 +619,52 @@ dump "$T_TMP/dump.4"
 diff "$T_TMP/dump.3" "$T_TMP/dump.4" >"$T_TMP/diff" ||
   fail "state differs after the index was rebuilt at start: $(head -20 "$T_TMP/diff")"
 pass "an index deleted while stopped: rebuilt at start, node status says so, the same contents"
+# ---- races, option forms, sizes, addresses -------------------------------------
+# Eight puts of different lengths to one new path at once: each succeeds (the
+# losers of the create store over the winner's file), and what is left is as
+# long as one of them and made of their bytes (puts of one path are not
+# serialised: like two cp's to one file, their bytes may mix).
+for i in 1 2 3 4 5 6 7 8; do
+  head -c $((i * 1000)) /dev/zero | tr '\0' "$i" >"$F/race$i"
+done
+pids=()
+for i in 1 2 3 4 5 6 7 8; do
+  ctl n1 put v1:/race/f "$F/race$i" >"$T_TMP/race$i.out" 2>&1 &
+  pids+=("$!")
+done
+for i in 1 2 3 4 5 6 7 8; do
+  wait "${pids[$((i - 1))]}" || fail "concurrent put $i of one new path failed: $(cat "$T_TMP/race$i.out")"
+done
+run 0 ctl n1 cat v1:/race/f
+got=$(wc -c <"$OUT")
+(( got % 1000 == 0 && got >= 1000 && got <= 8000 )) ||
+  fail "after concurrent puts v1:/race/f has $got bytes: no put's length"
+[[ -z $(tr -d '1-8' <"$OUT") ]] || fail "after concurrent puts v1:/race/f has bytes no put wrote"
+pass "8 concurrent puts of one new path: all succeed"
+
+# --server=ADDR and --timeout=SECONDS may follow the command too
+run 0 "$CAIRNCTL" --server unix:/nonexistent/s.sock volume list --server="unix:$N1_SOCK" --timeout=5
+grep -q '^v1 ' "$OUT" || fail "volume list with --server= after the command: $(cat "$OUT")"
+run 2 ctl n1 volume list --timeout=abc
+err1 'timeout'
+echo kept >"$F/--timeout=5"
+(cd "$F" && run 0 ctl n1 put v1:/opt/t --timeout=5 -- --timeout=5)
+run 0 ctl n1 cat v1:/opt/t
+cmp -s "$OUT" "$F/--timeout=5" || fail "put --timeout=5 -- --timeout=5 did not store the local file"
+pass "--server= and --timeout= after the command; -- still ends them"
+
+# chunk sizes read as cairnd reads them; a sign, even after a space, is usage
+run 0 ctl n1 --json chunk create --size 4194304B
+want_eq "chunk of 4194304B" "$(pyj 'd[0]["capacity"]')" 4194304
+for s in ' -5' '-5' '0' '4X'; do
+  run 2 ctl n1 chunk create --size "$s"
+  err1 'is not a size'
+done
+pass "chunk create --size: cairnd's forms (4194304B); signs, 0 and garbage are usage errors"
+
+# a unix socket path longer than the kernel takes: one line, at once
+run 1 "$CAIRNCTL" --server "unix:/tmp/$(printf 'x%.0s' {1..120})" volume list
+err1 'too long'
+pass "a unix socket path too long for the kernel: one line"
+
 (( ${#DEFECTS[@]} == 0 )) || fail "${#DEFECTS[@]} defect(s): $(printf '%s; ' "${DEFECTS[@]}")"
