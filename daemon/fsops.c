@@ -546,6 +546,8 @@ int fs_mknod(struct volume *v, uint64_t parent, const char *name, uint32_t mode,
     int rv = check_name(name);
     if (rv != 0)
         return rv;
+    if (mode & ~(uint32_t)(S_IFMT | 07777)) /* bits no file has: kept in history forever */
+        return -EINVAL;
     size_t tlen = 0;
     if (target) {
         tlen = strnlen(target, PATH_MAX);

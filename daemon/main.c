@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -184,6 +185,13 @@ int main(int argc, char **argv)
     log_set_level(cfg.log_level);
     if (rpc_tune_malloc() != 0)
         log_warn("main", "malloc refused the piece-buffer settings: streams will be slower");
+    /* Every chunk keeps a file open: take all the descriptors allowed. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &nofile) != 0)
+            log_warn("main", "cannot raise the open-files limit: %s", strerror(errno));
+    }
 
     sigset_t sigs;
     sigemptyset(&sigs);

@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "fsops.h"
 #include "hlc.h"
+#include "log.h"
 #include "metakey.h"
 #include "methods.h"
 #include "metrics.h"
@@ -934,11 +935,14 @@ static int h_chunk_create(void *app, const ProtobufCMessage *msg, ProtobufCMessa
             }
         free(ci);
     }
-    if (rv != 0 && rep->n_chunks == 0) {
+    if (rv != 0) { /* the caller hears the error; the log, what was made */
+        if (rep->n_chunks)
+            log_msg(LOG_WARN, "service", "chunk create: %zu of %u chunks made, then: %s",
+                    rep->n_chunks, count, cairn_strerror(rv));
         protobuf_c_message_free_unpacked(&rep->base, NULL);
         return rv;
     }
-    *resp = &rep->base; /* the chunks made before a failure are listed */
+    *resp = &rep->base;
     return 0;
 }
 
@@ -993,6 +997,10 @@ static int h_volume_create(void *app, const ProtobufCMessage *msg, ProtobufCMess
             return -EINVAL;
         d = DURABILITY_REPLICAS;
     }
+    /* No replication exists yet: a volume that promised N copies would
+     * acknowledge every fsync with one. Refused until peers can keep it. */
+    if (d == DURABILITY_REPLICAS)
+        return -EOPNOTSUPP;
     if ((rv = engine_volume_create(s->e, name, d, (uint8_t)replicas)) == 0)
         *resp = admin_empty();
     return rv;

@@ -3,6 +3,8 @@
  */
 #include "ctl.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 static int volume_create(struct ctl *x, int argc, char **argv)
@@ -13,7 +15,13 @@ static int volume_create(struct ctl *x, int argc, char **argv)
     int rv;
     if ((rv = ctl_connect(x)) != 0)
         return rv;
-    if ((rv = cairn_volume_create(x->c, argv[0], dur)) != 0) {
+    if ((rv = cairn_volume_create(x->c, argv[0], dur)) == -EOPNOTSUPP) {
+        fprintf(stderr,
+                "cairnctl: volume create %.255s: --durability %s needs replication to peers, "
+                "which this release does not have (use local)\n",
+                argv[0], dur);
+        return 1;
+    } else if (rv != 0) {
         char what[300];
         snprintf(what, sizeof what, "volume create %.255s", argv[0]);
         return ctl_fail(what, rv);

@@ -435,6 +435,11 @@ def limits():
          SC.FAILED_PRECONDITION)
     want("Mknod with an invalid type", unary(P("Fs", "Mknod"), ser(fs_pb2.MknodRequest(
         volume=V1, parent=ROOT, name=b"badtype", mode=0o170000)))[0], SC.INVALID_ARGUMENT)
+    want("Mknod with bits above the type", unary(P("Fs", "Mknod"), ser(fs_pb2.MknodRequest(
+        volume=V1, parent=ROOT, name=b"highbits", mode=stat.S_IFREG | 0o644 | (0xfff << 20))))[0],
+         SC.INVALID_ARGUMENT)
+    want("Lookup of the refused highbits", unary(P("Fs", "Lookup"), ser(fs_pb2.LookupRequest(
+        volume=V1, parent=ROOT, name=b"highbits")))[0], SC.NOT_FOUND)
     want("ReadDir limit 2^32-1", unary(P("Fs", "ReadDir"), ser(fs_pb2.ReadDirRequest(
         volume=V1, dir=ROOT, limit=0xFFFFFFFF)))[0], SC.OK)
     want("ReadDir of a file", unary(P("Fs", "ReadDir"), ser(fs_pb2.ReadDirRequest(

@@ -233,7 +233,9 @@ want_eq "chunk list text rows" "$(grep -c '^[0-9a-f]\{32\} ' "$OUT")" 4
 
 run 0 ctl n1 volume create v1
 run 0 ctl n1 volume create v2 --durability local
-run 0 ctl n1 volume create v3 --durability replicas=2
+run 1 ctl n1 volume create v3 --durability replicas=2 # no replication yet: refused
+err1 'volume create v3: --durability replicas=2 needs replication to peers'
+run 0 ctl n1 volume create v3 --durability local
 run 0 ctl n1 chunk assign "${ch[0]}" v1
 run 0 ctl n1 chunk assign "${ch[1]}" v1
 run 0 ctl n1 chunk assign "${ch[2]}" v2
@@ -259,10 +261,10 @@ run 1 ctl n1 volume create v4 --durability sometimes
 err1 'volume create v4: '
 run 0 ctl n1 --json volume list
 want_eq "volumes" "$(pyj 'sorted((v["name"], v["durability"], v["chunks"], v["capacity"], v["read_only"]) for v in d)')" \
-  '[["v1", "local", 2, 134217728, false], ["v2", "local", 1, 67108864, false], ["v3", "replicas=2", 0, 0, false]]'
+  '[["v1", "local", 2, 134217728, false], ["v2", "local", 1, 67108864, false], ["v3", "local", 0, 0, false]]'
 run 0 ctl n1 volume list
-grep -Eq '^v3 +replicas=2 +0 ' "$OUT" || fail "volume list text: $(cat "$OUT")"
-pass "volume create/list (local, replicas=2; duplicate and bad durability fail)"
+grep -Eq '^v3 +local +0 ' "$OUT" || fail "volume list text: $(cat "$OUT")"
+pass "volume create/list (local; replicas=N refused until replication exists; duplicate and bad durability fail)"
 
 # ---- put, cat, ls, rm --------------------------------------------------------------
 printf 'hello, cairn\n' >"$F/hello"
