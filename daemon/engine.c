@@ -937,21 +937,6 @@ int engine_reindexing(struct engine *e)
     return atomic_load(&e->reindexing);
 }
 
-int engine_responsive(struct engine *e, int ms)
-{
-    if (engine_reindexing(e))
-        return 1; /* a reindex holds the gate for as long as it takes */
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    int64_t ns = dl.tv_nsec + (int64_t)ms * 1000000;
-    dl.tv_sec += (time_t)(ns / 1000000000);
-    dl.tv_nsec = (long)(ns % 1000000000);
-    if (pthread_rwlock_clockrdlock(&e->gate, CLOCK_MONOTONIC, &dl) != 0)
-        return engine_reindexing(e); /* it may have started meanwhile */
-    pthread_rwlock_unlock(&e->gate);
-    return 1;
-}
-
 int engine_reindex(struct engine *e)
 {
     atomic_store(&e->reindexing, 1);

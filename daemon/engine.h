@@ -79,9 +79,6 @@ int engine_close(struct engine *e);
  * CAIRN_EINDEX (engine_enter) until a reindex succeeds or the node restarts
  * (which rebuilds the index, as its marker was not written). */
 int engine_reindex(struct engine *e);
-/* 1 if every operation could still get into the engine: its gate can be
- * taken within MS milliseconds, or a reindex holds it. For the watchdog. */
-int engine_responsive(struct engine *e, int ms);
 /* 1 while a reindex waits for or holds the engine (it blocks every call
  * that enters it, for as long as the rebuild takes). */
 int engine_reindexing(struct engine *e);

@@ -61,6 +61,10 @@ unmount() {
 }
 
 mount_demo() {
+  # a mount whose cairn-fuse died (ENOTCONN): unmount it, then mount afresh
+  if grep -qs " $run/mnt fuse" /proc/mounts && ! mountpoint -q "$run/mnt" 2>/dev/null; then
+    unmount
+  fi
   mkdir -p "$run/mnt"
   mountpoint -q "$run/mnt" && return 0
   "$build/fsadapter/cairn-fuse" --server "unix:$run/node1/cairnd.sock" demo "$run/mnt"
