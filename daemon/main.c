@@ -260,6 +260,12 @@ int main(int argc, char **argv)
                 cfg.metrics_listen);
         goto out;
     }
+    if (cfg.listen && strncmp(cfg.listen, "127.", 4) != 0 &&
+        strncmp(cfg.listen, "localhost:", 10) != 0 && strncmp(cfg.listen, "[::1]:", 6) != 0)
+        log_warn("cairnd",
+                 "[node] listen %s is not a loopback address, and cairnd has no client "
+                 "authentication yet: whoever reaches it can read and write every volume",
+                 cfg.listen);
     log_info("cairnd", "node %u (%s) serving: socket %s, tcp %s (port %d), metrics %s",
              engine_node_id(e), cfg.name, cfg.socket ? cfg.socket : "off",
              cfg.listen ? cfg.listen : "off", srv ? rpc_server_port(srv) : 0,
