@@ -841,12 +841,13 @@ int engine_close(struct engine *e)
 {
     if (!e)
         return 0;
-    int rv = 0, r;
+    /* a volume or catalog that failed a flush before (read-only until a
+     * restart) makes the close fail too: not everything reached the disk */
+    int rv = e->catalog_failed ? CAIRN_EFAILED : 0, r;
     for (uint32_t i = 0; i < e->n_vols; i++) {
-        /* a volume that failed before (read-only until restart) said so
-         * then; a flush that fails now is news */
-        if (e->meta && !atomic_load(&e->vols[i]->failed) && (r = volume_flush(e->vols[i])) != 0 &&
-            rv == 0)
+        if (e->meta && atomic_load(&e->vols[i]->failed) && rv == 0)
+            rv = CAIRN_EFAILED;
+        else if (e->meta && (r = volume_flush(e->vols[i])) != 0 && rv == 0)
             rv = r;
         volume_free(e->vols[i]);
     }
@@ -942,7 +943,8 @@ int engine_reindex(struct engine *e)
     atomic_store(&e->reindexing, 1);
     pthread_rwlock_wrlock(&e->gate);
     pthread_mutex_lock(&e->lock);
-    int rv = 0;
+    /* a failed catalog write is not retried by the rebuild's syncs (2) */
+    int rv = e->catalog_failed ? CAIRN_EFAILED : 0;
     for (uint32_t i = 0; i < e->n_vols && rv == 0; i++)
         rv = volume_flush(e->vols[i]);
     if (rv == 0) {

@@ -69,12 +69,16 @@ struct engine_stats {
  * every volume. A data directory locked by another process: -EBUSY. */
 int engine_open(struct engine **out, const struct engine_opts *o);
 /* Flushes and closes; pending writes that were never fsync'ed are flushed.
- * Everything is released either way; the first error of a flush (of a
- * volume that had not failed before) or of the index sync is returned (the
- * next open recovers from the chunk logs). */
+ * Everything is released either way; the first error of a flush or of the
+ * index sync is returned, CAIRN_EFAILED when a volume or the catalog had
+ * failed a flush before (not everything reached the disk; the next open
+ * recovers from the chunk logs). */
 int engine_close(struct engine *e);
 
-/* Throws the index away and rebuilds it from the chunk files alone. When it
+/* Throws the index away and rebuilds it from the chunk files alone;
+ * CAIRN_EFAILED, before anything is touched, when a volume or the catalog
+ * failed a flush (a rebuild would sync their failed bytes again and take
+ * them for durable: a restart recovers them instead). When it
  * fails the index is incomplete: every file operation then fails with
  * CAIRN_EINDEX (engine_enter) until a reindex succeeds or the node restarts
  * (which rebuilds the index, as its marker was not written). */

@@ -802,6 +802,47 @@ static void engine_close_reports_a_failed_final_flush(void **state)
     }
 }
 
+/* After a failed flush of a volume, or of the catalog (a chunk assignment),
+ * a reindex is refused before it touches anything (its syncs would succeed
+ * on the failed bytes and take them for durable) and the close fails too
+ * (cairnd then exits 1, not "stopped cleanly"); the next open recovers and
+ * writes work again. */
+static void failed_flush_refuses_reindex_and_fails_the_close(void **state)
+{
+    (void)state;
+    quiet();
+    for (int catalog = 0; catalog < 2; catalog++) {
+        char *dir = tu_tmpdir("iofault-failed");
+        struct engine *e;
+        uint64_t ino;
+        struct volume *v = one_file(dir, "f", &e, &ino);
+        assert_int_equal(fs_fsync(v), 0);
+        uint8_t id[16];
+        if (catalog)
+            assert_int_equal(engine_chunk_create(e, 16u << 20, id), 0);
+        fault_reset();
+        fault_arm("fdatasync", 1, -EIO, 0); /* once: a retry would succeed */
+        if (catalog) {
+            assert_int_equal(engine_chunk_assign(e, id, "m"), CAIRN_EFAILED);
+        } else {
+            assert_int_equal(fs_write(v, ino, 0, "lost?", 5, NULL), 0);
+            assert_int_equal(fs_fsync(v), CAIRN_EFAILED);
+        }
+        fault_reset();
+        assert_int_equal(engine_reindex(e), CAIRN_EFAILED);
+        assert_int_equal(engine_index_lost(e), 0); /* refused, not half done */
+        assert_int_equal(engine_close(e), CAIRN_EFAILED);
+        struct engine_opts o = {.data_dir = dir};
+        assert_int_equal(engine_open(&e, &o), 0);
+        assert_int_equal(engine_volume(e, "m", &v), 0);
+        assert_int_equal(fs_write(v, ino, 0, "again", 5, NULL), 0);
+        assert_int_equal(fs_fsync(v), 0);
+        assert_int_equal(engine_close(e), 0);
+        tu_rmrf(dir);
+        free(dir);
+    }
+}
+
 /* A reindex that fails part way (a chunk read fails) leaves an incomplete
  * index: every file operation then fails with CAIRN_EINDEX instead of
  * answering from a part of the index (a file not found, a write applied to
@@ -902,6 +943,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pwrite_faults_lose_nothing_acknowledged),
         cmocka_unit_test(engine_close_reports_a_failed_final_flush),
+        cmocka_unit_test(failed_flush_refuses_reindex_and_fails_the_close),
         cmocka_unit_test(torn_pwrite_faults_lose_nothing_acknowledged),
         cmocka_unit_test(fdatasync_fault_fails_the_volume_until_reopen),
         cmocka_unit_test(failed_large_write_keeps_whole_groups_only),
