@@ -177,6 +177,15 @@ static int put_location(struct apply_ctx *a, const struct record *r, uint32_t ch
     size_t oldlen;
     int rv = a->fresh ? -ENOENT : meta_get(a->m, CF_RECORDS, key, klen, &old, &oldlen);
     if (rv == 0) {
+        struct recloc was;
+        if (iv_recloc_decode(&was, (const uint8_t *)old, oldlen) == 0 &&
+            (was.chunk_no != chunk_no || was.off != off))
+            /* two records with one dot: never silently one of them */
+            log_err("apply",
+                    "record %u:%llu in chunk %u at %llu is not applied: that dot is indexed"
+                    " for chunk %u at %llu (a sequence number was given twice)",
+                    r->dot.origin, (unsigned long long)r->dot.seq, chunk_no,
+                    (unsigned long long)off, was.chunk_no, (unsigned long long)was.off);
         free(old);
         return 1;
     }

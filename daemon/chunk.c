@@ -484,7 +484,20 @@ int chunk_scan(struct chunk *c, uint64_t from, chunk_scan_fn fn, void *ctx, int 
         }
         if (next == 0 && !may_cut && bad != CAIRN_ETORN) {
             /* nothing valid follows, but whether these bytes were ever
-             * acknowledged is unknown here: keep them, report them */
+             * acknowledged is unknown here: keep them, report them. A
+             * damaged record whose verified header gives its extent goes to
+             * FN as damage does elsewhere, so it is indexed (its dot taken,
+             * its data reading as a checksum error) and a later scan that
+             * may cut starts after it instead of cutting it as a torn tail */
+            if (fn && skippable(&w, pos, bad) && total <= w.end - pos) {
+                const uint8_t *buf = win_get(&w, pos, total);
+                if (!buf) {
+                    rv = w.err ? w.err : CAIRN_ETORN;
+                    goto out;
+                }
+                if ((rv = fn(ctx, c, pos, buf, total, NULL)) != 0)
+                    goto out;
+            }
             damaged_bytes += w.end - pos;
             log_err("chunk",
                     "chunk %u: the last %llu bytes (from offset %llu) do not verify (%s);"

@@ -678,6 +678,60 @@ static void damaged_last_record_is_not_dropped_as_a_torn_tail(void **state)
     cx_destroy(&c);
 }
 
+/*
+ * The same damage met by a rebuild (the index deleted): the rebuild cannot
+ * tell it from a torn tail, so it keeps the bytes, and it indexes the
+ * record (its header verifies) so that the NEXT start, which may cut an
+ * unindexed tail, does not cut it: the chunk keeps its size across both
+ * opens, and a write after them gets a dot of its own (not the damaged
+ * record's again), which a reindex keeps. (The damaged record's size
+ * change is not applied, so b reads as it was before that write.)
+ */
+static void damaged_last_record_survives_a_rebuild_and_the_next_start(void **state)
+{
+    (void)state;
+    quiet();
+    g_rng = tu_seed("damaged_last_rebuilt");
+    struct cx c;
+    cx_create(&c, "corrupt5r");
+    uint64_t a = mkfile(&c, "a"), b = mkfile(&c, "b");
+    uint8_t *ad = random_bytes(30000), *bd = random_bytes(20000);
+    wr(&c, a, 0, ad, 30000);
+    wr(&c, b, 0, bd, 20000);
+    assert_int_equal(fs_fsync(c.v), 0);
+    char *path;
+    size_t n;
+    struct rec *recs = cx_close_and_parse(&c, &path, &n);
+    const struct rec *last = &recs[n - 1];
+    assert_true(last->has_data && last->ino == b);
+    uint64_t before = file_size(path);
+    flip_byte(path, last->data_pos + (uint32_t)tu_rand(&g_rng) % last->data_len);
+
+    drop_index(&c);
+    cx_open(&c); /* rebuilds: keeps the bytes */
+    assert_int_equal(file_size(path), before);
+    cx_close(&c);
+    cx_open(&c); /* an ordinary start: must not cut them now */
+    uint64_t after = file_size(path);
+    printf("# rebuild then start: chunk %llu -> %llu bytes, b size %llu\n",
+           (unsigned long long)before, (unsigned long long)after,
+           (unsigned long long)size_of(&c, b));
+    assert_int_equal(after, before);
+
+    /* a repair of b: its own dot, kept by a reindex */
+    wr(&c, b, 0, bd, 20000);
+    assert_int_equal(fs_fsync(c.v), 0);
+    assert_int_equal(engine_reindex(c.e), 0);
+    expect_data(&c, b, 0, bd, 20000);
+    expect_data(&c, a, 0, ad, 30000);
+
+    free(recs);
+    free(path);
+    free(ad);
+    free(bd);
+    cx_destroy(&c);
+}
+
 static void every_byte_of_a_data_record_is_covered_by_its_checksum(void **state)
 {
     (void)state;
@@ -1266,6 +1320,7 @@ int main(void)
         cmocka_unit_test(chunk_cut_inside_its_last_record_keeps_acknowledged_data),
         cmocka_unit_test(unfinished_chunk_creation_is_removed_at_open),
         cmocka_unit_test(damaged_last_record_is_not_dropped_as_a_torn_tail),
+        cmocka_unit_test(damaged_last_record_survives_a_rebuild_and_the_next_start),
         cmocka_unit_test(every_byte_of_a_data_record_is_covered_by_its_checksum),
         cmocka_unit_test(damaged_catalog_record_does_not_empty_the_volume),
         cmocka_unit_test(damaged_inode_number_plants_no_data_in_a_later_file),
