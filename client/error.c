@@ -1,6 +1,7 @@
 /*
  * error.c — owns the text of every cairn error code (cairn_err.h).
- * Pure; thread-safe (only static strings; strerror_r for errno values).
+ * Pure; thread-safe (static strings, and glibc's strerror for errno values,
+ * whose known codes are static strings too).
  */
 #include "cairn_err.h"
 

@@ -28,11 +28,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* mkdir of one path; an existing directory is fine, anything else is not. */
+/* mkdir of one path, its entry made durable in its parent (the chunks live
+ * under it); an existing directory is fine, anything else is not. */
 static int mkdir_one(const char *p)
 {
-    if (mkdir(p, 0700) == 0)
-        return 0;
+    if (mkdir(p, 0700) == 0) {
+        char *parent = xstrdup(p);
+        char *slash = strrchr(parent, '/');
+        int rv = 0;
+        if (slash) {
+            *(slash == parent ? slash + 1 : slash) = '\0';
+            rv = io_fsync_dir(parent);
+        }
+        free(parent);
+        return rv;
+    }
     if (errno != EEXIST)
         return -errno;
     struct stat st;
