@@ -69,28 +69,49 @@ static char *read_line(char *str, int num, void *stream)
     return str;
 }
 
-/* 1 when the LEN bytes at H are an IPv4 literal, an IPv6 literal in
- * brackets, or a host name's characters (names are resolved when bound). */
-static int host_ok(const char *h, size_t len)
+/* What the LEN bytes at H name: HOST_BAD, or a host that HOST_LOOPBACK
+ * names this machine only, or HOST_OTHER. An IPv4 literal (as
+ * inet_aton reads it: "127.1" too), an IPv6 literal in brackets (a zone
+ * "%lo" allowed), or a host name's characters (names are resolved when
+ * bound; "localhost" counts as loopback). */
+enum host_kind { HOST_BAD, HOST_LOOPBACK, HOST_OTHER };
+static enum host_kind host_kind(const char *h, size_t len)
 {
     char buf[256];
     if (len == 0 || len >= sizeof buf)
-        return 0;
+        return HOST_BAD;
     memcpy(buf, h, len);
     buf[len] = '\0';
-    unsigned char a[sizeof(struct in6_addr)];
     if (buf[0] == '[') {
-        if (buf[len - 1] != ']')
-            return 0;
+        struct in6_addr a6;
+        if (len < 3 || buf[len - 1] != ']')
+            return HOST_BAD;
         buf[len - 1] = '\0';
-        return inet_pton(AF_INET6, buf + 1, a) == 1;
+        char *zone = strchr(buf, '%');
+        if (zone)
+            *zone = '\0';
+        if (inet_pton(AF_INET6, buf + 1, &a6) != 1)
+            return HOST_BAD;
+        return IN6_IS_ADDR_LOOPBACK(&a6) ? HOST_LOOPBACK : HOST_OTHER;
     }
-    if (strspn(buf, "0123456789.") == len) /* looks like IPv4: must be one */
-        return inet_pton(AF_INET, buf, a) == 1;
-    return strspn(buf, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == len;
+    if (strspn(buf, "0123456789.") == len) { /* looks like IPv4: must be one */
+        struct in_addr a4;
+        if (inet_aton(buf, &a4) == 0)
+            return HOST_BAD;
+        return (ntohl(a4.s_addr) >> 24) == 127 ? HOST_LOOPBACK : HOST_OTHER;
+    }
+    if (strspn(buf, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != len)
+        return HOST_BAD;
+    return strcasecmp(buf, "localhost") == 0 ? HOST_LOOPBACK : HOST_OTHER;
 }
 
-/* "HOST:PORT" with a numeric port 0..65535 (host_ok); "none" or "" turns
+int config_addr_is_loopback(const char *addr)
+{
+    const char *colon = addr ? strrchr(addr, ':') : NULL;
+    return colon && host_kind(addr, (size_t)(colon - addr)) == HOST_LOOPBACK;
+}
+
+/* "HOST:PORT" with a numeric port 0..65535 (host_kind); "none" or "" turns
  * it off. */
 static int parse_addr(const char *v, char **out)
 {
@@ -99,7 +120,7 @@ static int parse_addr(const char *v, char **out)
     if (!*v || strcmp(v, "none") == 0)
         return 0;
     const char *colon = strrchr(v, ':');
-    if (!colon || colon == v || !host_ok(v, (size_t)(colon - v)))
+    if (!colon || colon == v || host_kind(v, (size_t)(colon - v)) == HOST_BAD)
         return -EINVAL;
     char *end;
     long port = strtol(colon + 1, &end, 10);

@@ -38,5 +38,8 @@ struct config {
  * line and key into ERR. */
 int config_load(struct config *c, const char *path, char *err, size_t errlen);
 void config_free(struct config *c);
+/* 1 when ADDR ("HOST:PORT", as [node] listen takes it) can be reached from
+ * this machine only: 127.0.0.0/8, [::1] or localhost. */
+int config_addr_is_loopback(const char *addr);
 
 #endif

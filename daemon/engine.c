@@ -489,6 +489,15 @@ static int recover_chunk(struct engine *e, struct chunk *c, struct volume *v)
     e->torn_dropped += dropped;
     if (rv == 0)
         rv = settle_held(&rp, c);
+    if (rv == 0 && e->rebuilding && (v || c->no == CHUNK_CATALOG_NO) && rp.applied < c->tail) {
+        /* damaged bytes the scan kept at the end (it cannot tell them from
+         * a write that never finished, chunk.c): taken as applied, so that
+         * a later start, which cuts an unapplied torn tail, keeps them too.
+         * Not for an unassigned chunk: its records wait for an assignment */
+        rp.applied = c->tail;
+        rp.last = 0; /* no verified record ends there */
+        rp.n++;      /* the applied offset goes out with the batch */
+    }
     if (rv == 0)
         rv = replay_commit(&rp, c);
     if (v)

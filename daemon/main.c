@@ -260,8 +260,7 @@ int main(int argc, char **argv)
                 cfg.metrics_listen);
         goto out;
     }
-    if (cfg.listen && strncmp(cfg.listen, "127.", 4) != 0 &&
-        strncmp(cfg.listen, "localhost:", 10) != 0 && strncmp(cfg.listen, "[::1]:", 6) != 0)
+    if (cfg.listen && !config_addr_is_loopback(cfg.listen))
         log_warn("cairnd",
                  "[node] listen %s is not a loopback address, and cairnd has no client "
                  "authentication yet: whoever reaches it can read and write every volume",

@@ -68,7 +68,10 @@ int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *con
     if (!addr || !*addr)
         return -EINVAL;
     struct sockaddr_un sa;
-    if (strncmp(addr, "unix:", 5) == 0 && strlen(addr + 5) >= sizeof sa.sun_path)
+    const char *upath = strncmp(addr, "unix://", 7) == 0 ? addr + 7
+                        : strncmp(addr, "unix:", 5) == 0 ? addr + 5
+                                                          : NULL;
+    if (upath && strlen(upath) >= sizeof sa.sun_path)
         return -ENAMETOOLONG; /* gRPC would log it and fail each call as CANCELLED */
     grpc_init();
     struct rpc_channel *c = calloc(1, sizeof *c);

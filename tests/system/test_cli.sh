@@ -664,6 +664,9 @@ for s in ' -5' '-5' '0' '4X'; do
 done
 pass "chunk create --size: cairnd's forms (4194304B); signs, 0 and garbage are usage errors"
 
+# the unix:///ABSOLUTE form works too
+run 0 "$CAIRNCTL" --server "unix://$N1_SOCK" volume list
+grep -q '^v1 ' "$OUT" || fail "volume list over unix://$N1_SOCK: $(cat "$OUT")"
 # a unix socket path longer than the kernel takes: one line, at once
 run 1 "$CAIRNCTL" --server "unix:/tmp/$(printf 'x%.0s' {1..120})" volume list
 err1 'too long'

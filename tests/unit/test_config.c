@@ -254,8 +254,9 @@ static void config_repeated_key_is_refused(void **state)
 static void config_address_ports_are_checked(void **state)
 {
     struct fx *f = *state;
-    static const char *good[] = {"127.0.0.1:0", "host:65535", "[::]:7420",
-                                 "a:1",         "[::1]:1",    "node-2.example:7420"};
+    static const char *good[] = {
+        "127.0.0.1:0",         "host:65535",        "[::]:7420",  "a:1",          "[::1]:1",
+        "node-2.example:7420", "[fe80::1%lo]:7420", "127.1:7420", "my_host:7420", "1.2.3:1"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         char text[128];
         snprintf(text, sizeof text, "[node]\nlisten = %s\n", good[i]);
@@ -272,10 +273,9 @@ static void config_address_ports_are_checked(void **state)
             fail_msg("metrics_listen = %s rejected: %s", mgood[i], f->err);
         assert_string_equal(f->c.metrics_listen, mgood[i]);
     }
-    static const char *bad[] = {"127.0.0.1", "127.0.0.1:", ":7420",     "host:65536",
-                                "host:-1",   "host:7x",    "host:port", "999.1.1.1:7420",
-                                "1.2.3:1",   "[::1:7420",  "[zz]:1",    "a b:1",
-                                "h/st:1"};
+    static const char *bad[] = {
+        "127.0.0.1",      "127.0.0.1:", ":7420",  "host:65536", "host:-1", "host:7x", "host:port",
+        "999.1.1.1:7420", "[::1:7420",  "[zz]:1", "a b:1",      "h/st:1",  "[]:1"};
     static const char *mbad[] = {"host:9420", "[::1]:9420", "999.1.1.1:80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[128];
@@ -293,6 +293,23 @@ static void config_address_ports_are_checked(void **state)
             f, text, 2,
             "[node] metrics_listen: must be IPV4:PORT, localhost:PORT or none (metrics.c)");
     }
+}
+
+/* Which listen addresses reach this machine only (cairnd warns about the
+ * others: no client authentication yet). */
+static void config_loopback_addresses(void **state)
+{
+    (void)state;
+    static const char *yes[] = {"127.0.0.1:7420", "127.1:1",     "127.255.0.9:2",
+                                "localhost:3",    "LOCALHOST:3", "[::1]:4"};
+    static const char *no[] = {"0.0.0.0:7420",      "10.0.0.1:1", "[::]:2",      "[fe80::1%lo]:3",
+                               "127.example.com:4", "host:5",     "128.0.0.1:6", NULL};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        if (!config_addr_is_loopback(yes[i]))
+            fail_msg("%s: not taken for loopback", yes[i]);
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        if (config_addr_is_loopback(no[i]))
+            fail_msg("%s: taken for loopback", no[i] ? no[i] : "NULL");
 }
 
 static void config_chunk_size_takes_suffixes_and_a_4m_minimum(void **state)
@@ -580,6 +597,7 @@ int main(void)
         T(config_empty_name_is_refused_or_defaulted),
         T(config_repeated_key_is_refused),
         T(config_address_ports_are_checked),
+        T(config_loopback_addresses),
         T(config_chunk_size_takes_suffixes_and_a_4m_minimum),
         T(config_rpc_threads_must_be_1_to_256),
         T(config_rpc_pollers_must_be_1_to_256),

@@ -685,12 +685,12 @@ static void damaged_last_record_is_not_dropped_as_a_torn_tail(void **state)
  * unindexed tail, does not cut it: the chunk keeps its size across both
  * opens, and a write after them gets a dot of its own (not the damaged
  * record's again), which a reindex keeps. (The damaged record's size
- * change is not applied, so b reads as it was before that write.)
+ * change is not applied, so b reads as it was before that write.) Variant
+ * 0: a byte of its data; variant 1: a byte of its header (its HLC), so its
+ * length and dot cannot be trusted: kept and not indexed, and still not cut.
  */
-static void damaged_last_record_survives_a_rebuild_and_the_next_start(void **state)
+static void damaged_last_record_survives(int header)
 {
-    (void)state;
-    quiet();
     g_rng = tu_seed("damaged_last_rebuilt");
     struct cx c;
     cx_create(&c, "corrupt5r");
@@ -705,7 +705,8 @@ static void damaged_last_record_survives_a_rebuild_and_the_next_start(void **sta
     const struct rec *last = &recs[n - 1];
     assert_true(last->has_data && last->ino == b);
     uint64_t before = file_size(path);
-    flip_byte(path, last->data_pos + (uint32_t)tu_rand(&g_rng) % last->data_len);
+    flip_byte(path, header ? last->pos + 33
+                           : last->data_pos + (uint32_t)tu_rand(&g_rng) % last->data_len);
 
     drop_index(&c);
     cx_open(&c); /* rebuilds: keeps the bytes */
@@ -713,8 +714,8 @@ static void damaged_last_record_survives_a_rebuild_and_the_next_start(void **sta
     cx_close(&c);
     cx_open(&c); /* an ordinary start: must not cut them now */
     uint64_t after = file_size(path);
-    printf("# rebuild then start: chunk %llu -> %llu bytes, b size %llu\n",
-           (unsigned long long)before, (unsigned long long)after,
+    printf("# %s damaged, rebuild then start: chunk %llu -> %llu bytes, b size %llu\n",
+           header ? "header" : "data", (unsigned long long)before, (unsigned long long)after,
            (unsigned long long)size_of(&c, b));
     assert_int_equal(after, before);
 
@@ -730,6 +731,14 @@ static void damaged_last_record_survives_a_rebuild_and_the_next_start(void **sta
     free(ad);
     free(bd);
     cx_destroy(&c);
+}
+
+static void damaged_last_record_survives_a_rebuild_and_the_next_start(void **state)
+{
+    (void)state;
+    quiet();
+    damaged_last_record_survives(0);
+    damaged_last_record_survives(1);
 }
 
 static void every_byte_of_a_data_record_is_covered_by_its_checksum(void **state)
