@@ -77,7 +77,13 @@ struct engine {
     struct volume **vols;
     uint32_t n_vols;
     _Atomic uint64_t torn_dropped;
-    _Atomic uint64_t salvaged;         /* damaged records whose data stays indexed */
+    _Atomic uint64_t salvaged; /* damaged records whose data stays indexed */
+    /* the highest seq of this node's volume records in chunks no volume
+     * holds (a damaged assignment), found by load: every volume's next seq
+     * starts above it, so assigning such a chunk later cannot give one
+     * dot to two records (load_volume_state) */
+    uint64_t unassigned_seq;
+    uint64_t unassigned_ino;           /* the same for inode numbers (their counter) */
     uint64_t replayed, replayed_bytes; /* by the last load, for its log line */
     int rebuilding;                    /* the index was thrown away: scans must not cut bytes */
     _Atomic int reindexing;            /* engine_reindex waits for or holds the gate */
@@ -269,6 +275,7 @@ struct replay {
     struct apply_ctx apply;
     int n;
     uint64_t applied, last;
+    uint64_t ignored; /* records of an unassigned chunk */
     struct held h;
 };
 
@@ -402,9 +409,17 @@ static int replay_one(void *ctx, struct chunk *c, uint64_t off, const uint8_t *b
         rp->e->stop(rp->e->stop_ctx))
         return -ECANCELED; /* the marker is not written: the next open rebuilds */
     hlc_observe(&rp->e->hlc, r->hlc);
-    if (c->no != CHUNK_CATALOG_NO && !rp->v) {
-        log_warn("engine", "chunk %u is not assigned but holds a record at %llu; ignored", c->no,
-                 (unsigned long long)off);
+    if (c->no != CHUNK_CATALOG_NO && !rp->v) { /* reported by recover_chunk */
+        struct engine *e = rp->e;
+        if (r->kind == REC_KIND_VOLUME && r->dot.origin == e->node.id) {
+            if (r->dot.seq > e->unassigned_seq)
+                e->unassigned_seq = r->dot.seq;
+            for (uint32_t i = 0; i < r->n_eff; i++)
+                if (r->eff[i].type == EFF_INODE && r->eff[i].ino >> INO_NODE_SHIFT == e->node.id &&
+                    (r->eff[i].ino & INO_COUNTER_MAX) > e->unassigned_ino)
+                    e->unassigned_ino = r->eff[i].ino & INO_COUNTER_MAX;
+        }
+        rp->ignored++;
         return 0;
     }
     struct held *h = &rp->h;
@@ -487,6 +502,11 @@ static int recover_chunk(struct engine *e, struct chunk *c, struct volume *v)
     uint64_t dropped = 0;
     rv = chunk_scan(c, applied, replay_one, &rp, !e->rebuilding, &dropped);
     e->torn_dropped += dropped;
+    if (rp.ignored)
+        log_warn("engine",
+                 "chunk %u is not assigned to a volume but holds %llu records: ignored until"
+                 " `chunk assign` gives it back to its volume (and a restart applies them)",
+                 c->no, (unsigned long long)rp.ignored);
     if (rv == 0)
         rv = settle_held(&rp, c);
     if (rv == 0 && e->rebuilding && (v || c->no == CHUNK_CATALOG_NO) && rp.applied < c->tail) {
@@ -653,6 +673,11 @@ static int load_volume_state(struct engine *e, struct volume *v)
     }
     rv = meta_iter_status(it);
     meta_iter_free(it);
+    /* engine.unassigned_seq: past what a chunk no volume holds used */
+    if (e->unassigned_seq > vv_get(&v->vv, e->node.id))
+        vv_raise(&v->vv, e->node.id, e->unassigned_seq);
+    if (e->unassigned_ino > v->ino_ctr)
+        v->ino_ctr = e->unassigned_ino;
     for (uint32_t i = 0; i < v->n_chunks; i++)
         if (v->chunks[i]->tail > CHUNK_HDR_LEN)
             v->cur = i;
@@ -665,6 +690,7 @@ static int load(struct engine *e)
 {
     int rv;
     e->replayed = e->replayed_bytes = 0;
+    e->unassigned_seq = e->unassigned_ino = 0;
     if ((rv = recover_chunk(e, catalog(e), NULL)) != 0)
         return rv;
     if ((rv = load_volumes(e)) != 0 || (rv = load_assignments(e)) != 0)
