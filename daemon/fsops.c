@@ -48,7 +48,7 @@
 #define WRITE_GROUP_BYTES (1u << 20)
 #define WRITE_GROUP_RECS (WRITE_GROUP_BYTES / BLOCK_SIZE + 1)
 #define COMPACT_PIECES 32
-#define MAX_FILE_SIZE (1ull << 62)
+#define MAX_FILE_SIZE (1ull << 62) /* cairn.h CAIRN_MAX_FILE_SIZE */
 #define XATTR_VALUE_MAX 65536u
 #define LINKS_MAX 65000u
 #define DEPTH_MAX 4096

@@ -244,6 +244,13 @@ int main(int argc, char **argv)
                 o.asof);
         goto out;
     }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (o.asof && fs.at.time_ms > (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000) {
+        /* a view of a time to come would change under its hour-long caches */
+        fprintf(stderr, "cairn-fuse: asof=%s is in the future (mount the volume itself)\n", o.asof);
+        goto out;
+    }
     fs.readonly = o.snapshot || o.asof;
     fs.writeback = o.writeback && !fs.readonly;
     fs.readahead_kb = (unsigned)readahead_kb;

@@ -49,6 +49,26 @@ int fs_errno(int rv)
     }
 }
 
+/* NS since the epoch as a timespec: tv_nsec in [0, 1e9) before 1970 too. */
+static struct timespec ts_of_ns(int64_t ns)
+{
+    int64_t sec = ns / 1000000000, rem = ns % 1000000000;
+    if (rem < 0)
+        sec--, rem += 1000000000;
+    return (struct timespec){.tv_sec = (time_t)sec, .tv_nsec = (long)rem};
+}
+
+/* TS in ns since the epoch, clamped to what 64 bits of ns hold (years 1677
+ * to 2262), as a file system clamps a time past its range. */
+static int64_t ns_of_ts(struct timespec ts)
+{
+    if (ts.tv_sec >= INT64_MAX / 1000000000)
+        return INT64_MAX;
+    if (ts.tv_sec <= INT64_MIN / 1000000000)
+        return INT64_MIN;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 void fs_stat(struct stat *st, const cairn_attr_t *a)
 {
     memset(st, 0, sizeof *st);
@@ -61,12 +81,9 @@ void fs_stat(struct stat *st, const cairn_attr_t *a)
     st->st_size = (off_t)a->size;
     st->st_blksize = 65536;
     st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
-    st->st_atim.tv_sec = a->atime_ns / 1000000000;
-    st->st_atim.tv_nsec = a->atime_ns % 1000000000;
-    st->st_mtim.tv_sec = a->mtime_ns / 1000000000;
-    st->st_mtim.tv_nsec = a->mtime_ns % 1000000000;
-    st->st_ctim.tv_sec = a->ctime_ns / 1000000000;
-    st->st_ctim.tv_nsec = a->ctime_ns % 1000000000;
+    st->st_atim = ts_of_ns(a->atime_ns);
+    st->st_mtim = ts_of_ns(a->mtime_ns);
+    st->st_ctim = ts_of_ns(a->ctime_ns);
 }
 
 #define FS(req) ((struct fsctx *)fuse_req_userdata(req))
@@ -268,16 +285,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
     if (to_set & FUSE_SET_ATTR_ATIME_NOW)
         sa.mask |= CAIRN_SET_ATIME_NOW;
     else if (to_set & FUSE_SET_ATTR_ATIME)
-        sa.mask |= CAIRN_SET_ATIME,
-            sa.atime_ns = attr->st_atim.tv_sec * 1000000000LL + attr->st_atim.tv_nsec;
+        sa.mask |= CAIRN_SET_ATIME, sa.atime_ns = ns_of_ts(attr->st_atim);
     if (to_set & FUSE_SET_ATTR_MTIME_NOW)
         sa.mask |= CAIRN_SET_MTIME_NOW;
     else if (to_set & FUSE_SET_ATTR_MTIME)
-        sa.mask |= CAIRN_SET_MTIME,
-            sa.mtime_ns = attr->st_mtim.tv_sec * 1000000000LL + attr->st_mtim.tv_nsec;
+        sa.mask |= CAIRN_SET_MTIME, sa.mtime_ns = ns_of_ts(attr->st_mtim);
     if (to_set & FUSE_SET_ATTR_CTIME)
-        sa.mask |= CAIRN_SET_CTIME,
-            sa.ctime_ns = attr->st_ctim.tv_sec * 1000000000LL + attr->st_ctim.tv_nsec;
+        sa.mask |= CAIRN_SET_CTIME, sa.ctime_ns = ns_of_ts(attr->st_ctim);
     cairn_attr_t a;
     int rv = cairn_setattr(fs_cairn(fs), fs->volume, ino, &sa, &a);
     ac_changed(ino, 0);
@@ -539,6 +553,15 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
         fuse_reply_err(req, EROFS);
         return;
     }
+    /* past the largest file cairnd keeps: fail now, not at a later write
+     * (write-behind); a write that crosses it is cut short there, as POSIX
+     * says of a write past the file size limit */
+    if (off < 0 || (uint64_t)off >= CAIRN_MAX_FILE_SIZE) {
+        fuse_reply_err(req, EFBIG);
+        return;
+    }
+    if (size > CAIRN_MAX_FILE_SIZE - (uint64_t)off)
+        size = (size_t)(CAIRN_MAX_FILE_SIZE - (uint64_t)off);
     int err = wb_write(ino, &OFILE(fi)->seen, buf, size, (uint64_t)off);
     if (err)
         fuse_reply_err(req, err);
@@ -610,7 +633,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
                         size_t size, int flags)
 {
     READ_ONLY_GUARD(req, ino, 0);
-    if (is_security(name)) {
+    if (strncmp(name, "user.", 5) != 0) { /* README: user.* only (no trusted.*, no ACLs) */
         fuse_reply_err(req, EOPNOTSUPP);
         return;
     }

@@ -20,7 +20,8 @@
  * queue and its struct ccall (which the batch points into) go to orphan.c
  * until it does (tests/fault/test_unresponsive.sh); (4) deadlines and
  * limits are on the monotonic clock (channel_in_ms), so a step of the wall
- * clock neither ends a call early nor stretches a wait.
+ * clock neither ends a call early nor stretches a wait; (5) a server that
+ * went away is tried again at most RPC_RECONNECT_MAX_MS apart.
  * Threads: any; the pool is under ch->lock.
  */
 #include "rpc.h"
@@ -70,7 +71,7 @@ int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *con
     struct sockaddr_un sa;
     const char *upath = strncmp(addr, "unix://", 7) == 0 ? addr + 7
                         : strncmp(addr, "unix:", 5) == 0 ? addr + 5
-                                                          : NULL;
+                                                         : NULL;
     if (upath && strlen(upath) >= sizeof sa.sun_path)
         return -ENAMETOOLONG; /* gRPC would log it and fail each call as CANCELLED */
     grpc_init();
@@ -79,9 +80,18 @@ int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *con
         grpc_shutdown();
         return -ENOMEM;
     }
-    grpc_arg args[CODEC_N_ARGS];
+    /* (5) gRPC's own reconnect backoff grows to 120 s: a cairnd back after
+     * an outage would wait that long for its clients (a mount's calls
+     * failing all the while). Its server is local or near: retry each
+     * second at most. */
+    grpc_arg args[CODEC_N_ARGS + 2];
     codec_channel_args(args);
-    grpc_channel_args cargs = {CODEC_N_ARGS, args};
+    args[CODEC_N_ARGS].type = args[CODEC_N_ARGS + 1].type = GRPC_ARG_INTEGER;
+    args[CODEC_N_ARGS].key = (char *)(uintptr_t)GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
+    args[CODEC_N_ARGS].value.integer = RPC_RECONNECT_MAX_MS;
+    args[CODEC_N_ARGS + 1].key = (char *)(uintptr_t)GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS;
+    args[CODEC_N_ARGS + 1].value.integer = 100;
+    grpc_channel_args cargs = {CODEC_N_ARGS + 2, args};
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
     c->ch = grpc_channel_create(addr, creds, &cargs);
     grpc_channel_credentials_release(creds);

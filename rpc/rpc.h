@@ -132,6 +132,9 @@ void rpc_channel_close(struct rpc_channel *ch);
  * wait for the server to come (back) up until the deadline instead of
  * failing at once. */
 #define RPC_TIMEOUT_MS 60000
+/* The longest wait between two attempts to reach a server that went away
+ * (gRPC's own default grows to 120 s). */
+#define RPC_RECONNECT_MAX_MS 1000
 void rpc_channel_set_timeout(struct rpc_channel *ch, int timeout_ms);
 void rpc_channel_set_wait_for_ready(struct rpc_channel *ch, int on);
 /* Microseconds a caller polls for its answer without blocking before it

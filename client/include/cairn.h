@@ -28,6 +28,9 @@ extern "C" {
  * connection's timeout (cairn_set_timeout); longer ones stream in pieces of
  * this size and get that timeout once per piece. */
 #define CAIRN_CALL_MAX (1u << 20)
+/* The largest file size cairnd keeps (bytes): a write or truncate past it
+ * fails with -EFBIG. */
+#define CAIRN_MAX_FILE_SIZE (1ull << 62)
 /* Where cairnctl and cairn-fuse look when no address is given. */
 #define CAIRN_DEFAULT_ADDR "unix:/run/cairn/cairnd.sock"
 
