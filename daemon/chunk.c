@@ -419,6 +419,15 @@ uint64_t chunk_damaged_bytes(void)
     return damaged_bytes;
 }
 
+/* Hands the damaged record of TOTAL bytes at POS to FN (its record NULL). */
+static int give_damaged(struct win *w, uint64_t pos, uint32_t total, chunk_scan_fn fn, void *ctx)
+{
+    const uint8_t *buf = win_get(w, pos, total);
+    if (!buf)
+        return w->err ? w->err : CAIRN_ETORN;
+    return fn(ctx, w->c, pos, buf, total, NULL);
+}
+
 int chunk_recover(struct chunk *c, uint64_t from, chunk_scan_fn fn, void *ctx, uint64_t *dropped)
 {
     return chunk_scan(c, from, fn, ctx, 1, dropped);
@@ -489,15 +498,9 @@ int chunk_scan(struct chunk *c, uint64_t from, chunk_scan_fn fn, void *ctx, int 
              * FN as damage does elsewhere, so it is indexed (its dot taken,
              * its data reading as a checksum error) and a later scan that
              * may cut starts after it instead of cutting it as a torn tail */
-            if (fn && skippable(&w, pos, bad) && total <= w.end - pos) {
-                const uint8_t *buf = win_get(&w, pos, total);
-                if (!buf) {
-                    rv = w.err ? w.err : CAIRN_ETORN;
-                    goto out;
-                }
-                if ((rv = fn(ctx, c, pos, buf, total, NULL)) != 0)
-                    goto out;
-            }
+            if (fn && skippable(&w, pos, bad) && total <= w.end - pos &&
+                (rv = give_damaged(&w, pos, total, fn, ctx)) != 0)
+                goto out;
             damaged_bytes += w.end - pos;
             log_err("chunk",
                     "chunk %u: the last %llu bytes (from offset %llu) do not verify (%s);"
@@ -509,16 +512,10 @@ int chunk_scan(struct chunk *c, uint64_t from, chunk_scan_fn fn, void *ctx, int 
         }
         if (next == 0)
             break;
-        if (fn && next == pos + total && skippable(&w, pos, bad)) {
-            /* a damaged record whose verified header gave its true extent */
-            const uint8_t *buf = win_get(&w, pos, total);
-            if (!buf) {
-                rv = w.err ? w.err : CAIRN_ETORN;
-                goto out;
-            }
-            if ((rv = fn(ctx, c, pos, buf, total, NULL)) != 0)
-                goto out;
-        }
+        /* a damaged record whose verified header gave its true extent */
+        if (fn && next == pos + total && skippable(&w, pos, bad) &&
+            (rv = give_damaged(&w, pos, total, fn, ctx)) != 0)
+            goto out;
         damaged_bytes += next - pos;
         log_err("chunk", "chunk %u: %llu damaged bytes at offset %llu (%s); skipped", c->no,
                 (unsigned long long)(next - pos), (unsigned long long)pos, cairn_strerror(bad));

@@ -629,6 +629,33 @@ static void chunk_cut_inside_its_last_record_keeps_acknowledged_data(void **stat
     cx_destroy(&c);
 }
 
+/* Files a (30000 random bytes) and b (20000) written and fsync'ed on a new
+ * volume TAG, which is then closed, and one byte flipped in the chunk's last
+ * record (b's write): in its data, or with HEADER in its header (its HLC).
+ * Fills *AD, *BD (malloc'ed), *A, *B, *PATH (the chunk, malloc'ed); returns
+ * the chunk's size. */
+static uint64_t ab_last_damaged(struct cx *c, const char *tag, int header, uint8_t **ad,
+                                uint8_t **bd, uint64_t *a, uint64_t *b, char **path)
+{
+    cx_create(c, tag);
+    *a = mkfile(c, "a");
+    *b = mkfile(c, "b");
+    *ad = random_bytes(30000);
+    *bd = random_bytes(20000);
+    wr(c, *a, 0, *ad, 30000);
+    wr(c, *b, 0, *bd, 20000);
+    assert_int_equal(fs_fsync(c->v), 0);
+    size_t n;
+    struct rec *recs = cx_close_and_parse(c, path, &n);
+    const struct rec *last = &recs[n - 1];
+    assert_true(last->has_data && last->ino == *b);
+    uint64_t before = file_size(*path);
+    flip_byte(*path, header ? last->pos + 33
+                            : last->data_pos + (uint32_t)tu_rand(&g_rng) % last->data_len);
+    free(recs);
+    return before;
+}
+
 /*
  * A flipped byte in the LAST record of a chunk, a record that was fsync'ed.
  * The index recorded (durably) that this record was applied, so the damage
@@ -641,19 +668,10 @@ static void damaged_last_record_is_not_dropped_as_a_torn_tail(void **state)
     quiet();
     g_rng = tu_seed("damaged_last_record");
     struct cx c;
-    cx_create(&c, "corrupt5");
-    uint64_t a = mkfile(&c, "a"), b = mkfile(&c, "b");
-    uint8_t *ad = random_bytes(30000), *bd = random_bytes(20000);
-    wr(&c, a, 0, ad, 30000);
-    wr(&c, b, 0, bd, 20000);
-    assert_int_equal(fs_fsync(c.v), 0);
+    uint8_t *ad, *bd;
+    uint64_t a, b;
     char *path;
-    size_t n;
-    struct rec *recs = cx_close_and_parse(&c, &path, &n);
-    const struct rec *last = &recs[n - 1];
-    assert_true(last->has_data && last->ino == b);
-    uint64_t before = file_size(path);
-    flip_byte(path, last->data_pos + (uint32_t)tu_rand(&g_rng) % last->data_len);
+    uint64_t before = ab_last_damaged(&c, "corrupt5", 0, &ad, &bd, &a, &b, &path);
 
     cx_open(&c);
     expect_data(&c, a, 0, ad, 30000);
@@ -671,7 +689,6 @@ static void damaged_last_record_is_not_dropped_as_a_torn_tail(void **state)
     assert_int_equal(rv, CAIRN_ECHECKSUM);     /* and the damage is reported */
 
     free(buf);
-    free(recs);
     free(path);
     free(ad);
     free(bd);
@@ -693,20 +710,10 @@ static void damaged_last_record_survives(int header)
 {
     g_rng = tu_seed("damaged_last_rebuilt");
     struct cx c;
-    cx_create(&c, "corrupt5r");
-    uint64_t a = mkfile(&c, "a"), b = mkfile(&c, "b");
-    uint8_t *ad = random_bytes(30000), *bd = random_bytes(20000);
-    wr(&c, a, 0, ad, 30000);
-    wr(&c, b, 0, bd, 20000);
-    assert_int_equal(fs_fsync(c.v), 0);
+    uint8_t *ad, *bd;
+    uint64_t a, b;
     char *path;
-    size_t n;
-    struct rec *recs = cx_close_and_parse(&c, &path, &n);
-    const struct rec *last = &recs[n - 1];
-    assert_true(last->has_data && last->ino == b);
-    uint64_t before = file_size(path);
-    flip_byte(path, header ? last->pos + 33
-                           : last->data_pos + (uint32_t)tu_rand(&g_rng) % last->data_len);
+    uint64_t before = ab_last_damaged(&c, "corrupt5r", header, &ad, &bd, &a, &b, &path);
 
     drop_index(&c);
     cx_open(&c); /* rebuilds: keeps the bytes */
@@ -726,7 +733,6 @@ static void damaged_last_record_survives(int header)
     expect_data(&c, b, 0, bd, 20000);
     expect_data(&c, a, 0, ad, 30000);
 
-    free(recs);
     free(path);
     free(ad);
     free(bd);
