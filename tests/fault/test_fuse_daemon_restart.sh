@@ -21,6 +21,9 @@
 # statfs, getxattr, fsync of written data, also 3 MiB sent as a stream) fail
 # with EIO, and cairn-fuse stays up; after a restart the same calls succeed (retried,
 # bounded, while gRPC reconnects).
+# Part 3: after a 12 s outage (calls failing all along), a call made 2 s
+# after cairnd answers again is answered (libcairn's reconnect backoff is
+# capped at 1 s; gRPC's own grows to 120 s).
 source "$(dirname "$0")/../system/lib.sh"
 source "$(dirname "$0")/../system/fuse_lib.sh"
 
@@ -297,5 +300,22 @@ grep -q 'stopped cleanly' "$N1_DIR/cairnd.log" || fail "cairnd did not stop clea
 ! grep -q 'were cancelled' "$N1_DIR/cairnd.log" ||
   fail "stopping cairnd under a mount cancelled calls: $(grep 'were cancelled' "$N1_DIR/cairnd.log")"
 pass "SIGTERM under a mount with idle sessions: clean stop, no call cancelled"
+
+# Part 3: a long outage does not leave the mount waiting once cairnd is back.
+# gRPC's own reconnect backoff grows to 120 s (after 12 s of failed calls its
+# next try would be several seconds away); libcairn caps it at 1 s
+# (RPC_RECONNECT_MAX_MS), so 2 s after cairnd answers again, a call through
+# the mount (timeout=1) is answered instead of failing with EIO.
+for ((i = 0; i < 12; i++)); do
+  ! stat "$MNT/gone-$i" 2>/dev/null || fail "a stat through the mount succeeded with cairnd stopped"
+done
+node_start n1
+sleep 2
+rc=0
+out=$(stat "$MNT/new-after-outage" 2>&1) || rc=$?
+grep -q 'No such file' <<< "$out" ||
+  fail "2 s after cairnd came back from a 12 s outage the mount still fails: $out"
+pass "after a 12 s outage the mount answers 2 s after cairnd is back"
+node_kill n1 TERM
 fuse_umount "$MNT"
 [[ $down_bad == 0 ]] || fail "with cairnd down and timeout=1, calls failed with another errno than EIO"
