@@ -477,7 +477,10 @@ static int may_open(fuse_req_t req, const cairn_attr_t *a, int flags)
 /* The kernel asked for a create because it believed NAME absent, but it
  * exists (made through another mount or node meanwhile): without O_EXCL,
  * POSIX opens the existing file. 1 when REQ was answered (OF is then the
- * kernel's or freed), 0 when NAME is not a regular file: EEXIST stands. */
+ * kernel's or freed). A name that is not a regular file (a FIFO, a symlink
+ * to follow, a device) is answered ESTALE: the kernel then looks the name up
+ * afresh and opens what it finds, as if it had known it (never EEXIST
+ * without O_EXCL). */
 static int open_existing(fuse_req_t req, fuse_ino_t parent, const char *name, struct ofile *of,
                          struct fuse_file_info *fi)
 {
@@ -486,9 +489,7 @@ static int open_existing(fuse_req_t req, fuse_ino_t parent, const char *name, st
     int rv = cairn_lookup(fs_cairn(fs), fs->volume, parent, name, &fs->at, &a);
     if (rv == 0 && S_ISDIR(a.mode))
         rv = -EISDIR;
-    else if (rv == 0 && !S_ISREG(a.mode))
-        return 0;
-    int err = rv ? fs_errno(rv) : may_open(req, &a, fi->flags);
+    int err = rv ? fs_errno(rv) : !S_ISREG(a.mode) ? ESTALE : may_open(req, &a, fi->flags);
     if (!err && (fi->flags & O_TRUNC))
         err = fs_errno(open_truncate(fs, a.ino, &a));
     if (err) {

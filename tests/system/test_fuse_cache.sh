@@ -34,8 +34,9 @@
 #  7. a name made through B while A still believes it absent (A looked it
 #     up first; entry_timeout=30): open(O_CREAT) in A without O_EXCL opens
 #     the existing file as on a local disk (O_APPEND appends to B's bytes,
-#     O_TRUNC truncates), with O_EXCL fails EEXIST, on a directory fails
-#     EISDIR, and for a user without write permission on the file (in a
+#     O_TRUNC truncates), opens a FIFO as the FIFO and follows a symlink
+#     (never EEXIST without O_EXCL), with O_EXCL fails EEXIST, on a directory
+#     fails EISDIR, and for a user without write permission on the file (in a
 #     directory everyone may write) fails EACCES (A is mounted allow_other).
 #  8. the write-behind queue (wbehind.c (6)): a small write to a file kept
 #     open reaches cairnd (cairnctl cat shows it) within 10 s (about 1 s is
@@ -237,7 +238,7 @@ pass "a listing read over many requests never undoes A's append or unlink; rewin
 # ---- 7: O_CREAT of a name made elsewhere while A believed it absent ----
 chmod 0755 "$T_TMP"
 mkdir -m 0777 "$A/late"
-for n in app trunc excl dir perm; do
+for n in app trunc excl dir perm fifo link; do
   [[ -e $A/late/$n ]] && fail "late/$n exists before anyone made it"
 done
 printf 'from B\n' >"$B/late/app"
@@ -246,6 +247,8 @@ printf 'from B\n' >"$B/late/excl"
 printf 'from B\n' >"$B/late/perm"
 chmod 0644 "$B/late/perm"
 mkdir "$B/late/dir"
+mkfifo "$B/late/fifo"
+ln -s app "$B/late/link"
 /usr/bin/python3 - "$A/late" <<'PY' || fail "open(O_CREAT) of a name A believed absent (above)"
 import errno, os, sys
 d = sys.argv[1]
@@ -260,6 +263,16 @@ fd = os.open(f"{d}/trunc", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
 os.close(fd)
 if os.stat(f"{d}/trunc").st_size != 0:
     sys.exit("O_CREAT|O_TRUNC left bytes")
+# a FIFO opens as the FIFO, a symlink is followed (never EEXIST without O_EXCL)
+fd = os.open(f"{d}/fifo", os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o644)
+import stat
+if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+    sys.exit("O_CREAT of B's FIFO opened something else")
+os.close(fd)
+fd = os.open(f"{d}/link", os.O_RDONLY | os.O_CREAT, 0o644)
+if os.read(fd, 100) != b"from B\nfrom A\n":
+    sys.exit("O_CREAT of B's symlink did not open its target")
+os.close(fd)
 for name, flags, want in (("excl", os.O_EXCL, errno.EEXIST), ("dir", 0, errno.EISDIR)):
     try:
         os.close(os.open(f"{d}/{name}", os.O_WRONLY | os.O_CREAT | flags, 0o644))
@@ -277,7 +290,7 @@ try:
 except OSError as e:
     print(e.strerror)' "$A/late/perm" 2>&1)
 [[ $out == "Permission denied" ]] || fail "nobody's open(O_CREAT|O_WRONLY) of B's 0644 file: $out, want Permission denied"
-pass "open(O_CREAT) of a name made through B while A believed it absent opens it (O_APPEND, O_TRUNC); EEXIST with O_EXCL, EISDIR, EACCES"
+pass "open(O_CREAT) of a name made through B while A believed it absent opens it (O_APPEND, O_TRUNC, a FIFO, a symlink's target); EEXIST with O_EXCL, EISDIR, EACCES"
 
 # ---- 8: the write-behind queue's lone small writes ----
 mkdir "$A/wb"
