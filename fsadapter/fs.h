@@ -80,6 +80,8 @@ void nc_end(int rv, enum nc_change what, uint64_t dir, const char *name, uint64_
 enum nc_known nc_lookup(struct fsctx *fs, uint64_t dir, const char *name, cairn_attr_t *attr,
                         double *left, double *attr_left);
 void nc_missed(struct fsctx *fs, uint64_t dir);
+/* Drops every list (the names of any directory may have changed elsewhere). */
+void nc_forget_all(void);
 /* The inode DIR's list has for NAME (however old), or 0. */
 uint64_t nc_ino(uint64_t dir, const char *name);
 /* Moves at the start and at the end of every change of names (any

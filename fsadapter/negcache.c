@@ -20,7 +20,9 @@
  * attributes fetched with it are kept only under attrcache.c's own rule
  * (2), and a list answers "present" only with the inode; (3) a change
  * that failed, and every rename, drop the lists of the directories involved
- * (whatever cairnd did, it is no longer known here). Past views never use it
+ * (whatever cairnd did, it is no longer known here), and an open that met a
+ * name made elsewhere drops them all (nc_forget_all: the kernel's retry may
+ * follow a symlink into any directory). Past views never use it
  * (the kernel caches their entries for an hour anyway).
  * Threads: any; a fixed table under one lock, the listing fetched outside it.
  */
@@ -161,6 +163,15 @@ void nc_begin(void)
     pthread_mutex_lock(&nc.lock);
     nc.gen++;
     nc.busy++;
+    pthread_mutex_unlock(&nc.lock);
+}
+
+void nc_forget_all(void)
+{
+    pthread_mutex_lock(&nc.lock);
+    nc.gen++;
+    for (size_t i = 0; i < NC_SLOTS; i++)
+        list_clear(&nc.slot[i]);
     pthread_mutex_unlock(&nc.lock);
 }
 

@@ -62,10 +62,15 @@ static struct timespec ts_of_ns(int64_t ns)
  * to 2262), as a file system clamps a time past its range. */
 static int64_t ns_of_ts(struct timespec ts)
 {
-    if (ts.tv_sec >= INT64_MAX / 1000000000)
+    /* INT64_MAX is hi s + 854775807 ns; INT64_MIN is lo s + 145224192 ns */
+    const int64_t hi = INT64_MAX / 1000000000, hi_ns = INT64_MAX % 1000000000;
+    const int64_t lo = INT64_MIN / 1000000000 - 1, lo_ns = 1000000000 + INT64_MIN % 1000000000;
+    if (ts.tv_sec > hi || (ts.tv_sec == hi && ts.tv_nsec > hi_ns))
         return INT64_MAX;
-    if (ts.tv_sec <= INT64_MIN / 1000000000)
+    if (ts.tv_sec < lo || (ts.tv_sec == lo && ts.tv_nsec < lo_ns))
         return INT64_MIN;
+    if (ts.tv_sec == lo) /* lo s alone is past INT64_MIN */
+        return INT64_MIN + (ts.tv_nsec - lo_ns);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -478,9 +483,11 @@ static int may_open(fuse_req_t req, const cairn_attr_t *a, int flags)
  * exists (made through another mount or node meanwhile): without O_EXCL,
  * POSIX opens the existing file. 1 when REQ was answered (OF is then the
  * kernel's or freed). A name that is not a regular file (a FIFO, a symlink
- * to follow, a device) is answered ESTALE: the kernel then looks the name up
- * afresh and opens what it finds, as if it had known it (never EEXIST
- * without O_EXCL). */
+ * to follow, a device), or that is gone again, is answered ESTALE: the
+ * kernel then looks the name up afresh (once) and opens or creates what it
+ * finds, as if it had known it (never EEXIST without O_EXCL, nor ENOENT for
+ * a create). Every name list is dropped first (negcache.c), so that retry's
+ * lookups ask cairnd, wherever a symlink leads. */
 static int open_existing(fuse_req_t req, fuse_ino_t parent, const char *name, struct ofile *of,
                          struct fuse_file_info *fi)
 {
@@ -489,7 +496,11 @@ static int open_existing(fuse_req_t req, fuse_ino_t parent, const char *name, st
     int rv = cairn_lookup(fs_cairn(fs), fs->volume, parent, name, &fs->at, &a);
     if (rv == 0 && S_ISDIR(a.mode))
         rv = -EISDIR;
-    int err = rv ? fs_errno(rv) : !S_ISREG(a.mode) ? ESTALE : may_open(req, &a, fi->flags);
+    int err = rv == -ENOENT || (rv == 0 && !S_ISREG(a.mode)) ? ESTALE
+              : rv                                           ? fs_errno(rv)
+                                                             : may_open(req, &a, fi->flags);
+    if (err == ESTALE)
+        nc_forget_all();
     if (!err && (fi->flags & O_TRUNC))
         err = fs_errno(open_truncate(fs, a.ino, &a));
     if (err) {
@@ -561,8 +572,13 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
         fuse_reply_err(req, EFBIG);
         return;
     }
-    if (size > CAIRN_MAX_FILE_SIZE - (uint64_t)off)
+    if (size > CAIRN_MAX_FILE_SIZE - (uint64_t)off) {
+        if (FS(req)->writeback) { /* the kernel's write-back ignores a short count */
+            fuse_reply_err(req, EFBIG);
+            return;
+        }
         size = (size_t)(CAIRN_MAX_FILE_SIZE - (uint64_t)off);
+    }
     int err = wb_write(ino, &OFILE(fi)->seen, buf, size, (uint64_t)off);
     if (err)
         fuse_reply_err(req, err);

@@ -83,15 +83,22 @@ int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *con
     /* (5) gRPC's own reconnect backoff grows to 120 s: a cairnd back after
      * an outage would wait that long for its clients (a mount's calls
      * failing all the while). Its server is local or near: retry each
-     * second at most. */
-    grpc_arg args[CODEC_N_ARGS + 2];
+     * second at most, and give a connect that gets no answer (a dropped
+     * packet, not a refusal) no longer (gRPC's own minimum is 20 s). */
+    static const struct {
+        const char *key;
+        int value;
+    } backoff[] = {{GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, RPC_RECONNECT_MAX_MS},
+                   {GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, RPC_RECONNECT_MAX_MS},
+                   {GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100}};
+    grpc_arg args[CODEC_N_ARGS + 3];
     codec_channel_args(args);
-    args[CODEC_N_ARGS].type = args[CODEC_N_ARGS + 1].type = GRPC_ARG_INTEGER;
-    args[CODEC_N_ARGS].key = (char *)(uintptr_t)GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
-    args[CODEC_N_ARGS].value.integer = RPC_RECONNECT_MAX_MS;
-    args[CODEC_N_ARGS + 1].key = (char *)(uintptr_t)GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS;
-    args[CODEC_N_ARGS + 1].value.integer = 100;
-    grpc_channel_args cargs = {CODEC_N_ARGS + 2, args};
+    for (size_t i = 0; i < 3; i++) {
+        args[CODEC_N_ARGS + i].type = GRPC_ARG_INTEGER;
+        args[CODEC_N_ARGS + i].key = (char *)(uintptr_t)backoff[i].key;
+        args[CODEC_N_ARGS + i].value.integer = backoff[i].value;
+    }
+    grpc_channel_args cargs = {CODEC_N_ARGS + 3, args};
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
     c->ch = grpc_channel_create(addr, creds, &cargs);
     grpc_channel_credentials_release(creds);

@@ -237,10 +237,11 @@ pass "a listing read over many requests never undoes A's append or unlink; rewin
 
 # ---- 7: O_CREAT of a name made elsewhere while A believed it absent ----
 chmod 0755 "$T_TMP"
-mkdir -m 0777 "$A/late"
+mkdir -m 0777 "$A/late" "$A/late2" "$A/late3"
 for n in app trunc excl dir perm fifo link; do
   [[ -e $A/late/$n ]] && fail "late/$n exists before anyone made it"
 done
+[[ -e $A/late2/l || -e $A/late3/f ]] && fail "late2/l or late3/f exists before anyone made it"
 printf 'from B\n' >"$B/late/app"
 printf 'from B\n' >"$B/late/trunc"
 printf 'from B\n' >"$B/late/excl"
@@ -249,6 +250,8 @@ chmod 0644 "$B/late/perm"
 mkdir "$B/late/dir"
 mkfifo "$B/late/fifo"
 ln -s app "$B/late/link"
+mkfifo "$B/late3/f"
+ln -s ../late3/f "$B/late2/l" # into another directory whose list A holds
 /usr/bin/python3 - "$A/late" <<'PY' || fail "open(O_CREAT) of a name A believed absent (above)"
 import errno, os, sys
 d = sys.argv[1]
@@ -272,6 +275,10 @@ os.close(fd)
 fd = os.open(f"{d}/link", os.O_RDONLY | os.O_CREAT, 0o644)
 if os.read(fd, 100) != b"from B\nfrom A\n":
     sys.exit("O_CREAT of B's symlink did not open its target")
+os.close(fd)
+fd = os.open(f"{d}2/l", os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o644)
+if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+    sys.exit("O_CREAT of B's symlink to a FIFO in another directory opened something else")
 os.close(fd)
 for name, flags, want in (("excl", os.O_EXCL, errno.EEXIST), ("dir", 0, errno.EISDIR)):
     try:

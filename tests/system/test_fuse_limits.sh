@@ -3,11 +3,14 @@
 # local file system has others (so fuse_tour cannot compare them):
 #   1. times: a time past 2262 (what 64 bits of nanoseconds hold) is clamped
 #      there, not wrapped into 1915; a time half a second before 1970 reads
-#      back as it was set (st_mtime_ns -500000000);
+#      back as it was set (st_mtime_ns -500000000), and so do the exact
+#      edges of that range;
 #   2. file size: a write that crosses 2^62 (CAIRN_MAX_FILE_SIZE) is cut
 #      short there, one at or past it fails with EFBIG at once, and the next
 #      ordinary write, fsync and close succeed (the error is not left for
-#      the write-behind queue to hand to a later call);
+#      the write-behind queue to hand to a later call); through a second
+#      mount with writeback_cache the crossing write fails as a whole (the
+#      kernel's write-back would drop a short count's rest silently);
 #   3. extended attributes: only user.* (trusted.* and names without a
 #      namespace: EOPNOTSUPP), as README says;
 #   4. asof= a time to come: cairn-fuse refuses to mount (one line, exit 2,
@@ -18,9 +21,11 @@ source "$(dirname "$0")/fuse_lib.sh"
 node_start n1
 make_volume n1 v1 1 64M
 M=$T_TMP/m
+W=$T_TMP/w
 fuse_mount "$N1_SOCK" v1 "$M"
+fuse_mount "$N1_SOCK" v1 "$W" writeback_cache
 
-/usr/bin/python3 - "$M" <<'PY' || fail "limits through the mount (above)"
+/usr/bin/python3 - "$M" "$W" <<'PY' || fail "limits through the mount (above)"
 import errno, os, sys
 m = sys.argv[1]
 bad = []
@@ -40,6 +45,10 @@ os.utime(p, ns=(0, -500000000))
 st = os.stat(p)
 want("half a second before 1970 reads back (mtime_ns %d)" % st.st_mtime_ns,
      st.st_mtime_ns == -500000000)
+for ns in (9223372036 * 10**9, 2**63 - 1, -2**63, -9223372036 * 10**9, -9223372036854775807):
+    os.utime(p, ns=(0, ns))
+    got = os.stat(p).st_mtime_ns
+    want("the edge time %d reads back (%d)" % (ns, got), got == ns)
 
 # 2. file size
 LIM = 1 << 62
@@ -59,6 +68,25 @@ os.close(fd)
 with open(p, "rb") as f:
     want("it reads back", f.read(2) == b"ok")
 want("the size is 2^62 (%d)" % os.stat(p).st_size, os.stat(p).st_size == LIM)
+
+# 2b. the same limit with writeback_cache (the second mount): the kernel's
+# write-back ignores a short count, so the write that crosses 2^62 must fail
+# as a whole and its error reach fsync
+wb = sys.argv[2]
+p = os.path.join(wb, "bigwb")
+fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+err = None
+try:
+    os.pwrite(fd, b"12345", LIM - 2)
+    os.fsync(fd)
+except OSError as e:
+    err = e.errno
+want("writeback_cache: a write crossing 2^62 fails (%s)" % errno.errorcode.get(err),
+     err in (errno.EFBIG, errno.EIO))
+try:
+    os.close(fd)
+except OSError:
+    pass
 
 # 3. xattrs
 p = os.path.join(m, "x")
