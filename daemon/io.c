@@ -105,6 +105,20 @@ int io_fsync_dir(const char *path)
     return rv;
 }
 
+int io_fsync_parent(const char *path)
+{
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+        return -ENAMETOOLONG;
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return io_fsync_dir(".");
+    if (slash == dir) /* "/name": the root itself */
+        slash++;
+    *slash = '\0';
+    return io_fsync_dir(dir);
+}
+
 void io_writeback(int fd, uint64_t off, uint64_t n)
 {
     (void)sync_file_range(fd, (off_t)off, (off_t)n, SYNC_FILE_RANGE_WRITE);
@@ -142,15 +156,9 @@ int io_publish(const char *from, const char *to)
 
 int io_write_file_atomic(const char *path, const void *buf, size_t n)
 {
-    char tmp[PATH_MAX], dir[PATH_MAX];
+    char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return -ENAMETOOLONG;
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
     int fd = -1, rv;
     if ((rv = io_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600, &fd)) != 0)
         return rv;
@@ -160,7 +168,7 @@ int io_write_file_atomic(const char *path, const void *buf, size_t n)
     if (rv == 0 && rename(tmp, path) != 0)
         rv = -errno;
     if (rv == 0)
-        rv = io_fsync_dir(dir);
+        rv = io_fsync_parent(path);
     if (rv != 0)
         unlink(tmp);
     return rv;

@@ -22,6 +22,8 @@ int io_fdatasync(int fd);
 int io_fsync(int fd);
 /* fsync the directory at PATH (makes created or renamed entries durable). */
 int io_fsync_dir(const char *path);
+/* io_fsync_dir of the directory that holds PATH ("." for a bare name). */
+int io_fsync_parent(const char *path);
 /* Starts (does not wait for) writeback of [OFF, OFF+N); errors are ignored
  * by design: the later fdatasync reports them. */
 void io_writeback(int fd, uint64_t off, uint64_t n);

@@ -176,7 +176,7 @@ char *metrics_render(struct metrics *m)
         for (int c = 0; c < N_CODES; c++) {
             uint64_t v = atomic_load_explicit(&m->calls[i][c], memory_order_relaxed);
             put(&o, "cairn_rpc_requests_total{method=\"%s\",code=\"%s\"} %llu\n", m->names[i],
-                    code_names[c], (unsigned long long)v);
+                code_names[c], (unsigned long long)v);
         }
     head(&o, "cairn_rpc_duration_seconds", "histogram", "RPC call duration, by method.");
     for (size_t i = 0; i < m->n; i++) {

@@ -32,17 +32,8 @@
  * under it); an existing directory is fine, anything else is not. */
 static int mkdir_one(const char *p)
 {
-    if (mkdir(p, 0700) == 0) {
-        char *parent = xstrdup(p);
-        char *slash = strrchr(parent, '/');
-        int rv = 0;
-        if (slash) {
-            *(slash == parent ? slash + 1 : slash) = '\0';
-            rv = io_fsync_dir(parent);
-        }
-        free(parent);
-        return rv;
-    }
+    if (mkdir(p, 0700) == 0)
+        return io_fsync_parent(p);
     if (errno != EEXIST)
         return -errno;
     struct stat st;

@@ -937,8 +937,8 @@ static int h_chunk_create(void *app, const ProtobufCMessage *msg, ProtobufCMessa
     }
     if (rv != 0) { /* the caller hears the error; the log, what was made */
         if (rep->n_chunks)
-            log_msg(LOG_WARN, "service", "chunk create: %zu of %u chunks made, then: %s",
-                    rep->n_chunks, count, cairn_strerror(rv));
+            log_warn("service", "chunk create: %zu of %u chunks made, then: %s", rep->n_chunks,
+                     count, cairn_strerror(rv));
         protobuf_c_message_free_unpacked(&rep->base, NULL);
         return rv;
     }
