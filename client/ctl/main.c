@@ -64,6 +64,53 @@ static int timeout_opt(const char *s, int *ms)
     return 0;
 }
 
+/* The options of every command; all but --help may also follow the command. */
+static const struct option opts[] = {{"server", required_argument, NULL, 's'},
+                                     {"json", no_argument, NULL, 'j'},
+                                     {"timeout", required_argument, NULL, 't'},
+                                     {"help", no_argument, NULL, 'h'},
+                                     {NULL, 0, NULL, 0}};
+
+/* Sets option OPT ('s', 'j' or 't' of opts) from VALUE; -1 (one line said)
+ * for a bad value. */
+static int global_opt(struct ctl *x, int opt, const char *value)
+{
+    if (opt == 's')
+        x->server = value;
+    else if (opt == 'j')
+        x->json = 1;
+    else
+        return timeout_opt(value, &x->timeout_ms);
+    return 0;
+}
+
+/* An option of opts at ARGV[I], after the command (the options end at
+ * DD): how many words it takes ("--opt VALUE" 2, "--opt=VALUE" or a flag
+ * 1, none 0), its letter in *OPT and its value in *VALUE. */
+static int trailing_opt(char *const *argv, int i, int dd, int *opt, const char **value)
+{
+    for (const struct option *o = opts; o->name; o++) {
+        size_t n = strlen(o->name);
+        if (o->val == 'h' || strncmp(argv[i], "--", 2) != 0 ||
+            strncmp(argv[i] + 2, o->name, n) != 0)
+            continue;
+        const char *rest = argv[i] + 2 + n;
+        *opt = o->val;
+        *value = NULL;
+        if (*rest == '\0' && o->has_arg == no_argument)
+            return 1;
+        if (*rest == '\0' && i + 1 < dd) {
+            *value = argv[i + 1];
+            return 2;
+        }
+        if (*rest == '=' && o->has_arg == required_argument) {
+            *value = rest + 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int is_help_flag(const char *s)
 {
     return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0;
@@ -81,22 +128,13 @@ int main(int argc, char **argv)
     if (cairn_tune_malloc() != 0) {
         /* only put and cat of big files are slower */
     }
-    static const struct option opts[] = {{"server", required_argument, NULL, 's'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"timeout", required_argument, NULL, 't'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "+s:jt:h", opts, NULL)) != -1) {
         switch (ch) {
         case 's':
-            x.server = optarg;
-            break;
         case 'j':
-            x.json = 1;
-            break;
         case 't':
-            if (timeout_opt(optarg, &x.timeout_ms) != 0)
+            if (global_opt(&x, ch, optarg) != 0)
                 return 2;
             break;
         case 'h':
@@ -126,27 +164,15 @@ int main(int argc, char **argv)
     /* --json, --server and --timeout may also follow the command, the
      * last two as "--opt VALUE" or "--opt=VALUE" as before it */
     for (int i = 1; i < dd; i++) {
-        const char *eq = NULL;
-        if (strncmp(argv[i], "--server=", 9) == 0 || strncmp(argv[i], "--timeout=", 10) == 0)
-            eq = strchr(argv[i], '=') + 1;
-        if (strcmp(argv[i], "--json") == 0 || eq) {
-            if (eq && argv[i][2] == 's')
-                x.server = eq;
-            else if (eq && timeout_opt(eq, &x.timeout_ms) != 0)
-                return 2;
-            else if (!eq)
-                x.json = 1;
-            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof *argv);
-            argc--, dd--, i--;
-        } else if ((strcmp(argv[i], "--server") == 0 || strcmp(argv[i], "--timeout") == 0) &&
-                   i + 1 < dd) {
-            if (argv[i][2] == 's')
-                x.server = argv[i + 1];
-            else if (timeout_opt(argv[i + 1], &x.timeout_ms) != 0)
-                return 2;
-            memmove(&argv[i], &argv[i + 2], (size_t)(argc - i - 2) * sizeof *argv);
-            argc -= 2, dd -= 2, i--;
-        }
+        int opt;
+        const char *value;
+        int take = trailing_opt(argv, i, dd, &opt, &value);
+        if (!take)
+            continue;
+        if (global_opt(&x, opt, value) != 0)
+            return 2;
+        memmove(&argv[i], &argv[i + take], (size_t)(argc - i - take) * sizeof *argv);
+        argc -= take, dd -= take, i--;
     }
     if (!ended && dd < argc) { /* the "--" itself goes */
         memmove(&argv[dd], &argv[dd + 1], (size_t)(argc - dd - 1) * sizeof *argv);
