@@ -72,6 +72,17 @@ static void cairn_parse_size_accepts_a_plain_byte_suffix(void **state)
     }
 }
 
+/* Each of the N sizes at T is refused with -EINVAL. */
+static void expect_invalid(const char *const *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = 12345;
+        int rv = cairn_parse_size(t[i], &v);
+        if (rv != -EINVAL)
+            fail_msg("\"%s\" -> rv %d, value %llu; want -EINVAL", t[i], rv, (unsigned long long)v);
+    }
+}
+
 static void cairn_parse_size_rejects_overflow(void **state)
 {
     (void)state;
@@ -80,12 +91,7 @@ static void cairn_parse_size_rejects_overflow(void **state)
         "17179869184G",          "17592186044416M",         "18014398509481984K",
         "18446744073709551615K",
     };
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        uint64_t v = 12345;
-        int rv = cairn_parse_size(t[i], &v);
-        if (rv != -EINVAL)
-            fail_msg("\"%s\" -> rv %d, value %llu; want -EINVAL", t[i], rv, (unsigned long long)v);
-    }
+    expect_invalid(t, sizeof t / sizeof t[0]);
 }
 
 static void cairn_parse_size_rejects_negative_numbers(void **state)
@@ -94,12 +100,7 @@ static void cairn_parse_size_rejects_negative_numbers(void **state)
     /* strtoull accepts a sign after leading white space and negates: " -1"
      * would become 2^64-1 */
     static const char *t[] = {"-1", "-0", "-4M", " -1", "\t-1", "  -4G", "- 1"};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        uint64_t v = 12345;
-        int rv = cairn_parse_size(t[i], &v);
-        if (rv != -EINVAL)
-            fail_msg("\"%s\" -> rv %d, value %llu; want -EINVAL", t[i], rv, (unsigned long long)v);
-    }
+    expect_invalid(t, sizeof t / sizeof t[0]);
 }
 
 static void cairn_parse_size_rejects_garbage(void **state)
@@ -108,12 +109,7 @@ static void cairn_parse_size_rejects_garbage(void **state)
     static const char *t[] = {"",    "M",    "KiB",   "abc",   "4X",   "4 M",
                               "4M ", "4Mi",  "4iB",   "4MiBx", "4MBB", "0x10",
                               "1e3", "1.5G", "4,096", "4KK",   "4bb",  "4Mb2"};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        uint64_t v = 12345;
-        int rv = cairn_parse_size(t[i], &v);
-        if (rv != -EINVAL)
-            fail_msg("\"%s\" -> rv %d, value %llu; want -EINVAL", t[i], rv, (unsigned long long)v);
-    }
+    expect_invalid(t, sizeof t / sizeof t[0]);
 }
 
 int main(void)
