@@ -91,14 +91,15 @@ int rpc_channel_open(struct rpc_channel **out, const char *addr, const char *con
     } backoff[] = {{GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, RPC_RECONNECT_MAX_MS},
                    {GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, RPC_RECONNECT_MAX_MS},
                    {GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100}};
-    grpc_arg args[CODEC_N_ARGS + 3];
+    enum { N_BACKOFF = sizeof backoff / sizeof backoff[0] };
+    grpc_arg args[CODEC_N_ARGS + N_BACKOFF];
     codec_channel_args(args);
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < N_BACKOFF; i++) {
         args[CODEC_N_ARGS + i].type = GRPC_ARG_INTEGER;
         args[CODEC_N_ARGS + i].key = (char *)(uintptr_t)backoff[i].key;
         args[CODEC_N_ARGS + i].value.integer = backoff[i].value;
     }
-    grpc_channel_args cargs = {CODEC_N_ARGS + 3, args};
+    grpc_channel_args cargs = {CODEC_N_ARGS + N_BACKOFF, args};
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
     c->ch = grpc_channel_create(addr, creds, &cargs);
     grpc_channel_credentials_release(creds);
