@@ -20,16 +20,19 @@
  * Output: one line per figure, "NAME cairn=X baseline=Y unit=U ratio=R",
  * R = cairn/baseline unless a '#' line says otherwise (higher is better),
  * plus '#' comment lines. Figures:
- *   rpc_write     SIZE bytes: cairn_write in 8 MiB calls (each a WriteStream
- *                 of 1 MiB pieces) + cairn_fsync, vs fs_write in 1 MiB calls
- *                 + fs_fsync; 3 timed pairs, each written in 64 MiB turns
- *                 that alternate between the sides (xfer_pair); cairn= and
- *                 baseline= are each side's median, ratio= the median of
- *                 the pairs' ratios; MB/s. When cairnd's pid is known, a '#'
- *                 line gives the CPU time per GiB of cairnd, of this program
- *                 (the client) and of the in-process engine, each over its
+ *   rpc_write     SIZE bytes: cairn_write_lent in 8 MiB calls (each a
+ *                 WriteStream of 1 MiB pieces sent from the caller's buffer)
+ *                 + cairn_fsync, vs fs_write in 1 MiB calls + fs_fsync; 3
+ *                 timed pairs, each written in 64 MiB turns that alternate
+ *                 between the sides (xfer_pair); cairn= and baseline= are
+ *                 each side's median, ratio= the median of the pairs'
+ *                 ratios; MB/s. When cairnd's pid is known, a '#' line gives
+ *                 the CPU time per GiB of cairnd, of this program (the
+ *                 client) and of the in-process engine, each over its
  *                 side's turns
- *   rpc_write_64m the same writes with cairn_write in 64 MiB calls (one
+ *   rpc_write_copy the same with cairn_write, which copies each piece into
+ *                 its message; 3 more pairs, not read back; MB/s
+ *   rpc_write_64m the same writes with cairn_write_lent in 64 MiB calls (one
  *                 WriteStream per turn: the stream's own speed, with the
  *                 per-call start and drain 8 times rarer); 3 more pairs
  *                 after rpc_write's (its warm-up serves both), not read
@@ -277,6 +280,7 @@ static void check_read(const uint8_t *buf, size_t n, uint64_t off, const uint8_t
 struct side {
     cairn_t *c;
     size_t io; /* bytes per cairn_write (the cairn side) */
+    int lent;  /* cairn_write_lent instead of cairn_write */
     char *vol;
     struct beng b;
     uint64_t ino;
@@ -328,10 +332,31 @@ static void cpu_add(struct side *sd, double self0, double daemon0)
         sd->x.cpu_daemon += daemon - daemon0;
 }
 
-/* Writes [OFF, END) of the file: cairn_write in SD->io calls or fs_write in
- * ENG_IO calls; seconds taken, and the CPU used added to SD's tally. Byte X
- * of the file is PAT[X % RPC_IO] (PAT holds RPC_IO_LONG bytes: its RPC_IO
- * random bytes over and over). */
+/* cairn_write_lent calls made, and their DONEs that ran: PAT is freed only
+ * when they are equal (lend_wait). */
+static _Atomic uint64_t lends, lends_done;
+
+static void lend_done(void *arg)
+{
+    (void)arg;
+    lends_done++;
+}
+
+/* Waits (up to 10 s) until every lent PAT was given back; fails the run
+ * if a DONE is missing or ran twice. */
+static void lend_wait(void)
+{
+    for (int i = 0; i < 10000 && lends_done < lends; i++)
+        usleep(1000);
+    if (lends_done != lends)
+        must(-EIO, "cairn_write_lent: %" PRIu64 " calls, %" PRIu64 " done", (uint64_t)lends,
+             (uint64_t)lends_done);
+}
+
+/* Writes [OFF, END) of the file: cairn_write (or cairn_write_lent) in
+ * SD->io calls or fs_write in ENG_IO calls; seconds taken, and the CPU used
+ * added to SD's tally. Byte X of the file is PAT[X % RPC_IO] (PAT holds
+ * RPC_IO_LONG bytes: its RPC_IO random bytes over and over). */
 static double side_write(struct side *sd, uint64_t off, uint64_t end, const uint8_t *pat)
 {
     double c0, d0;
@@ -340,10 +365,15 @@ static double side_write(struct side *sd, uint64_t off, uint64_t end, const uint
     size_t io = sd->c ? sd->io : ENG_IO;
     for (; off < end; off += io) {
         size_t n = end - off < io ? (size_t)(end - off) : io;
-        if (sd->c)
+        if (sd->c && sd->lent) {
+            lends++;
+            must(cairn_write_lent(sd->c, sd->vol, sd->ino, off, pat + off % RPC_IO_LONG, n,
+                                  lend_done, NULL, NULL),
+                 "cairn_write_lent at %" PRIu64, off);
+        } else if (sd->c) {
             must(cairn_write(sd->c, sd->vol, sd->ino, off, pat + off % RPC_IO_LONG, n, NULL),
                  "cairn_write at %" PRIu64, off);
-        else
+        } else
             must(fs_write(sd->b.v, sd->ino, off, pat + off % RPC_IO_LONG, n, NULL),
                  "fs_write at %" PRIu64, off);
     }
@@ -396,15 +426,17 @@ static double side_read(struct side *sd, uint64_t off, uint64_t end, const uint8
  * meet the same state of the machine (the cost of fresh page-cache pages
  * on this kind of VM swings 2-4x from one second to the next), and the
  * ratio compares the paths, not the moments. IO: bytes per cairn_write;
- * RBUF NULL: no reads; CHECK: compare every byte read (untimed warm-up
- * only). */
+ * LENT: cairn_write_lent; RBUF NULL: no reads; CHECK: compare every byte
+ * read (untimed warm-up only). */
 static void xfer_pair(cairn_t *c, const char *dir, const char *volname, uint64_t size, size_t io,
-                      const uint8_t *pat, uint8_t *rbuf, int check, struct xfer *r, struct xfer *e)
+                      int lent, const uint8_t *pat, uint8_t *rbuf, int check, struct xfer *r,
+                      struct xfer *e)
 {
     struct side sd[2];
     side_open(&sd[0], c, dir, volname, size);
     side_open(&sd[1], NULL, dir, "engine", size);
     sd[0].io = io;
+    sd[0].lent = lent;
     bench_prefault(dir, 2 * size + PREFAULT_SLACK, pat, RPC_IO); /* (2) */
     for (uint64_t off = 0, turn = 0; off < size; off += SLICE, turn++) {
         uint64_t end = size - off < SLICE ? size : off + SLICE;
@@ -434,15 +466,38 @@ static void xfer_pair(cairn_t *c, const char *dir, const char *volname, uint64_t
     side_close(&sd[1]);
 }
 
+/* RUNS more pairs of IO-byte calls (LENT: cairn_write_lent), not read
+ * back, printed as NAME, described by WHAT. */
+static void write_pairs(cairn_t *c, const char *dir, uint64_t size, size_t io, int lent,
+                        const uint8_t *pat, const char *name, const char *what)
+{
+    struct xfer r[RUNS], e[RUNS];
+    double wq[RUNS];
+    for (int i = 0; i < RUNS; i++) {
+        char vn[32];
+        snprintf(vn, sizeof vn, "%s%d", name, i);
+        xfer_pair(c, dir, vn, size, io, lent, pat, NULL, 0, &r[i], &e[i]);
+        wq[i] = r[i].w_mbs / e[i].w_mbs;
+    }
+    printf("# %s: as rpc_write, with %s in %zu-byte calls; runs (MB/s) cairn %.1f %.1f %.1f, "
+           "baseline %.1f %.1f %.1f; ratio pair by pair %.2f %.2f %.2f; medians\n",
+           name, what, io, r[0].w_mbs, r[1].w_mbs, r[2].w_mbs, e[0].w_mbs, e[1].w_mbs, e[2].w_mbs,
+           wq[0], wq[1], wq[2]);
+    printf("%s cairn=%.1f baseline=%.1f unit=MB/s ratio=%.2f\n", name,
+           median3(r[0].w_mbs, r[1].w_mbs, r[2].w_mbs), median3(e[0].w_mbs, e[1].w_mbs, e[2].w_mbs),
+           median3(wq[0], wq[1], wq[2]));
+    fflush(stdout);
+}
+
 static void bench_xfer(cairn_t *c, const char *dir, uint64_t size, const uint8_t *pat)
 {
     uint8_t *rbuf = alloc_or_die(RPC_IO);
     struct xfer r[RUNS], e[RUNS];
-    xfer_pair(c, dir, "warm", size, RPC_IO, pat, rbuf, 1, &r[0], &e[0]); /* (2) */
+    xfer_pair(c, dir, "warm", size, RPC_IO, 1, pat, rbuf, 1, &r[0], &e[0]); /* (2) */
     for (int i = 0; i < RUNS; i++) {
         char vn[16];
         snprintf(vn, sizeof vn, "w%d", i);
-        xfer_pair(c, dir, vn, size, RPC_IO, pat, rbuf, 0, &r[i], &e[i]);
+        xfer_pair(c, dir, vn, size, RPC_IO, 1, pat, rbuf, 0, &r[i], &e[i]);
     }
     free(rbuf);
     double rw = median3(r[0].w_mbs, r[1].w_mbs, r[2].w_mbs);
@@ -456,7 +511,7 @@ static void bench_xfer(cairn_t *c, const char *dir, uint64_t size, const uint8_t
         wq[i] = r[i].w_mbs / e[i].w_mbs;
         rq[i] = r[i].r_mbs / e[i].r_mbs;
     }
-    printf("# rpc_write: %" PRIu64 " bytes, cairn_write in %" PRIu64
+    printf("# rpc_write: %" PRIu64 " bytes, cairn_write_lent in %" PRIu64
            "-byte calls (WriteStream, 1 MiB pieces) + cairn_fsync over the unix socket vs "
            "fs_write in %" PRIu64 "-byte calls + fs_fsync in-process; runs (MB/s) cairn "
            "%.1f %.1f %.1f, baseline %.1f %.1f %.1f (pairs in %" PRIu64 "-byte turns); medians\n",
@@ -491,21 +546,10 @@ static void bench_xfer(cairn_t *c, const char *dir, uint64_t size, const uint8_t
            median3(rq[0], rq[1], rq[2]));
     fflush(stdout);
 
-    for (int i = 0; i < RUNS; i++) { /* rpc_write_64m: the same, in one call per turn */
-        char vn[16];
-        snprintf(vn, sizeof vn, "l%d", i);
-        xfer_pair(c, dir, vn, size, RPC_IO_LONG, pat, NULL, 0, &r[i], &e[i]);
-        wq[i] = r[i].w_mbs / e[i].w_mbs;
-    }
-    printf("# rpc_write_64m: as rpc_write, with cairn_write in %" PRIu64
-           "-byte calls (one WriteStream per turn); runs (MB/s) cairn %.1f %.1f %.1f, baseline "
-           "%.1f %.1f %.1f; ratio pair by pair %.2f %.2f %.2f; medians\n",
-           (uint64_t)RPC_IO_LONG, r[0].w_mbs, r[1].w_mbs, r[2].w_mbs, e[0].w_mbs, e[1].w_mbs,
-           e[2].w_mbs, wq[0], wq[1], wq[2]);
-    printf("rpc_write_64m cairn=%.1f baseline=%.1f unit=MB/s ratio=%.2f\n",
-           median3(r[0].w_mbs, r[1].w_mbs, r[2].w_mbs), median3(e[0].w_mbs, e[1].w_mbs, e[2].w_mbs),
-           median3(wq[0], wq[1], wq[2]));
-    fflush(stdout);
+    write_pairs(c, dir, size, RPC_IO, 0, pat, "rpc_write_copy", "cairn_write (copying)");
+    write_pairs(c, dir, size, RPC_IO_LONG, 1, pat, "rpc_write_64m",
+                "cairn_write_lent (one WriteStream per turn)");
+    lend_wait();
 }
 
 /* ---- 2. rpc_calls_1, rpc_calls_64 ---- */

@@ -333,8 +333,9 @@ static int write_piece(void *ctx, const ProtobufCMessage **m)
     return 1;
 }
 
-int cairn_write(cairn_t *c, const char *vol, uint64_t ino, uint64_t off, const void *buf,
-                size_t len, cairn_attr_t *out)
+/* cairn_write's work; with LEND the pieces are lent (rpc_lend). */
+static int write_common(cairn_t *c, const char *vol, uint64_t ino, uint64_t off, const void *buf,
+                        size_t len, struct rpc_lend *lend, cairn_attr_t *out)
 {
     struct wctx w = {CAIRN__V1__WRITE_REQUEST__INIT, buf, off, len, 0};
     w.req.volume = cl_bytes(vol);
@@ -347,7 +348,7 @@ int cairn_write(cairn_t *c, const char *vol, uint64_t ino, uint64_t off, const v
         w.req.data.len = len;
         rv = cl_call(c, M_FS_WRITE, &w.req, &cairn__v1__write_reply__descriptor, &rep);
     } else {
-        rv = rpc_client_stream(c->ch, M_FS_WRITESTREAM, pieces_of(len), write_piece, &w,
+        rv = rpc_client_stream(c->ch, M_FS_WRITESTREAM, pieces_of(len), write_piece, &w, lend,
                                &cairn__v1__write_reply__descriptor, (ProtobufCMessage **)&rep);
     }
     if (rv == 0) {
@@ -355,6 +356,24 @@ int cairn_write(cairn_t *c, const char *vol, uint64_t ino, uint64_t off, const v
             cl_attr(out, rep->attr);
         FREE(rep);
     }
+    return rv;
+}
+
+int cairn_write(cairn_t *c, const char *vol, uint64_t ino, uint64_t off, const void *buf,
+                size_t len, cairn_attr_t *out)
+{
+    return write_common(c, vol, ino, off, buf, len, NULL, out);
+}
+
+int cairn_write_lent(cairn_t *c, const char *vol, uint64_t ino, uint64_t off, const void *buf,
+                     size_t len, void (*done)(void *arg), void *arg, cairn_attr_t *out)
+{
+    struct rpc_lend *lend = len > RPC_DATA_PIECE ? rpc_lend_new(done, arg) : NULL;
+    int rv = write_common(c, vol, ino, off, buf, len, lend, out); /* no memory: copied */
+    if (lend)
+        rpc_lend_end(lend);
+    else
+        done(arg);
     return rv;
 }
 

@@ -519,7 +519,8 @@ int rpc_server_stream(struct rpc_channel *c, size_t method, size_t pieces,
 
 int rpc_client_stream(struct rpc_channel *c, size_t method, size_t pieces,
                       int (*next)(void *ctx, const ProtobufCMessage **m), void *ctx,
-                      const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
+                      struct rpc_lend *lend, const ProtobufCMessageDescriptor *resp_desc,
+                      ProtobufCMessage **resp)
 {
     int rv;
     struct ccall *cc = ccall_start(c, method, pieces, &rv);
@@ -545,7 +546,8 @@ int rpc_client_stream(struct rpc_channel *c, size_t method, size_t pieces,
             md_sent = 1;
         }
         ops[n].op = GRPC_OP_SEND_MESSAGE;
-        ops[n++].data.send_message.send_message = ccall_send(cc, codec_encode(m));
+        ops[n++].data.send_message.send_message =
+            ccall_send(cc, lend ? codec_encode_lent(m, lend) : codec_encode(m));
         ok = batch(cc, ops, n);
     }
     if (ok && !md_sent) { /* an empty stream */

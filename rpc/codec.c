@@ -10,7 +10,8 @@
  * received slices (segs_decode): it is the last field on the wire, its
  * number occurs once, and the message holds a reference to every slice it
  * points into until codec_msg_free; (4) codec_encode_taking writes the same
- * message as codec_encode, the taken field last.
+ * message as codec_encode, the taken field last, and so does
+ * codec_encode_lent, with the lent field last.
  */
 #include "codec.h"
 
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lend.h"
 #include "rpc.h"
 
 /* BB's bytes as one slice (a copy when BB holds several); 0, or -1 when
@@ -363,6 +365,26 @@ static size_t put_varint(uint8_t *p, uint64_t v)
     return n;
 }
 
+/* M packed (its field number FIELD left empty), then FIELD holding DATA,
+ * which the byte buffer takes over without copying. */
+static grpc_byte_buffer *encode_around(const ProtobufCMessage *m, uint32_t field, grpc_slice data)
+{
+    /* Fields may come in any order on the wire: M's own, then FIELD. */
+    uint8_t hdr[20];
+    size_t h = put_varint(hdr, (uint64_t)field << 3 | 2);
+    h += put_varint(hdr + h, GRPC_SLICE_LENGTH(data));
+    size_t n = protobuf_c_message_get_packed_size(m);
+    grpc_slice s[2];
+    s[0] = grpc_slice_malloc(n + h);
+    protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(s[0]));
+    memcpy(GRPC_SLICE_START_PTR(s[0]) + n, hdr, h);
+    s[1] = data;
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(s, 2);
+    grpc_slice_unref(s[0]);
+    grpc_slice_unref(s[1]);
+    return bb;
+}
+
 grpc_byte_buffer *codec_encode_with(const ProtobufCMessage *m, uint32_t field,
                                     ProtobufCBinaryData *take)
 {
@@ -371,37 +393,50 @@ grpc_byte_buffer *codec_encode_with(const ProtobufCMessage *m, uint32_t field,
         take->data = NULL;
         return codec_encode(m);
     }
-    /* Fields may come in any order on the wire: M's own, then FIELD. */
-    uint8_t hdr[20];
-    size_t h = put_varint(hdr, (uint64_t)field << 3 | 2);
-    h += put_varint(hdr + h, take->len);
-    size_t n = protobuf_c_message_get_packed_size(m);
-    grpc_slice s[2];
-    s[0] = grpc_slice_malloc(n + h);
-    protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(s[0]));
-    memcpy(GRPC_SLICE_START_PTR(s[0]) + n, hdr, h);
-    s[1] = grpc_slice_new(take->data, take->len, free); /* now owned by the slice */
-    take->data = NULL;
-    take->len = 0;
-    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(s, 2);
-    grpc_slice_unref(s[0]);
-    grpc_slice_unref(s[1]);
-    return bb;
+    grpc_slice data = grpc_slice_new(take->data, take->len, free); /* now owned by the slice */
+    *take = (ProtobufCBinaryData){0, NULL};
+    return encode_around(m, field, data);
 }
 
-grpc_byte_buffer *codec_encode_taking(ProtobufCMessage *m)
+/* M's first plain bytes field of at least CODEC_REF_MIN bytes (4), or NULL. */
+static ProtobufCBinaryData *large_field(const ProtobufCMessage *m, uint32_t *id)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
         if (!plain_bytes(f))
             continue;
-        ProtobufCBinaryData *bd = (ProtobufCBinaryData *)((uint8_t *)m + f->offset);
-        if (bd->len < CODEC_REF_MIN)
-            continue;
-        ProtobufCBinaryData take = *bd;
-        *bd = (ProtobufCBinaryData){0, NULL}; /* (4) packed by codec_encode_with, last */
-        return codec_encode_with(m, f->id, &take);
+        ProtobufCBinaryData *bd = (ProtobufCBinaryData *)((uintptr_t)m + f->offset);
+        if (bd->len >= CODEC_REF_MIN) {
+            *id = f->id;
+            return bd;
+        }
     }
-    return codec_encode(m);
+    return NULL;
+}
+
+grpc_byte_buffer *codec_encode_taking(ProtobufCMessage *m)
+{
+    uint32_t id;
+    ProtobufCBinaryData *bd = large_field(m, &id);
+    if (!bd)
+        return codec_encode(m);
+    ProtobufCBinaryData take = *bd;
+    *bd = (ProtobufCBinaryData){0, NULL}; /* (4) packed by codec_encode_with, last */
+    return codec_encode_with(m, id, &take);
+}
+
+grpc_byte_buffer *codec_encode_lent(const ProtobufCMessage *m, struct rpc_lend *l)
+{
+    uint32_t id;
+    ProtobufCBinaryData *bd = large_field(m, &id);
+    if (!bd)
+        return codec_encode(m);
+    /* M is the caller's and not const memory: its field is emptied for the
+     * packing and put back, as it was, before returning. */
+    ProtobufCBinaryData lent = *bd;
+    *bd = (ProtobufCBinaryData){0, NULL};
+    grpc_byte_buffer *bb = encode_around(m, id, lend_slice(l, lent.data, lent.len));
+    *bd = lent;
+    return bb;
 }

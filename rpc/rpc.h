@@ -92,8 +92,8 @@ struct rpc_server_opts {
 struct rpc_server;
 /* Binds and starts serving. -EADDRINUSE when the unix socket cannot be
  * bound, -EADDRNOTAVAIL when the TCP address cannot (in use, or a host that
- * does not resolve to one of this machine's), -EINVAL when a method path is given twice, -EAGAIN when not one thread
- * could be created (fewer than THREADS serve if only some could). */
+ * does not resolve to one of this machine's), -EINVAL when a method path is given twice, -EAGAIN
+ * when not one thread could be created (fewer than THREADS serve if only some could). */
 int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o);
 /* How many events its threads caught while polling (poll.c), for tests. */
 unsigned long rpc_server_spins_caught(struct rpc_server *s);
@@ -156,12 +156,24 @@ int rpc_server_stream(struct rpc_channel *ch, size_t method, size_t pieces,
                       int (*on_msg)(void *ctx, const ProtobufCMessage *m,
                                     const struct rpc_segs *segs),
                       void *ctx);
+/* Bytes lent to the RPC layer (lend.c): messages refer to them where they
+ * lie instead of copying them. DONE(ARG) runs exactly once, on any thread,
+ * when the lender has called rpc_lend_end and gRPC holds no reference to
+ * the bytes any more; until then they must stay unchanged. That is usually
+ * before the call that sent them returns, but a call given up on while its
+ * send was blocked (channel.c (3)) holds them until the send ends. */
+struct rpc_lend;
+struct rpc_lend *rpc_lend_new(void (*done)(void *arg), void *arg); /* NULL: no memory */
+void rpc_lend_end(struct rpc_lend *l);
+
 /* Sends the messages NEXT produces (1 = *M set, still owned by the caller and
  * valid until the next call to NEXT; 0 = done; <0 = abort with that error),
- * then receives the single reply. */
+ * then receives the single reply. With LEND, each message's large bytes
+ * field (codec_encode_lent) lies in bytes lent through it and is not copied. */
 int rpc_client_stream(struct rpc_channel *ch, size_t method, size_t pieces,
                       int (*next)(void *ctx, const ProtobufCMessage **m), void *ctx,
-                      const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
+                      struct rpc_lend *lend, const ProtobufCMessageDescriptor *resp_desc,
+                      ProtobufCMessage **resp);
 
 /* ---- status mapping (status.c) ---- */
 int rpc_status_from_err(int err);                /* -> grpc_status_code */

@@ -25,6 +25,9 @@
  *    bytes with its data taken, not copied, and reads back sliced; a large
  *    field that is not last by number goes last and decodes the same; a
  *    message with no large field encodes as codec_encode does;
+ *  - codec_encode_lent: a write piece encodes to codec_encode's bytes, M is
+ *    left as it was, and the lender's DONE runs once, after both the lender
+ *    and the byte buffer let go (either order); nothing large: nothing lent;
  *  - codec_encode_with + codec_msg_decode round-trip a session envelope with
  *    a large body and with none; a message over the size limit is refused
  *    and the released codec_msg can be freed again.
@@ -585,6 +588,70 @@ static void test_encode_taking(void **state)
     free(g);
 }
 
+static int lend_dones;
+
+static void lend_done(void *arg)
+{
+    *(int *)arg += 1;
+}
+
+/* codec_encode_lent writes what codec_encode writes (the lent field last),
+ * leaves M as it was, and the lender's DONE runs once, only when both the
+ * lender and the byte buffer let go of the bytes, in either order. */
+static void test_encode_lent(void **state)
+{
+    (void)state;
+    Cairn__V1__WriteRequest wr = CAIRN__V1__WRITE_REQUEST__INIT;
+    wr.volume = (ProtobufCBinaryData){3, (uint8_t *)"vol"};
+    wr.ino = 7;
+    wr.offset = 1u << 30;
+    wr.data = (ProtobufCBinaryData){SEG_BIG, (uint8_t *)pattern};
+    size_t wn, gn;
+    grpc_byte_buffer *plain = codec_encode(&wr.base);
+    uint8_t *w = bb_bytes(plain, &wn);
+    grpc_byte_buffer_destroy(plain);
+    for (int order = 0; order < 2; order++) {
+        lend_dones = 0;
+        struct rpc_lend *l = rpc_lend_new(lend_done, &lend_dones);
+        assert_non_null(l);
+        grpc_byte_buffer *bb = codec_encode_lent(&wr.base, l);
+        assert_int_equal(wr.data.len, SEG_BIG); /* M unchanged */
+        assert_ptr_equal(wr.data.data, pattern);
+        uint8_t *g = bb_bytes(bb, &gn);
+        assert_int_equal(wn, gn); /* the data is the last field anyway: the same bytes */
+        assert_memory_equal(w, g, wn);
+        free(g);
+        if (order == 0) {
+            rpc_lend_end(l);
+            assert_int_equal(lend_dones, 0); /* the byte buffer still refers to it */
+            grpc_byte_buffer_destroy(bb);
+        } else {
+            grpc_byte_buffer_destroy(bb);
+            assert_int_equal(lend_dones, 0); /* the lender has not ended */
+            rpc_lend_end(l);
+        }
+        assert_int_equal(lend_dones, 1);
+    }
+    /* nothing large: as codec_encode, and nothing lent */
+    wr.data = (ProtobufCBinaryData){5, (uint8_t *)"hello"};
+    plain = codec_encode(&wr.base);
+    free(w);
+    w = bb_bytes(plain, &wn);
+    grpc_byte_buffer_destroy(plain);
+    lend_dones = 0;
+    struct rpc_lend *l = rpc_lend_new(lend_done, &lend_dones);
+    assert_non_null(l);
+    grpc_byte_buffer *bb = codec_encode_lent(&wr.base, l);
+    rpc_lend_end(l);
+    assert_int_equal(lend_dones, 1);
+    uint8_t *g = bb_bytes(bb, &gn);
+    grpc_byte_buffer_destroy(bb);
+    assert_int_equal(wn, gn);
+    assert_memory_equal(w, g, wn);
+    free(w);
+    free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -596,6 +663,7 @@ int main(void)
         cmocka_unit_test(test_large_last_field_left_in_slices),
         cmocka_unit_test(test_other_layouts_decoded_whole),
         cmocka_unit_test(test_encode_taking),
+        cmocka_unit_test(test_encode_lent),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

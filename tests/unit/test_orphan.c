@@ -12,7 +12,10 @@
  *  - a client stream of one 8 MiB piece returns -ETIMEDOUT (it would wait
  *    forever without channel.c (3)), and its call is then an orphan;
  *  - once the fake reads (and throws away) what was sent, the orphan is
- *    released by orphan_reap() (bounded wait), and the count is back to 0.
+ *    released by orphan_reap() (bounded wait), and the count is back to 0;
+ *  - the same piece lent (rpc_lend, lend.c): its DONE has not run when the
+ *    call returns -ETIMEDOUT (gRPC still refers to the bytes, so the lender
+ *    must not reuse them), and runs exactly once after the fake read them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -86,9 +89,17 @@ static int one_piece(void *ctx, const ProtobufCMessage **m)
     return 1;
 }
 
-static void test_blocked_send_ends_at_deadline_and_is_released(void **state)
+static _Atomic int lend_dones;
+
+static void lend_done(void *arg)
 {
-    (void)state;
+    (void)arg;
+    lend_dones++;
+}
+
+/* The blocked send, LENT: its piece lent instead of copied. */
+static void blocked_send(int lent)
+{
     char *dir = tu_tmpdir("orphan");
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s/s.sock", dir);
@@ -112,10 +123,18 @@ static void test_blocked_send_ends_at_deadline_and_is_released(void **state)
     g.req.data.len = PIECE;
     ProtobufCMessage *resp = NULL;
     int before = orphan_count();
-    int rv = rpc_client_stream(ch, 0, 1, one_piece, &g, &cairn__v1__write_reply__descriptor, &resp);
+    lend_dones = 0;
+    struct rpc_lend *lend = lent ? rpc_lend_new(lend_done, NULL) : NULL;
+    assert_true(!lent || lend);
+    int rv = rpc_client_stream(ch, 0, 1, one_piece, &g, lend, &cairn__v1__write_reply__descriptor,
+                               &resp);
     assert_int_equal(rv, -ETIMEDOUT);
     assert_null(resp);
     assert_int_equal(orphan_count(), before + 1); /* its send is still in gRPC's write */
+    if (lend)
+        rpc_lend_end(lend);
+    usleep(100000);
+    assert_int_equal(lend_dones, 0); /* the bytes are still gRPC's */
 
     atomic_store(&f.drain, 1);
     for (int i = 0; i < 10000 && orphan_count() > before; i++) { /* at most 10 s */
@@ -123,8 +142,12 @@ static void test_blocked_send_ends_at_deadline_and_is_released(void **state)
         usleep(1000);
     }
     assert_int_equal(orphan_count(), before);
+    for (int i = 0; i < 10000 && lent && lend_dones == 0; i++) /* at most 10 s */
+        usleep(1000);
+    assert_int_equal(lend_dones, lent ? 1 : 0);
 
     rpc_channel_close(ch);
+    assert_int_equal(lend_dones, lent ? 1 : 0);
     close(f.lfd);
     pthread_join(f.thread, NULL);
     free(data);
@@ -132,10 +155,23 @@ static void test_blocked_send_ends_at_deadline_and_is_released(void **state)
     free(dir);
 }
 
+static void test_blocked_send_ends_at_deadline_and_is_released(void **state)
+{
+    (void)state;
+    blocked_send(0);
+}
+
+static void test_lent_bytes_stay_lent_until_the_blocked_send_ends(void **state)
+{
+    (void)state;
+    blocked_send(1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocked_send_ends_at_deadline_and_is_released),
+        cmocka_unit_test(test_lent_bytes_stay_lent_until_the_blocked_send_ends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -191,7 +191,7 @@ static int sum_call(struct rpc_channel *ch, uint32_t tag, uint64_t n, uint64_t g
     g.rq.from_node = tag;
     g.rq.hlc = UINT64_MAX; /* sum_next steps to 0 first */
     ProtobufCMessage *rep = NULL;
-    int rv = rpc_client_stream(ch, M_SUM, (size_t)n, sum_next, &g,
+    int rv = rpc_client_stream(ch, M_SUM, (size_t)n, sum_next, &g, NULL,
                                &cairn__v1__ping_reply__descriptor, &rep);
     if (rv == 0) {
         *count = ((Cairn__V1__PingReply *)rep)->hlc;
