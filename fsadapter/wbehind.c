@@ -24,7 +24,9 @@
  *     mount ends, at most WB_FAILED_MAX of them (the oldest reported one
  *     goes first);
  * (4) memory: at most WB_MAX_BYTES of buffers are held, plus WB_SPARES
- *     spare big buffers kept for reuse; a writer waits for room;
+ *     spare big buffers kept for reuse; a writer waits for room (a buffer
+ *     still lent to a call given up on, (7), is no longer held: it is
+ *     libcairn's, as a copy of it would be);
  * (5) a write changes its inode's size and times: it tells attrcache.c so
  *     when it is queued and again when it reached cairnd;
  * (6) the sender is woken (kicked) only for a queue worth sending at once:
@@ -36,6 +38,10 @@
  *     without a deadline once a look found nothing). A created file thus
  *     costs its close one RPC and no thread hand-off (fs_create: five
  *     wake-ups fewer per file).
+ * (7) an item is sent from its own buffer (cairn_write_lent: no copy of
+ *     its bytes into each RPC message), and the buffer goes back to the
+ *     spares (or is freed) when libcairn lets go of it, usually before the
+ *     call returns, and never while gRPC may still read it.
  * Durability is unchanged: fsync drains the queue, then asks cairnd to sync;
  * until then a write is only in this process (for at most about WB_LINGER_S
  * when nothing closes or syncs it), like any write not fsync'ed.
@@ -209,6 +215,19 @@ static void buf_put(char *p, size_t cap)
         free(p);
 }
 
+/* cairn_write_lent's DONE for a sent item (7): its buffer is ours again. */
+static void give_back(void *arg)
+{
+    struct item *it = arg;
+    pthread_mutex_lock(&wb.lock);
+    if (wb.stop)
+        free(it->data); /* the spares may be gone already */
+    else
+        buf_put(it->data, it->cap);
+    pthread_mutex_unlock(&wb.lock);
+    free(it);
+}
+
 /* Under lock, HEAD non-NULL and nothing busy: sends the head item (1),
  * with the lock released around the RPC. */
 static void send_head(void)
@@ -218,16 +237,18 @@ static void send_head(void)
     if (!wb.head)
         wb.tail = NULL;
     wb.busy = 1;
+    fuse_ino_t ino = it->ino; /* (7) IT is give_back's once sent */
+    uint64_t ticket = it->ticket;
+    size_t cap = it->cap;
     pthread_mutex_unlock(&wb.lock);
-    int rv = cairn_write(wb.fs->c, wb.fs->volume, it->ino, it->off, it->data, it->len, NULL);
-    ac_changed(it->ino, 0); /* (5) */
+    int rv = cairn_write_lent(wb.fs->c, wb.fs->volume, ino, it->off, it->data, it->len, give_back,
+                              it, NULL);
+    ac_changed(ino, 0); /* (5) */
     pthread_mutex_lock(&wb.lock);
     if (rv != 0)
-        note_error(it->ino, fs_errno(rv));
-    wb.sent = it->ticket;
-    wb.held -= it->cap;
-    buf_put(it->data, it->cap);
-    free(it);
+        note_error(ino, fs_errno(rv));
+    wb.sent = ticket;
+    wb.held -= cap;
     wb.busy = 0;
     if (!wb.head)
         wb.kicked = 0;

@@ -15,16 +15,17 @@
  *  2. SIGSTOP to PID (and wait until the kernel reports it stopped), or CUT; with
  *     the timeout at STOPPED_MS, each of these must fail with -ETIMEDOUT and
  *     return (none may hang): getattr, a SIZE write of NAME-cut (a
- *     WriteStream), a SIZE read of NAME-acked (a ReadStream), fsync, and
- *     mknod of NAME-maybe; the time each took is printed, not judged;
+ *     WriteStream), the same write lent (cairn_write_lent from a copy of
+ *     the bytes that its DONE spoils), a SIZE read of NAME-acked (a
+ *     ReadStream), fsync, and mknod of NAME-maybe; the time each took is
+ *     printed, not judged;
  *  3. SIGCONT or HEAL (always, also after a failed check), timeout back to
  *     CALM_MS;
  *  4. the same connection works again at its first call; NAME-acked reads
- *     back byte for byte; NAME-cut holds a prefix of the write that timed
- *     out, in whole pieces (a piece is applied whole or not at all, and in
- *     order; nothing is applied after the server saw the cancel): its size
- *     is a multiple of CAIRN_CALL_MAX up to SIZE and its bytes are the
- *     written ones; NAME-maybe exists or not (a timed-out call may or may
+ *     back byte for byte; the lent write's DONE has run exactly once; NAME-cut holds a prefix of
+ * the write that timed out, in whole pieces (a piece is applied whole or not at all, and in order;
+ * nothing is applied after the server saw the cancel): its size is a multiple of CAIRN_CALL_MAX up
+ * to SIZE and its bytes are the written ones; NAME-maybe exists or not (a timed-out call may or may
  *     not have been applied: the request may have been in cairnd's socket),
  *     and if it does it is a regular file; NAME-cut written again in full
  *     reads back byte for byte.
@@ -37,6 +38,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +150,16 @@ static int cut_off(pid_t pid, int cut)
 }
 
 /* One call while cairnd is cut off: it must end, with -ETIMEDOUT. */
+/* cairn_write_lent's DONE: counts, and spoils the buffer, so bytes gRPC
+ * sent after it would not read as the written ones (step 4). */
+static _Atomic int lent_dones;
+
+static void poison_done(void *arg)
+{
+    memset(arg, 0xEE, SIZE);
+    lent_dones++;
+}
+
 #define STOPPED_CALL(what, call)                                                                   \
     do {                                                                                           \
         double t0_ = now_ms();                                                                     \
@@ -210,6 +222,12 @@ int main(int argc, char **argv)
     snprintf(maybe, sizeof maybe, "%s-maybe", name);
     STOPPED_CALL("getattr", cairn_getattr(c, vol, acked, NULL, &a));
     STOPPED_CALL("a 3-piece write", cairn_write(c, vol, cut, 0, data, SIZE, NULL));
+    uint8_t *lent = malloc(SIZE);
+    if (!lent)
+        die_setup("malloc", -ENOMEM);
+    memcpy(lent, data, SIZE);
+    STOPPED_CALL("a 3-piece lent write",
+                 cairn_write_lent(c, vol, cut, 0, lent, SIZE, poison_done, lent, NULL));
     STOPPED_CALL("a 3-piece read", cairn_read(c, vol, acked, 0, SIZE, back, NULL, &got));
     STOPPED_CALL("fsync", cairn_fsync(c, vol));
     STOPPED_CALL("mknod", cairn_mknod(c, vol, CAIRN_ROOT_INO, maybe, S_IFREG | 0644, 0, 0, 0, &a));
@@ -229,6 +247,12 @@ int main(int argc, char **argv)
           (unsigned long long)a.size, SIZE);
     if (read_equal(c, vol, acked, data, SIZE, back, "acked after the stop") == 0)
         printf("ok - the same connection serves again at once; acknowledged bytes intact\n");
+    for (int i = 0; i < CALM_MS && lent_dones == 0; i++) /* the lent bytes come back */
+        usleep(1000);
+    check(lent_dones == 1, "the timed-out lent write's DONE ran %d times, want 1", (int)lent_dones);
+    if (lent_dones == 1)
+        printf("ok - the timed-out lent write gave its buffer back once\n");
+    free(lent);
     rv = cairn_getattr(c, vol, cut, NULL, &a);
     check(rv == 0, "cut: getattr: %s", cairn_strerror(rv));
     if (rv == 0) {
