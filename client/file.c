@@ -368,7 +368,8 @@ int cairn_write(cairn_t *c, const char *vol, uint64_t ino, uint64_t off, const v
 int cairn_write_lent(cairn_t *c, const char *vol, uint64_t ino, uint64_t off, const void *buf,
                      size_t len, void (*done)(void *arg), void *arg, cairn_attr_t *out)
 {
-    struct rpc_lend *lend = len > RPC_DATA_PIECE ? rpc_lend_new(done, arg) : NULL;
+    struct rpc_lend *lend =
+        len > RPC_DATA_PIECE ? rpc_lend_new(4 /* WriteRequest.data */, done, arg) : NULL;
     int rv = write_common(c, vol, ino, off, buf, len, lend, out); /* no memory: copied */
     if (lend)
         rpc_lend_end(lend);

@@ -24,9 +24,9 @@
  *     mount ends, at most WB_FAILED_MAX of them (the oldest reported one
  *     goes first);
  * (4) memory: at most WB_MAX_BYTES of buffers are held, plus WB_SPARES
- *     spare big buffers kept for reuse; a writer waits for room (a buffer
- *     still lent to a call given up on, (7), is no longer held: it is
- *     libcairn's, as a copy of it would be);
+ *     spare big buffers kept for reuse; a writer waits for room; buffers
+ *     still lent to calls given up on (7) are not held but counted apart,
+ *     and at most WB_MAX_BYTES of them: past that an item is sent copied;
  * (5) a write changes its inode's size and times: it tells attrcache.c so
  *     when it is queued and again when it reached cairnd;
  * (6) the sender is woken (kicked) only for a queue worth sending at once:
@@ -41,7 +41,8 @@
  * (7) an item is sent from its own buffer (cairn_write_lent: no copy of
  *     its bytes into each RPC message), and the buffer goes back to the
  *     spares (or is freed) when libcairn lets go of it, usually before the
- *     call returns, and never while gRPC may still read it.
+ *     call returns, and never while gRPC may still read it; a call given up
+ *     on behind a cairnd that stopped reading keeps it until that send ends.
  * Durability is unchanged: fsync drains the queue, then asks cairnd to sync;
  * until then a write is only in this process (for at most about WB_LINGER_S
  * when nothing closes or syncs it), like any write not fsync'ed.
@@ -102,6 +103,7 @@ static struct {
     struct fsctx *fs;
     struct item *head, *tail; /* tail may be appended to; head is next out */
     size_t held;              /* buffer bytes, queued and in the sender (4) */
+    size_t lent;              /* buffer bytes libcairn has not given back (4), (7) */
     uint64_t queued, sent;    /* tickets (2) */
     struct failed *failed;
     unsigned n_failed;
@@ -220,6 +222,7 @@ static void give_back(void *arg)
 {
     struct item *it = arg;
     pthread_mutex_lock(&wb.lock);
+    wb.lent -= it->cap;
     if (wb.stop)
         free(it->data); /* the spares may be gone already */
     else
@@ -240,15 +243,23 @@ static void send_head(void)
     fuse_ino_t ino = it->ino; /* (7) IT is give_back's once sent */
     uint64_t ticket = it->ticket;
     size_t cap = it->cap;
+    int lend = wb.lent + cap <= WB_MAX_BYTES; /* (4) */
+    if (lend)
+        wb.lent += cap;
     pthread_mutex_unlock(&wb.lock);
-    int rv = cairn_write_lent(wb.fs->c, wb.fs->volume, ino, it->off, it->data, it->len, give_back,
-                              it, NULL);
+    int rv = lend ? cairn_write_lent(wb.fs->c, wb.fs->volume, ino, it->off, it->data, it->len,
+                                     give_back, it, NULL)
+                  : cairn_write(wb.fs->c, wb.fs->volume, ino, it->off, it->data, it->len, NULL);
     ac_changed(ino, 0); /* (5) */
     pthread_mutex_lock(&wb.lock);
     if (rv != 0)
         note_error(ino, fs_errno(rv));
     wb.sent = ticket;
     wb.held -= cap;
+    if (!lend) {
+        buf_put(it->data, cap);
+        free(it);
+    }
     wb.busy = 0;
     if (!wb.head)
         wb.kicked = 0;

@@ -428,15 +428,19 @@ grpc_byte_buffer *codec_encode_taking(ProtobufCMessage *m)
 
 grpc_byte_buffer *codec_encode_lent(const ProtobufCMessage *m, struct rpc_lend *l)
 {
-    uint32_t id;
-    ProtobufCBinaryData *bd = large_field(m, &id);
-    if (!bd)
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(d, lend_field(l));
+    const ProtobufCBinaryData *bd =
+        plain_bytes(f) ? (const ProtobufCBinaryData *)((uintptr_t)m + f->offset) : NULL;
+    if (!bd || bd->len < CODEC_REF_MIN)
         return codec_encode(m);
-    /* M is the caller's and not const memory: its field is emptied for the
-     * packing and put back, as it was, before returning. */
-    ProtobufCBinaryData lent = *bd;
-    *bd = (ProtobufCBinaryData){0, NULL};
-    grpc_byte_buffer *bb = encode_around(m, id, lend_slice(l, lent.data, lent.len));
-    *bd = lent;
+    /* a shallow copy of M without the field: M itself is left alone */
+    ProtobufCMessage *rest = malloc(d->sizeof_message);
+    if (!rest)
+        return codec_encode(m);
+    memcpy(rest, m, d->sizeof_message);
+    *(ProtobufCBinaryData *)((uintptr_t)rest + f->offset) = (ProtobufCBinaryData){0, NULL};
+    grpc_byte_buffer *bb = encode_around(rest, f->id, lend_slice(l, bd->data, bd->len));
+    free(rest);
     return bb;
 }

@@ -70,9 +70,10 @@ grpc_byte_buffer *codec_encode_with(const ProtobufCMessage *m, uint32_t field,
  * (malloc'ed, as protobuf_c_message_free_unpacked expects) instead of
  * copied, and left empty in M; it goes last on the wire. */
 grpc_byte_buffer *codec_encode_taking(ProtobufCMessage *m);
-/* As codec_encode_taking, but the field's bytes are lent through L
- * (rpc_lend, lend.c): referred to where they lie, neither copied nor
- * freed; M is unchanged. */
+/* As codec_encode, but when M's field number lend_field(L) is a plain bytes
+ * field of at least CODEC_REF_MIN bytes, its bytes are lent through L
+ * (rpc_lend, lend.c): referred to where they lie, neither copied nor freed,
+ * and last on the wire. M is not changed. */
 grpc_byte_buffer *codec_encode_lent(const ProtobufCMessage *m, struct rpc_lend *l);
 
 /* The session stream (session.proto), and the status detail with which a

@@ -15,19 +15,26 @@
 
 struct rpc_lend {
     _Atomic size_t refs; /* the lender's, plus one per live slice */
+    uint32_t field;
     void (*done)(void *arg);
     void *arg;
 };
 
-struct rpc_lend *rpc_lend_new(void (*done)(void *arg), void *arg)
+struct rpc_lend *rpc_lend_new(uint32_t field, void (*done)(void *arg), void *arg)
 {
     struct rpc_lend *l = malloc(sizeof *l);
     if (!l)
         return NULL;
     atomic_init(&l->refs, 1);
+    l->field = field;
     l->done = done;
     l->arg = arg;
     return l;
+}
+
+uint32_t lend_field(const struct rpc_lend *l)
+{
+    return l->field;
 }
 
 static void unref(void *p)

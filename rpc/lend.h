@@ -10,5 +10,7 @@
 /* A slice over P[0..N), which L's bytes hold: it keeps L alive until gRPC
  * releases it. */
 grpc_slice lend_slice(struct rpc_lend *l, const void *p, size_t n);
+/* The field number whose bytes L lends. */
+uint32_t lend_field(const struct rpc_lend *l);
 
 #endif

@@ -16,8 +16,13 @@
  * with a deadline in the past; (3) the list is under one lock, and orphans
  * still pending at exit stay on it (reachable, not leaked); (4) each orphan
  * holds a grpc_init() until it is released, so gRPC stays up for it after
- * its channel was closed.
- * Threads: any.
+ * its channel was closed; (5) while there are orphans, a reaper thread reaps
+ * every REAP_EVERY_MS (and so polls their connections), so an orphan whose
+ * send ended is released then even if the program makes no more calls (what
+ * it holds may be lent bytes, rpc.h: rpc_lend); the thread ends when the
+ * list is empty; (6) an orphan is released (its call unreferenced, RELEASE
+ * run) outside the lock, so what that runs may make calls of its own.
+ * Threads: any, plus the reaper.
  */
 #include "orphan.h"
 
@@ -28,6 +33,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 struct orphan {
     struct orphan *next;
@@ -38,9 +44,46 @@ struct orphan {
     void *arg;
 };
 
+#define REAP_EVERY_MS 50 /* (5) */
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct orphan *orphans; /* (3) */
 static _Atomic int n_orphans;
+static _Atomic int reaper_on; /* (5) a reaper thread runs */
+
+static void *reaper(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        while (atomic_load(&n_orphans) > 0) {
+            orphan_reap();
+            nanosleep(&(struct timespec){0, REAP_EVERY_MS * 1000000L}, NULL);
+        }
+        atomic_store(&reaper_on, 0);
+        int off = 0; /* an orphan added since the look above finds no reaper: take it */
+        if (atomic_load(&n_orphans) == 0 || !atomic_compare_exchange_strong(&reaper_on, &off, 1))
+            return NULL;
+    }
+}
+
+/* (5) Starts the reaper unless it runs; without one (no thread to be had),
+ * orphans are reaped at the next call as before. */
+static void reaper_start(void)
+{
+    int off = 0;
+    if (!atomic_compare_exchange_strong(&reaper_on, &off, 1))
+        return;
+    pthread_t t;
+    pthread_attr_t a;
+    int ok = pthread_attr_init(&a) == 0;
+    if (ok) {
+        ok = pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED) == 0 &&
+             pthread_create(&t, &a, reaper, NULL) == 0;
+        pthread_attr_destroy(&a);
+    }
+    if (!ok)
+        atomic_store(&reaper_on, 0);
+}
 
 int orphan_add(grpc_call *call, grpc_completion_queue *cq, int pending, void (*release)(void *arg),
                void *arg)
@@ -56,6 +99,7 @@ int orphan_add(grpc_call *call, grpc_completion_queue *cq, int pending, void (*r
     atomic_fetch_add(&n_orphans, 1);
     pthread_mutex_unlock(&lock);
     orphan_reap(); /* its batches may have completed meanwhile */
+    reaper_start();
     return 0;
 }
 
@@ -63,6 +107,7 @@ void orphan_reap(void)
 {
     if (atomic_load(&n_orphans) == 0)
         return;
+    struct orphan *done = NULL;
     pthread_mutex_lock(&lock);
     for (struct orphan **pp = &orphans; *pp;) {
         struct orphan *o = *pp;
@@ -78,14 +123,20 @@ void orphan_reap(void)
             continue;
         }
         *pp = o->next; /* (1) */
-        atomic_fetch_sub(&n_orphans, 1);
+        o->next = done;
+        done = o;
+    }
+    pthread_mutex_unlock(&lock);
+    while (done) { /* (6) */
+        struct orphan *o = done;
+        done = o->next;
         grpc_call_unref(o->call);
         channel_cq_destroy(o->cq);
         o->release(o->arg);
         free(o);
-        grpc_shutdown(); /* (4) */
+        atomic_fetch_sub(&n_orphans, 1); /* after the release: orphan_count() 0 means all done */
+        grpc_shutdown();                 /* (4) */
     }
-    pthread_mutex_unlock(&lock);
 }
 
 int orphan_count(void)

@@ -19,7 +19,9 @@
 int orphan_add(grpc_call *call, grpc_completion_queue *cq, int pending, void (*release)(void *arg),
                void *arg);
 
-/* Releases the orphans whose batches have all completed; never blocks. */
+/* Releases the orphans whose batches have all completed; never blocks.
+ * Calls run it, and while there are orphans a reaper thread does too
+ * (orphan.c (5)). */
 void orphan_reap(void);
 
 /* Orphans not yet released (for tests). */

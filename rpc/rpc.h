@@ -156,20 +156,24 @@ int rpc_server_stream(struct rpc_channel *ch, size_t method, size_t pieces,
                       int (*on_msg)(void *ctx, const ProtobufCMessage *m,
                                     const struct rpc_segs *segs),
                       void *ctx);
-/* Bytes lent to the RPC layer (lend.c): messages refer to them where they
- * lie instead of copying them. DONE(ARG) runs exactly once, on any thread,
- * when the lender has called rpc_lend_end and gRPC holds no reference to
- * the bytes any more; until then they must stay unchanged. That is usually
- * before the call that sent them returns, but a call given up on while its
- * send was blocked (channel.c (3)) holds them until the send ends. */
+/* Bytes lent to the RPC layer (lend.c): the bytes field number FIELD of
+ * each message refers to them where they lie instead of copying them.
+ * DONE(ARG) runs exactly once, on any thread (it must not block), when the
+ * lender has called rpc_lend_end and gRPC holds no reference to the bytes
+ * any more; until then they must stay unchanged. That is usually before
+ * the call that sent them returns, but a call given up on while its send
+ * was blocked (channel.c (3)) holds them until that send ends (the server
+ * reads again or the connection breaks) and orphan.c's reaper releases it
+ * (within about 50 ms). */
 struct rpc_lend;
-struct rpc_lend *rpc_lend_new(void (*done)(void *arg), void *arg); /* NULL: no memory */
+struct rpc_lend *rpc_lend_new(uint32_t field, void (*done)(void *arg),
+                              void *arg); /* NULL: ENOMEM */
 void rpc_lend_end(struct rpc_lend *l);
 
 /* Sends the messages NEXT produces (1 = *M set, still owned by the caller and
  * valid until the next call to NEXT; 0 = done; <0 = abort with that error),
- * then receives the single reply. With LEND, each message's large bytes
- * field (codec_encode_lent) lies in bytes lent through it and is not copied. */
+ * then receives the single reply. With LEND, each message's lent field
+ * (codec_encode_lent) lies in bytes lent through it and is not copied. */
 int rpc_client_stream(struct rpc_channel *ch, size_t method, size_t pieces,
                       int (*next)(void *ctx, const ProtobufCMessage **m), void *ctx,
                       struct rpc_lend *lend, const ProtobufCMessageDescriptor *resp_desc,

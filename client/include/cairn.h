@@ -157,13 +157,14 @@ int cairn_read(cairn_t *c, const char *vol, uint64_t ino, uint64_t off, size_t l
 int cairn_write(cairn_t *c, const char *vol, uint64_t ino, uint64_t off, const void *buf,
                 size_t len, cairn_attr_t *out);
 /* As cairn_write, without copying BUF: libcairn sends the bytes from where
- * they lie. DONE(ARG) runs exactly once, on any thread, when libcairn no
- * longer refers to BUF; until then BUF must stay valid and unchanged. It
- * usually runs before cairn_write_lent returns, whatever the result, but
- * after a call given up on (-ETIMEDOUT) while its bytes were still being
- * sent to a server that stopped reading, not until that send ends (the
- * server reads again, or the connection closes). Writes of up to
- * CAIRN_CALL_MAX bytes are copied as by cairn_write. */
+ * they lie. DONE(ARG) runs exactly once, on any thread (it must not block),
+ * when libcairn no longer refers to BUF; until then BUF must stay valid and
+ * unchanged. It usually runs before cairn_write_lent returns, whatever the
+ * result; after a call given up on (-ETIMEDOUT) while its bytes were still
+ * being sent to a server that stopped reading, it runs once that send ends
+ * (the server reads again, or the connection breaks), within about 50 ms,
+ * also if the program makes no more calls. Writes of up to CAIRN_CALL_MAX
+ * bytes are copied as by cairn_write, and DONE runs before the return. */
 int cairn_write_lent(cairn_t *c, const char *vol, uint64_t ino, uint64_t off, const void *buf,
                      size_t len, void (*done)(void *arg), void *arg, cairn_attr_t *out);
 /* Makes every acknowledged mutation of the volume durable. */

@@ -27,7 +27,8 @@
  *    message with no large field encodes as codec_encode does;
  *  - codec_encode_lent: a write piece encodes to codec_encode's bytes, M is
  *    left as it was, and the lender's DONE runs once, after both the lender
- *    and the byte buffer let go (either order); nothing large: nothing lent;
+ *    and the byte buffer let go (either order); the lent field short and
+ *    another field large: nothing lent;
  *  - codec_encode_with + codec_msg_decode round-trip a session envelope with
  *    a large body and with none; a message over the size limit is refused
  *    and the released codec_msg can be freed again.
@@ -612,7 +613,7 @@ static void test_encode_lent(void **state)
     grpc_byte_buffer_destroy(plain);
     for (int order = 0; order < 2; order++) {
         lend_dones = 0;
-        struct rpc_lend *l = rpc_lend_new(lend_done, &lend_dones);
+        struct rpc_lend *l = rpc_lend_new(4 /* data */, lend_done, &lend_dones);
         assert_non_null(l);
         grpc_byte_buffer *bb = codec_encode_lent(&wr.base, l);
         assert_int_equal(wr.data.len, SEG_BIG); /* M unchanged */
@@ -632,18 +633,19 @@ static void test_encode_lent(void **state)
         }
         assert_int_equal(lend_dones, 1);
     }
-    /* nothing large: as codec_encode, and nothing lent */
+    /* the lent field short, another one large: as codec_encode, nothing lent */
     wr.data = (ProtobufCBinaryData){5, (uint8_t *)"hello"};
+    wr.volume = (ProtobufCBinaryData){SEG_BIG, (uint8_t *)pattern};
     plain = codec_encode(&wr.base);
     free(w);
     w = bb_bytes(plain, &wn);
     grpc_byte_buffer_destroy(plain);
     lend_dones = 0;
-    struct rpc_lend *l = rpc_lend_new(lend_done, &lend_dones);
+    struct rpc_lend *l = rpc_lend_new(4, lend_done, &lend_dones);
     assert_non_null(l);
     grpc_byte_buffer *bb = codec_encode_lent(&wr.base, l);
     rpc_lend_end(l);
-    assert_int_equal(lend_dones, 1);
+    assert_int_equal(lend_dones, 1); /* the byte buffer refers to none of it */
     uint8_t *g = bb_bytes(bb, &gn);
     grpc_byte_buffer_destroy(bb);
     assert_int_equal(wn, gn);
