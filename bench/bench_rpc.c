@@ -13,9 +13,9 @@
  * default: [rpc] threads = 2) and stops it (SIGTERM) at the end. With
  * --socket it uses a running cairnd instead, creating volumes named
  * "bench-rpc-<pid>-..." there (left behind: cairn has no volume delete);
- * rpc_rss then needs --pid. WORKLOAD: write (rpc_write, rpc_write_64m and
- * rpc_read), calls (rpc_calls_1, rpc_calls_64) or rss, to run one alone (for
- * perf record).
+ * rpc_rss then needs --pid. WORKLOAD: write (rpc_write, rpc_read,
+ * rpc_write_copy and rpc_write_64m), calls (rpc_calls_1, rpc_calls_64) or
+ * rss, to run one alone (for perf record).
  *
  * Output: one line per figure, "NAME cairn=X baseline=Y unit=U ratio=R",
  * R = cairn/baseline unless a '#' line says otherwise (higher is better),
