@@ -103,7 +103,7 @@ static struct {
     struct fsctx *fs;
     struct item *head, *tail; /* tail may be appended to; head is next out */
     size_t held;              /* buffer bytes, queued and in the sender (4) */
-    size_t lent;              /* buffer bytes libcairn has not given back (4), (7) */
+    size_t lent;              /* buffer bytes sent and not given back yet (4), (7) */
     uint64_t queued, sent;    /* tickets (2) */
     struct failed *failed;
     unsigned n_failed;
@@ -217,7 +217,8 @@ static void buf_put(char *p, size_t cap)
         free(p);
 }
 
-/* cairn_write_lent's DONE for a sent item (7): its buffer is ours again. */
+/* A sent item's buffer is ours again (7): cairn_write_lent's DONE, or
+ * right after a copying cairn_write. */
 static void give_back(void *arg)
 {
     struct item *it = arg;
@@ -244,22 +245,22 @@ static void send_head(void)
     uint64_t ticket = it->ticket;
     size_t cap = it->cap;
     int lend = wb.lent + cap <= WB_MAX_BYTES; /* (4) */
-    if (lend)
-        wb.lent += cap;
+    wb.lent += cap;
     pthread_mutex_unlock(&wb.lock);
-    int rv = lend ? cairn_write_lent(wb.fs->c, wb.fs->volume, ino, it->off, it->data, it->len,
-                                     give_back, it, NULL)
-                  : cairn_write(wb.fs->c, wb.fs->volume, ino, it->off, it->data, it->len, NULL);
+    int rv;
+    if (lend) {
+        rv = cairn_write_lent(wb.fs->c, wb.fs->volume, ino, it->off, it->data, it->len, give_back,
+                              it, NULL);
+    } else {
+        rv = cairn_write(wb.fs->c, wb.fs->volume, ino, it->off, it->data, it->len, NULL);
+        give_back(it); /* copied: the buffer is ours at once */
+    }
     ac_changed(ino, 0); /* (5) */
     pthread_mutex_lock(&wb.lock);
     if (rv != 0)
         note_error(ino, fs_errno(rv));
     wb.sent = ticket;
     wb.held -= cap;
-    if (!lend) {
-        buf_put(it->data, cap);
-        free(it);
-    }
     wb.busy = 0;
     if (!wb.head)
         wb.kicked = 0;
