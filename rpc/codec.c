@@ -123,6 +123,12 @@ static int plain_bytes(const ProtobufCFieldDescriptor *c)
            !(c->flags & PROTOBUF_C_FIELD_FLAG_ONEOF);
 }
 
+/* M's bytes field C (plain_bytes). */
+static ProtobufCBinaryData *bytes_of(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *c)
+{
+    return (ProtobufCBinaryData *)((uintptr_t)m + c->offset);
+}
+
 /* F's field of D when it may be left in place: plain_bytes, LEN >=
  * CODEC_REF_MIN long. */
 static const ProtobufCFieldDescriptor *ref_field(const ProtobufCMessageDescriptor *d,
@@ -198,7 +204,7 @@ ProtobufCMessage *codec_unpack(ProtobufCBinaryData **ref, const ProtobufCMessage
         free(buf);
     if (!m)
         return NULL;
-    ProtobufCBinaryData *bd = (ProtobufCBinaryData *)((uint8_t *)m + fd->offset);
+    ProtobufCBinaryData *bd = bytes_of(m, fd);
     bd->data = (uint8_t *)(uintptr_t)(p + f.val);
     bd->len = f.end - f.val;
     *ref = bd;
@@ -285,7 +291,7 @@ static int segs_decode(struct codec_msg *out, grpc_byte_buffer *bb,
         out->iov[nv++].iov_len = l - skip;
     }
     out->segs = (struct rpc_segs){out->iov, nv, (size_t)f.len};
-    out->ref = (ProtobufCBinaryData *)((uint8_t *)out->m + fd->offset); /* empty */
+    out->ref = bytes_of(out->m, fd); /* empty */
     return 0;
 }
 
@@ -406,7 +412,7 @@ static ProtobufCBinaryData *large_field(const ProtobufCMessage *m, uint32_t *id)
         const ProtobufCFieldDescriptor *f = &d->fields[i];
         if (!plain_bytes(f))
             continue;
-        ProtobufCBinaryData *bd = (ProtobufCBinaryData *)((uintptr_t)m + f->offset);
+        ProtobufCBinaryData *bd = bytes_of(m, f);
         if (bd->len >= CODEC_REF_MIN) {
             *id = f->id;
             return bd;
@@ -430,8 +436,7 @@ grpc_byte_buffer *codec_encode_lent(const ProtobufCMessage *m, struct rpc_lend *
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
     const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(d, lend_field(l));
-    const ProtobufCBinaryData *bd =
-        plain_bytes(f) ? (const ProtobufCBinaryData *)((uintptr_t)m + f->offset) : NULL;
+    const ProtobufCBinaryData *bd = plain_bytes(f) ? bytes_of(m, f) : NULL;
     if (!bd || bd->len < CODEC_REF_MIN)
         return codec_encode(m);
     /* a shallow copy of M without the field: M itself is left alone */
@@ -439,7 +444,7 @@ grpc_byte_buffer *codec_encode_lent(const ProtobufCMessage *m, struct rpc_lend *
     if (!rest)
         return codec_encode(m);
     memcpy(rest, m, d->sizeof_message);
-    *(ProtobufCBinaryData *)((uintptr_t)rest + f->offset) = (ProtobufCBinaryData){0, NULL};
+    *bytes_of(rest, f) = (ProtobufCBinaryData){0, NULL};
     grpc_byte_buffer *bb = encode_around(rest, f->id, lend_slice(l, bd->data, bd->len));
     free(rest);
     return bb;
