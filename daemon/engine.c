@@ -42,6 +42,7 @@
 #include "metakey.h"
 #include "node.h"
 #include "record.h"
+#include "room.h"
 #include "volume.h"
 
 #include <ctype.h>
@@ -64,6 +65,7 @@ struct engine {
     char *chunk_dir, *index_dir;
     struct meta *meta;
     struct hlc hlc;
+    struct room room; /* the data directory's free space, for every volume */
     pthread_mutex_t lock;
     pthread_rwlock_t gate;
     struct chunk *_Atomic *chunks; /* [ENGINE_MAX_CHUNKS], (3) */
@@ -558,7 +560,7 @@ static int load_volumes(struct engine *e)
         vi.vol_no = get_be32(k + 1);
         struct volume *v = volume_by_no(e, vi.vol_no);
         if (!v) {
-            v = volume_new(e, e->meta, &e->hlc, e->node.id, &vi);
+            v = volume_new(e, e->meta, &e->hlc, &e->room, e->node.id, &vi);
             e->vols = xrealloc(e->vols, (e->n_vols + 1) * sizeof *e->vols);
             e->vols[e->n_vols++] = v;
         }
@@ -896,6 +898,7 @@ int engine_close(struct engine *e)
     free((void *)e->chunks);
     free(e->chunk_vol);
     hlc_fini(&e->hlc);
+    room_fini(&e->room);
     pthread_rwlock_destroy(&e->gate);
     pthread_mutex_destroy(&e->lock);
     node_close(&e->node);
@@ -915,6 +918,7 @@ int engine_open(struct engine **out, const struct engine_opts *o)
     pthread_rwlock_init(&e->gate, &ra);
     pthread_rwlockattr_destroy(&ra);
     hlc_init(&e->hlc, o->clock, o->clock_ctx);
+    room_init(&e->room);
     e->chunks = xcalloc(ENGINE_MAX_CHUNKS, sizeof *e->chunks);
     e->chunk_vol = xcalloc(ENGINE_MAX_CHUNKS, sizeof *e->chunk_vol);
     int rv;
@@ -1154,7 +1158,7 @@ int engine_volume_create(struct engine *e, const char *name, enum durability d, 
     record_fini(&r);
     if (rv != 0)
         goto out;
-    struct volume *v = volume_new(e, e->meta, &e->hlc, e->node.id, &vi);
+    struct volume *v = volume_new(e, e->meta, &e->hlc, &e->room, e->node.id, &vi);
     e->vols = xrealloc(e->vols, (e->n_vols + 1) * sizeof *e->vols);
     e->vols[e->n_vols++] = v;
 out:

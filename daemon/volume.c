@@ -14,7 +14,8 @@
  *     chunk it left (replay order = fill order);
  * (5) a failed flush makes the volume read-only until restart (commit.c 3);
  * (6) an append that would leave less than a reserve (2% of the file
- *     system, 8 MiB to 1 GiB) free fails with ENOSPC before it starts;
+ *     system, 8 MiB to 1 GiB) free fails with ENOSPC before it starts; the
+ *     node's volumes spend one budget (room.h): they share the disk;
  * (7) every record of a group carries the same HLC stamp, so reads as of a
  *     time see a group whole or not at all, as live reads do.
  * Threads: see volume.h.
@@ -28,23 +29,22 @@
 #include "format.h"
 #include "log.h"
 #include "node.h"
+#include "room.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 
 #define GROUP_MAX 64
-#define DISK_RESERVE_MIN (8ull << 20)
-#define DISK_RESERVE_MAX (1ull << 30)
 
 static int flush_cb(void *ctx, uint64_t *upto);
 
-struct volume *volume_new(struct engine *e, struct meta *m, struct hlc *h, uint32_t node,
-                          const struct volinfo *info)
+struct volume *volume_new(struct engine *e, struct meta *m, struct hlc *h, struct room *room,
+                          uint32_t node, const struct volinfo *info)
 {
     struct volume *v = xcalloc(1, sizeof *v);
     v->eng = e;
+    v->room = room;
     v->meta = m;
     v->hlc = h;
     v->node = node;
@@ -97,37 +97,19 @@ int volume_alloc_ino(struct volume *v, uint64_t *ino)
     return 0;
 }
 
-/* Keeps a reserve of free space on the data directory's file system for the
- * index (6): RocksDB must never be the one to find the disk full (its
- * Debian build aborts on a failed WAL write). The free space is read again
- * once half of what was left has been appended, so checks are rare while
- * the disk is empty and frequent when it fills. */
+/* The node's free space (room.h), less TOTAL for an append to C (6). */
 static int disk_room(struct volume *v, struct chunk *c, size_t total)
 {
-    if (v->room_left > total) {
-        v->room_left -= total;
-        return 0;
-    }
-    struct statvfs st;
-    if (fstatvfs(c->fd, &st) != 0)
-        return 0; /* unknown: the write itself will tell */
-    uint64_t avail = (uint64_t)st.f_bavail * st.f_frsize;
-    uint64_t reserve = (uint64_t)st.f_blocks * st.f_frsize / 50;
-    if (reserve < DISK_RESERVE_MIN)
-        reserve = DISK_RESERVE_MIN;
-    if (reserve > DISK_RESERVE_MAX)
-        reserve = DISK_RESERVE_MAX;
-    if (avail < reserve + total) {
+    uint64_t avail = 0, reserve = 0;
+    int rv = room_take(v->room, c->fd, total, &avail, &reserve);
+    if (rv == -ENOSPC) {
         atomic_fetch_add(&v->enospc, 1);
         log_warn("volume",
                  "volume %s: the disk holding chunk %u is full (%llu bytes free, %llu kept"
                  " for the index)",
                  v->info.name, c->no, (unsigned long long)avail, (unsigned long long)reserve);
-        v->room_left = 0;
-        return -ENOSPC;
     }
-    v->room_left = (avail - reserve - total) / 2;
-    return 0;
+    return rv;
 }
 
 /* The chunk index that can take TOTAL more bytes, or -ENOSPC (4). */

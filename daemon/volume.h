@@ -28,11 +28,13 @@
 
 struct chunk;
 struct engine;
+struct room;
 
 struct volume {
     struct engine *eng;  /* (i) */
     struct meta *meta;   /* (i) */
     struct hlc *hlc;     /* (i) node-wide clock */
+    struct room *room;   /* (i) the node's free disk space (room.h) */
     uint32_t node;       /* (i) this node's id: origin of local records */
     uint32_t no;         /* (i) */
     struct volinfo info; /* (i) */
@@ -50,9 +52,8 @@ struct volume {
      * to this volume so far, carried from chunk to chunk (apply.c (5)) */
     struct stamp replay_floor;
     int replay_floor_known;
-    uint8_t *wbuf;      /* (w) encode buffer */
-    uint64_t room_left; /* (w) bytes to append before free space is read again */
-    size_t wcap;        /* (w) */
+    uint8_t *wbuf; /* (w) encode buffer */
+    size_t wcap;   /* (w) */
 
     _Atomic uint64_t gen; /* mutations committed to the index so far */
     _Atomic int failed;   /* 0, or the error that made the volume read-only */
@@ -61,8 +62,8 @@ struct volume {
     struct commit commit;
 };
 
-struct volume *volume_new(struct engine *e, struct meta *m, struct hlc *h, uint32_t node,
-                          const struct volinfo *info);
+struct volume *volume_new(struct engine *e, struct meta *m, struct hlc *h, struct room *room,
+                          uint32_t node, const struct volinfo *info);
 void volume_free(struct volume *v);
 /* Adds a chunk at the end of the fill order (engine lock held). */
 void volume_add_chunk(struct volume *v, struct chunk *c);
