@@ -37,18 +37,23 @@ cairn_t *fs_cairn(struct fsctx *fs);
 /* wbehind.c: the write-behind queue. wb_init before the session, wb_start
  * (the sender; -1 if it cannot run: writes then go through at once) once
  * mounted, wb_stop after the loop (sends what is left). An open file keeps
- * SEEN, from wb_sample at open: how far it was told of the inode's
- * deferred write errors. wb_write copies and queues a write (0, or a
- * positive errno: a deferred error the open file was not told of, or
- * ENOMEM); wb_drain waits for every write queued before it; wb_settle
- * drains and returns a deferred error the open file was not told of. */
+ * marks, from wb_sample at open: how far it was told of the inode's
+ * deferred write errors (wbehind.c (3)). wb_write copies and queues a
+ * write (0, or a positive errno: a deferred error newer than its write
+ * mark, or ENOMEM); wb_drain waits for every write queued before it;
+ * wb_settle drains and returns a deferred error newer than its fsync mark,
+ * moving the mark only for an fsync (FSYNC 1) and not for a close. */
+struct wb_marks {
+    uint64_t synced;  /* errors up to here were reported by an fsync */
+    uint64_t written; /* ... or by a write (which the kernel may drop) */
+};
 void wb_init(struct fsctx *fs);
 int wb_start(void);
 void wb_stop(void);
-uint64_t wb_sample(fuse_ino_t ino);
-int wb_write(fuse_ino_t ino, uint64_t *seen, const char *buf, size_t size, uint64_t off);
+void wb_sample(fuse_ino_t ino, struct wb_marks *m);
+int wb_write(fuse_ino_t ino, struct wb_marks *m, const char *buf, size_t size, uint64_t off);
 void wb_drain(void);
-int wb_settle(fuse_ino_t ino, uint64_t *seen);
+int wb_settle(fuse_ino_t ino, struct wb_marks *m, int fsync);
 /* attrcache.c: inode attributes that came with other answers (a parent's
  * with a create, link, unlink or rmdir; every entry's with a listing).
  * Every change calls ac_changed with the inodes it touches (0: none,

@@ -97,7 +97,7 @@ void fs_stat(struct stat *st, const cairn_attr_t *a)
  * told of its inode's deferred write errors (wbehind.c (3)), and whether it
  * was opened for writing (only then does its close report them). */
 struct ofile {
-    uint64_t seen;
+    struct wb_marks marks;
     int writer;
 };
 
@@ -116,7 +116,7 @@ static struct ofile *ofile_new(int flags)
 static void reply_open(fuse_req_t req, fuse_ino_t ino, struct ofile *of, struct fuse_file_info *fi,
                        const struct fuse_entry_param *e)
 {
-    of->seen = wb_sample(ino);
+    wb_sample(ino, &of->marks);
     fi->fh = (uint64_t)(uintptr_t)of;
     if ((e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi)) != 0)
         free(of);
@@ -579,7 +579,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
         }
         size = (size_t)(CAIRN_MAX_FILE_SIZE - (uint64_t)off);
     }
-    int err = wb_write(ino, &OFILE(fi)->seen, buf, size, (uint64_t)off);
+    int err = wb_write(ino, &OFILE(fi)->marks, buf, size, (uint64_t)off);
     if (err)
         fuse_reply_err(req, err);
     else
@@ -589,7 +589,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct ofile *of = OFILE(fi); /* close(2) of a writer reports late write errors */
-    fuse_reply_err(req, of->writer ? wb_settle(ino, &of->seen) : 0);
+    fuse_reply_err(req, of->writer ? wb_settle(ino, &of->marks, 0) : 0);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -614,7 +614,7 @@ static void sync_after(fuse_req_t req, int err)
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
     (void)datasync;
-    sync_after(req, wb_settle(ino, &OFILE(fi)->seen));
+    sync_after(req, wb_settle(ino, &OFILE(fi)->marks, 1));
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)

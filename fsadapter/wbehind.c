@@ -17,12 +17,15 @@
  * (3) errors are never lost: a write that fails in the sender leaves its
  *     error on the inode, with a sequence number, as Linux's errseq_t; each
  *     open file samples the sequence when opened (an error nobody was told
- *     of yet is reported to the next opener too) and is told of every
- *     newer error once, at its next write, fsync or (if opened for
- *     writing) close, as NFS reports late write errors: one reader's close
- *     does not swallow a writer's error. Error records are kept until the
- *     mount ends, at most WB_FAILED_MAX of them (the oldest reported one
- *     goes first);
+ *     of yet is reported to the next opener too) and keeps two marks: its
+ *     next write reports a newer error once (moving the write mark), and
+ *     its fsync and (if opened for writing) every close report each error
+ *     newer than the fsync mark, which only fsync moves, as Linux and NFS
+ *     do: the kernel drops a write's error when the write(2) it belongs to
+ *     had already written part (a short count), and a forked child's close
+ *     does not swallow its parent's error; one reader's close does not
+ *     either. Error records are kept until the mount ends, at most
+ *     WB_FAILED_MAX of them (the oldest reported one goes first);
  * (4) memory: at most WB_MAX_BYTES of buffers are held, plus WB_SPARES
  *     spare big buffers kept for reuse; a writer waits for room; buffers
  *     still lent to calls given up on (7) are not held but counted apart,
@@ -128,15 +131,14 @@ static struct failed *find_failed(fuse_ino_t ino)
     return NULL;
 }
 
-/* Under lock: the inode's error that the open file which has seen up to
- * *SEEN was not told of yet (positive errno; *SEEN moves on), or 0 (3). */
-static int take_error(fuse_ino_t ino, uint64_t *seen)
+/* Under lock: the inode's error newer than mark UPTO (positive errno, and
+ * *AT its sequence), or 0 (3). */
+static int newer_error(fuse_ino_t ino, uint64_t upto, uint64_t *at)
 {
     struct failed *f = find_failed(ino);
-    if (!f || f->seq <= *seen)
+    if (!f || f->seq <= upto)
         return 0;
-    *seen = f->seq;
-    f->reported = 1;
+    *at = f->seq;
     return f->err;
 }
 
@@ -191,13 +193,12 @@ static void note_error(fuse_ino_t ino, int err)
     f->seq = ++wb.err_seq;
 }
 
-uint64_t wb_sample(fuse_ino_t ino)
+void wb_sample(fuse_ino_t ino, struct wb_marks *m)
 {
     pthread_mutex_lock(&wb.lock);
     struct failed *f = find_failed(ino);
-    uint64_t seen = f && f->reported ? f->seq : 0; /* (3) */
+    m->synced = m->written = f && f->reported ? f->seq : 0; /* (3) */
     pthread_mutex_unlock(&wb.lock);
-    return seen;
 }
 
 /* Under lock: a buffer of CAP bytes, a spare one if it is big. */
@@ -346,7 +347,7 @@ void wb_stop(void)
     wb.n_failed = 0;
 }
 
-int wb_write(fuse_ino_t ino, uint64_t *seen, const char *buf, size_t size, uint64_t off)
+int wb_write(fuse_ino_t ino, struct wb_marks *m, const char *buf, size_t size, uint64_t off)
 {
     ac_changed(ino, 0); /* (5) */
     if (!wb.started) {  /* no sender: write through */
@@ -355,7 +356,7 @@ int wb_write(fuse_ino_t ino, uint64_t *seen, const char *buf, size_t size, uint6
         return rv ? fs_errno(rv) : 0;
     }
     pthread_mutex_lock(&wb.lock);
-    int err = take_error(ino, seen);
+    int err = newer_error(ino, m->written, &m->written); /* (3) not taken as told */
     if (err) {
         pthread_mutex_unlock(&wb.lock);
         return err;
@@ -367,8 +368,7 @@ int wb_write(fuse_ino_t ino, uint64_t *seen, const char *buf, size_t size, uint6
         t->ticket = ++wb.queued;
         if (t->len >= WB_KICK)
             kick(); /* (6) */
-        pthread_mutex_unlock(&wb.lock);
-        return 0;
+        goto queued;
     }
     size_t cap = size >= WB_BIG_FROM ? WB_BIG : WB_SMALL;
     if (cap < size)
@@ -396,7 +396,11 @@ int wb_write(fuse_ino_t ino, uint64_t *seen, const char *buf, size_t size, uint6
         kick(); /* (6) */
     else if (wb.idle)
         pthread_cond_signal(&wb.wakeup); /* (6) so that it looks again in a second */
+queued:
     pthread_mutex_unlock(&wb.lock);
+    /* (5) again once queued: a listing that drained the queue while this
+     * write waited for the lock did not see it, and must not keep its size */
+    ac_changed(ino, 0);
     return 0;
 }
 
@@ -413,11 +417,20 @@ void wb_drain(void)
     pthread_mutex_unlock(&wb.lock);
 }
 
-int wb_settle(fuse_ino_t ino, uint64_t *seen)
+int wb_settle(fuse_ino_t ino, struct wb_marks *m, int fsync)
 {
     wb_drain();
     pthread_mutex_lock(&wb.lock);
-    int err = take_error(ino, seen);
+    uint64_t at = 0;
+    int err = newer_error(ino, m->synced, &at);
+    if (err) {
+        find_failed(ino)->reported = 1;
+        if (fsync) { /* (3) only an fsync moves the mark */
+            m->synced = at;
+            if (m->written < at)
+                m->written = at;
+        }
+    }
     pthread_mutex_unlock(&wb.lock);
     return err;
 }
