@@ -94,8 +94,10 @@ static int fetch_more(struct fsctx *fs, fuse_ino_t ino, struct dirh *d, int plus
         snprintf(last, sizeof last, "%s", d->e[d->n - 1].name);
         after = last;
     }
-    cairn_t *c = fs_cairn(fs); /* queued writes first: their sizes are in the listing */
+    /* the generations before the queued writes are sent (attrcache.c (2)),
+     * and those writes first: their sizes are in the listing */
     struct fetch f = {d, 0, ac_now(), ac_gen(), nc_gen()};
+    cairn_t *c = fs_cairn(fs);
     int rv = cairn_readdir(c, fs->volume, ino, &fs->at, after, plus, add_entry, &f);
     if (!after && !fs->readonly)
         ac_changed(ino, 0); /* a listing from the start moves the atime (relatime) */
