@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -174,8 +175,18 @@ static int daemon_start(void)
     return p[1];
 }
 
+/* libfuse's log levels are syslog's priorities. */
+static void log_to_syslog(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+    vsyslog((int)level, fmt, ap);
+}
+
+/* Detached: stderr goes to /dev/null, so what the mount logs (a late write
+ * error nobody could be told of, wbehind.c (3)) goes to syslog instead. */
 static void daemon_ready(int report)
 {
+    openlog("cairn-fuse", LOG_PID, LOG_DAEMON);
+    fuse_set_log_func(log_to_syslog);
     int fd = open("/dev/null", O_RDWR);
     if (fd >= 0) {
         dup2(fd, STDIN_FILENO);
