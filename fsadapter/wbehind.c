@@ -46,6 +46,12 @@
  *     spares (or is freed) when libcairn lets go of it, usually before the
  *     call returns, and never while gRPC may still read it; a call given up
  *     on behind a cairnd that stopped reading keeps it until that send ends.
+ * (8) an outage costs the queue one timeout, not one per item: when a send
+ *     finds cairnd unreachable (its timeout= passed, or it is gone), every
+ *     write queued by then fails without a call, with EIO kept for its
+ *     open files (3), so a barrier behind them waits one timeout= instead
+ *     of one per queued item (128 small items: over an hour at the default
+ *     30 s); writes queued after that are tried again.
  * Durability is unchanged: fsync drains the queue, then asks cairnd to sync;
  * until then a write is only in this process (for at most about WB_LINGER_S
  * when nothing closes or syncs it), like any write not fsync'ed.
@@ -114,9 +120,10 @@ static struct {
     char *spare[WB_SPARES]; /* (4) */
     unsigned n_spare;
     int stop, started;
-    int busy;   /* (1) an item is out of the queue, being sent */
-    int kicked; /* (6) the sender is to send what is queued */
-    int idle;   /* (6) the sender waits without a deadline */
+    int busy;           /* (1) an item is out of the queue, being sent */
+    int kicked;         /* (6) the sender is to send what is queued */
+    uint64_t down_upto; /* (8) tickets queued when cairnd was found unreachable */
+    int idle;           /* (6) the sender waits without a deadline */
     pthread_t thread;
 } wb = {.lock = PTHREAD_MUTEX_INITIALIZER,
         .cond = PTHREAD_COND_INITIALIZER,
@@ -246,10 +253,14 @@ static void send_head(void)
     uint64_t ticket = it->ticket;
     size_t cap = it->cap;
     int lend = wb.lent + cap <= WB_MAX_BYTES; /* (4) */
+    int unreachable = ticket <= wb.down_upto; /* (8) */
     wb.lent += cap;
     pthread_mutex_unlock(&wb.lock);
     int rv;
-    if (lend) {
+    if (unreachable) {
+        rv = CAIRN_EUNAVAIL;
+        give_back(it);
+    } else if (lend) {
         rv = cairn_write_lent(wb.fs->c, wb.fs->volume, ino, it->off, it->data, it->len, give_back,
                               it, NULL);
     } else {
@@ -260,6 +271,8 @@ static void send_head(void)
     pthread_mutex_lock(&wb.lock);
     if (rv != 0)
         note_error(ino, fs_errno(rv));
+    if (!unreachable && (rv == -ETIMEDOUT || rv == CAIRN_EUNAVAIL))
+        wb.down_upto = wb.queued; /* (8) */
     wb.sent = ticket;
     wb.held -= cap;
     wb.busy = 0;

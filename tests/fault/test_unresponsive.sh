@@ -16,6 +16,8 @@
 # 3. Through the mount (timeout=2): with cairnd stopped, 8 MiB written with
 #    dd conv=fsync to a file that exists fails with EIO and a stat of a new
 #    name fails with EIO, each in bounded time (`timeout 60` catches a hang);
+#    40 small scattered writes queued while it is stopped cost a stat behind
+#    them one timeout, not one each, and fsync reports them (EIO);
 #    cairn-fuse stays up, and after SIGCONT the same mount writes the file
 #    whole (read back through the mount and with cairnctl).
 # 4. Stalled clients (tests/fault/stall_clients.py: 16 ReadStreams that read
@@ -91,8 +93,35 @@ timeout 60 dd if="$T_TMP/src" of="$MNT/through" bs=1M conv=fsync status=none ||
 cmp "$T_TMP/src" "$MNT/through" || fail "the file written through the mount after SIGCONT differs"
 [[ $(ctl n1 cat v1:/through | sha -) == $(sha "$T_TMP/src") ]] ||
   fail "cairnctl cat v1:/through differs from what the mount wrote"
+# 40 small writes at scattered offsets (40 queued items) to a file opened
+# before the stop: the first send times out, and the other 39 fail with it
+# instead of each waiting its own 2 s (wbehind.c (8)), so a stat behind
+# them fails within a few timeouts, not 80 s (`timeout 60` catches that);
+# fsync reports the failed writes.
+: > "$MNT/scatter"
+rc=0
+timeout 60 /usr/bin/python3 - "$MNT" "$pid" <<'PY' || rc=$?
+import errno, os, signal, sys
+mnt, pid = sys.argv[1], int(sys.argv[2])
+fd = os.open(mnt + "/scatter", os.O_WRONLY)
+os.kill(pid, signal.SIGSTOP)
+for i in range(40):
+    os.pwrite(fd, b"s" * 4096, i * 65536)
+for what, call in (("stat", lambda: os.stat(mnt + "/never-there-2")), ("fsync", lambda: os.fsync(fd))):
+    try:
+        call()
+        sys.exit(f"{what} succeeded with cairnd stopped")
+    except OSError as e:
+        if e.errno != errno.EIO:
+            sys.exit(f"{what}: {e}")
+os.kill(pid, signal.SIGCONT)
+os.close(fd)
+PY
+kill -CONT "$pid"
+[[ $rc == 0 ]] || fail "40 queued writes with cairnd stopped: exit $rc (124: the barrier waited a timeout per write)"
+kill -0 "$F_PID" 2>/dev/null || fail "cairn-fuse died: $(tail -5 "$MNT.log")"
 fuse_umount "$MNT"
-pass "mount (timeout=2) with cairnd stopped: dd conv=fsync and stat fail with EIO; after SIGCONT it writes whole"
+pass "mount (timeout=2) with cairnd stopped: dd conv=fsync, stat and 40 queued writes fail with EIO; after SIGCONT it writes whole"
 
 # ---- 4 ----
 ctl n1 put v1:/stall-src "$T_TMP/src"
