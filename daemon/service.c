@@ -737,7 +737,18 @@ struct versions {
     size_t cap;
     uint64_t ino;
     size_t limit; /* 0: all */
+    size_t bytes; /* of the reply so far, for limit 0 */
 };
+
+/* Adds ITEM's share to *BYTES, the packed size of a reply of every version
+ * (snapshot): -EMSGSIZE once it would not fit one message, so that a limit 0
+ * asking for a history longer than any client can receive is refused before
+ * it costs the daemon more memory than the message could hold. */
+static int reply_room(size_t *bytes, const ProtobufCMessage *item)
+{
+    *bytes += protobuf_c_message_get_packed_size(item) + 6; /* tag, length */
+    return *bytes > RPC_MAX_MESSAGE ? -EMSGSIZE : 0;
+}
 
 static int version_one(void *ctx, const struct version *ver)
 {
@@ -758,7 +769,7 @@ static int version_one(void *ctx, const struct version *ver)
     p->time_ms = (int64_t)HLC_MS(ver->hlc);
     p->attr = pb_attr(h->ino, &ver->attr);
     h->rep->versions[h->rep->n_versions++] = p;
-    return 0;
+    return h->limit ? 0 : reply_room(&h->bytes, &p->base);
 }
 
 static int h_history(void *app, const ProtobufCMessage *msg, ProtobufCMessage **resp)
@@ -776,7 +787,7 @@ static int h_history(void *app, const ProtobufCMessage *msg, ProtobufCMessage **
         return rv;
     Cairn__V1__HistoryReply *rep = xmalloc(sizeof *rep);
     cairn__v1__history_reply__init(rep);
-    struct versions h = {rep, 0, ino, r->limit < HISTORY_PAGE ? r->limit : HISTORY_PAGE};
+    struct versions h = {rep, 0, ino, r->limit < HISTORY_PAGE ? r->limit : HISTORY_PAGE, 0};
     struct stamp after = {r->after_hlc, r->after_origin};
     if ((rv = fs_history(v, ino, r->after_hlc ? &after : NULL, version_one, &h)) != 0) {
         protobuf_c_message_free_unpacked(&rep->base, NULL);
@@ -802,6 +813,7 @@ struct snaps {
     Cairn__V1__SnapshotListReply *rep;
     size_t cap;
     size_t limit; /* 0: all */
+    size_t bytes; /* of the reply so far, for limit 0 */
 };
 
 static int snap_one(void *ctx, const char *name, uint64_t hlc, const struct vv *vv)
@@ -822,7 +834,7 @@ static int snap_one(void *ctx, const char *name, uint64_t hlc, const struct vv *
     p->hlc = hlc;
     p->time_ms = (int64_t)HLC_MS(hlc);
     s->rep->snapshots[s->rep->n_snapshots++] = p;
-    return 0;
+    return s->limit ? 0 : reply_room(&s->bytes, &p->base);
 }
 
 static int h_snapshot_list(void *app, const ProtobufCMessage *msg, ProtobufCMessage **resp)
@@ -836,7 +848,7 @@ static int h_snapshot_list(void *app, const ProtobufCMessage *msg, ProtobufCMess
         return rv;
     Cairn__V1__SnapshotListReply *rep = xmalloc(sizeof *rep);
     cairn__v1__snapshot_list_reply__init(rep);
-    struct snaps s = {rep, 0, r->limit < HISTORY_PAGE ? r->limit : HISTORY_PAGE};
+    struct snaps s = {rep, 0, r->limit < HISTORY_PAGE ? r->limit : HISTORY_PAGE, 0};
     if ((rv = fs_snapshot_list(v, r->after.len ? after : NULL, snap_one, &s)) != 0) {
         protobuf_c_message_free_unpacked(&rep->base, NULL);
         return rv;

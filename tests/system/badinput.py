@@ -24,7 +24,7 @@ must answer. Each failed check prints a "FAIL:" line; all cases run, and the
 exit status is 1 when any failed.
 
 Usage: /usr/bin/python3 badinput.py STUBS_DIR TARGET CAIRND_PID [SEED]
-  (volumes "v1", "fz" and "ref" exist, with free space)
+  (volumes "v1", "fz", "ref" and "hist" exist, with free space)
 """
 import concurrent.futures
 import os
@@ -456,7 +456,38 @@ def limits():
     want("VolumeCreate durability junk", unary(P("Admin", "VolumeCreate"), ser(
         admin_pb2.VolumeCreateRequest(name=b"junkdur", durability=b"replicas=2x")))[0],
          SC.INVALID_ARGUMENT)
+    long_history()
     f_intact("after size and offset limits")
+
+
+def long_history():
+    """History with limit 0 of a file whose every version would take more
+    than one 16 MiB message (93 bytes each: 185,000 of them) is refused with
+    RESOURCE_EXHAUSTED, not built whole in the daemon (this client accepts
+    64 MiB, so a daemon that built it would answer OK); paged, every version
+    is listed. The versions: one WriteStream of 1-byte pieces."""
+    n = 185000
+    h = mknod(b"hist", ROOT, b"long").ino
+
+    def pieces():
+        yield fs_pb2.WriteRequest(volume=b"hist", ino=h, offset=0, data=b"h")
+        for i in range(1, n):
+            yield fs_pb2.WriteRequest(offset=i, data=b"h")
+    w = fs.WriteStream(pieces(), timeout=300)
+    check("a stream of %d 1-byte pieces" % n, w.written == n, "(%d written)" % w.written)
+    req = fs_pb2.HistoryRequest(volume=b"hist", ino=h)
+    want("History limit 0 of %d versions" % (n + 1), unary(P("Fs", "History"), ser(req))[0],
+         SC.RESOURCE_EXHAUSTED)
+    want("SnapshotList limit 0 (short)", unary(P("Fs", "SnapshotList"), ser(
+        fs_pb2.SnapshotListRequest(volume=b"hist")))[0], SC.OK)
+    count, req.limit = 0, 4096
+    for _ in range(n // 4096 + 3):
+        page = fs.History(req, timeout=T)
+        count += len(page.versions)
+        if not page.more:
+            break
+        req.after_hlc, req.after_origin = page.versions[-1].hlc, page.versions[-1].origin
+    check("History of %d versions paged whole" % (n + 1), count == n + 1, "(%d listed)" % count)
 
 
 # ======================= names, volumes, paths, At =======================

@@ -17,6 +17,7 @@ node_start n1
 make_volume n1 v1 2 64M
 make_volume n1 fz 1 64M
 make_volume n1 ref 1 64M
+make_volume n1 hist 1 512M
 pid=$(node_pid n1)
 
 seed=${CAIRN_FUZZ_SEED:-20261124}

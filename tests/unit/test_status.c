@@ -29,7 +29,7 @@ static void test_errors_round_trip(void **state)
     static const int errs[] = {-ENOENT,       -EEXIST,         -EINVAL,        -ENOSPC,
                                -ENOTEMPTY,    -EISDIR,         -EACCES,        -ETIMEDOUT,
                                -ENAMETOOLONG, CAIRN_ECHECKSUM, CAIRN_EUNAVAIL, CAIRN_EPROTO,
-                               CAIRN_ENEWER};
+                               CAIRN_ENEWER,  -EMSGSIZE};
     for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
         int code = rpc_status_from_err(errs[i]);
         assert_int_not_equal(code, GRPC_STATUS_OK);
@@ -38,6 +38,7 @@ static void test_errors_round_trip(void **state)
     assert_int_equal(rpc_status_from_err(0), GRPC_STATUS_OK);
     assert_int_equal(rpc_err_from_status(GRPC_STATUS_OK, 0), 0);
     assert_int_equal(rpc_status_from_err(-ENOSPC), GRPC_STATUS_RESOURCE_EXHAUSTED);
+    assert_int_equal(rpc_status_from_err(-EMSGSIZE), GRPC_STATUS_RESOURCE_EXHAUSTED);
     assert_int_equal(rpc_status_from_err(-ENOENT), GRPC_STATUS_NOT_FOUND);
     assert_int_equal(rpc_status_from_err(-EEXIST), GRPC_STATUS_ALREADY_EXISTS);
     assert_int_equal(rpc_status_from_err(CAIRN_ECHECKSUM), GRPC_STATUS_DATA_LOSS);
