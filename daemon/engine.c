@@ -1106,9 +1106,20 @@ int engine_chunk_assign(struct engine *e, const uint8_t id[16], const char *volu
     if (rv != 0)
         goto out;
     e->chunk_vol[c->no] = v->no;
-    pthread_mutex_lock(&v->wlock);
-    volume_add_chunk(v, c);
-    pthread_mutex_unlock(&v->wlock);
+    if (c->tail > CHUNK_HDR_LEN) {
+        /* Records from before (an assignment a rebuild found damaged):
+         * the next start replays them from the chunk's start. Until then
+         * the volume does not write there: an append would index the chunk
+         * as applied past them, and the start would skip them. */
+        log_warn("engine",
+                 "chunk %u holds %llu bytes of records: volume %s gets them, and writes to the"
+                 " chunk, at the next start",
+                 c->no, (unsigned long long)(c->tail - CHUNK_HDR_LEN), v->info.name);
+    } else {
+        pthread_mutex_lock(&v->wlock);
+        volume_add_chunk(v, c);
+        pthread_mutex_unlock(&v->wlock);
+    }
 out:
     pthread_mutex_unlock(&e->lock);
     return rv;
