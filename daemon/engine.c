@@ -723,7 +723,10 @@ static int load(struct engine *e)
             get_be64(k + 8) > e->catalog_seq)
             e->catalog_seq = get_be64(k + 8);
     }
+    rv = meta_iter_status(it); /* a read error must not pass for "no record" */
     meta_iter_free(it);
+    if (rv != 0)
+        return rv;
     if (e->replayed)
         log_info("engine", "recovery: applied %llu records (%llu bytes) the index lacked",
                  (unsigned long long)e->replayed, (unsigned long long)e->replayed_bytes);
