@@ -54,68 +54,49 @@ sys.exit(1)
 PY
 # The deferred ENOSPC belongs to the file that wrote: another open file of
 # the same inode, read-only, closes cleanly and does not take it; the
-# writer's fsync reports it (wbehind.c (3)). One write of 1 MiB (one WRITE
-# request, answered when queued; more than the volume has left, which
-# statfs shows): it fails in the background.
-/usr/bin/python3 - "$T_TMP/mnt/big3" <<'PY' || fail "a reader's close took the writer's ENOSPC, or the writer was never told (above)"
+# writer's fsync reports it (wbehind.c (3)). A write that reports it does
+# not take it from fsync and close either: the kernel drops a write's error
+# when the write(2) had already written part of its bytes (a short count),
+# so a program that writes again and then fsyncs or closes must be told.
+/usr/bin/python3 - "$T_TMP/mnt/big" <<'PY' || fail "a deferred ENOSPC was lost or went to the wrong descriptor (above)"
 import errno, os, sys
-w = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
-r = os.open(sys.argv[1], os.O_RDONLY)
-st = os.fstatvfs(w)
-if st.f_bavail * st.f_frsize >= 1 << 20:
-    sys.exit(f"the full volume has {st.f_bavail * st.f_frsize} bytes free")
-if os.write(w, b"w" * (1 << 20)) != 1 << 20:
-    sys.exit("short write")
-try:
-    os.close(r)
-except OSError as e:
-    sys.exit(f"the reader's close failed: {e}")
-try:
-    os.fsync(w)
-    sys.exit("the writer's fsync succeeded: its ENOSPC was lost")
-except OSError as e:
-    if e.errno != errno.ENOSPC:
-        sys.exit(f"the writer's fsync: {e}")
+base = sys.argv[1]
+
+def enospc(what, call):
+    try:
+        call()
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            sys.exit(f"{what}: {e}")
+        return
+    sys.exit(f"{what} succeeded: its ENOSPC was lost")
+
+def failed_write(name, reader=False):
+    """A writer whose 1 MiB write (answered when queued; more than the volume
+    has left, which statfs shows) failed in the background; statfs is also
+    a barrier: the write has failed when it returns. READER: also a
+    read-only descriptor of the file, opened before the write."""
+    w = os.open(base + name, os.O_WRONLY | os.O_CREAT, 0o644)
+    r = os.open(base + name, os.O_RDONLY) if reader else None
+    st = os.fstatvfs(w)
+    if st.f_bavail * st.f_frsize >= 1 << 20:
+        sys.exit(f"the full volume has {st.f_bavail * st.f_frsize} bytes free")
+    if os.write(w, b"w" * (1 << 20)) != 1 << 20:
+        sys.exit("short write")
+    os.fstatvfs(w)
+    return (w, r) if reader else w
+
+w, r = failed_write("3", reader=True)
+os.close(r)  # a reader's close does not take the writer's error
+enospc("the writer's fsync", lambda: os.fsync(w))
 os.close(w)  # told once: its close has nothing more to report
-PY
-# A write that reports the deferred error does not take it from fsync and
-# close (wbehind.c (3)): the kernel drops a write's error when the write(2)
-# had already written part of its bytes (a short count), so a program that
-# writes again and then fsyncs must still be told.
-/usr/bin/python3 - "$T_TMP/mnt/big4" <<'PY' || fail "a write's report of a deferred ENOSPC took it from fsync (above)"
-import errno, os, sys
-w = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
-if os.write(w, b"w" * (1 << 20)) != 1 << 20:
-    sys.exit("short write")
-os.fstatvfs(w)  # a barrier: the queued write has failed when it returns
-try:
-    os.write(w, b"x")
-    sys.exit("the write after the failed one was not told of it")
-except OSError as e:
-    if e.errno != errno.ENOSPC:
-        sys.exit(f"the write after the failed one: {e}")
-try:
-    os.fsync(w)
-    sys.exit("fsync succeeded after only a write was told of the ENOSPC")
-except OSError as e:
-    if e.errno != errno.ENOSPC:
-        sys.exit(f"fsync: {e}")
-os.close(w)  # fsync told it: its close has nothing more to report
-# the same with close instead of fsync
-w = os.open(sys.argv[1] + "b", os.O_WRONLY | os.O_CREAT, 0o644)
-os.write(w, b"w" * (1 << 20))
-os.fstatvfs(w)
-try:
-    os.write(w, b"x")
-    sys.exit("the second file's write after the failed one was not told of it")
-except OSError:
-    pass
-try:
-    os.close(w)
-    sys.exit("close succeeded after only a write was told of the ENOSPC")
-except OSError as e:
-    if e.errno != errno.ENOSPC:
-        sys.exit(f"close: {e}")
+w = failed_write("4")
+enospc("the write after the failed one", lambda: os.write(w, b"x"))
+enospc("fsync after only a write was told", lambda: os.fsync(w))
+os.close(w)
+w = failed_write("5")
+enospc("the write after the failed one", lambda: os.write(w, b"x"))
+enospc("close after only a write was told", lambda: os.close(w))
 PY
 cmp "$T_TMP/mnt/one" "$T_TMP/one" || fail "data written before the volume filled is damaged (mount)"
 fuse_umount "$T_TMP/mnt"
@@ -129,17 +110,21 @@ pass "a new chunk makes room; the volume works"
 node_kill n1 TERM
 
 # --- a full disk: the data directory on a 40 MiB tmpfs, chunks bigger ---
-if ! mount -t tmpfs -o size=40M tmpfs "$T_TMP/n1" 2>/dev/null; then
+trap 'f_cleanup; umount -l "$T_TMP/fs2" "$T_TMP/fs3" 2>/dev/null; t_cleanup' EXIT
+# Starts node $1, a fresh one whose data directory is on a new 40 MiB tmpfs
+# at $2; non-zero when no tmpfs can be mounted here.
+node_on_tmpfs() {
+  mkdir -p "$2"
+  mount -t tmpfs -o size=40M tmpfs "$2" 2>/dev/null || return 1
+  node_start "$1"
+  node_kill "$1" TERM
+  sed -i "s|^data_dir = .*|data_dir = $2/data|" "$T_TMP/$1/cairnd.conf"
+  node_start "$1"
+}
+if ! node_on_tmpfs n2_disk "$T_TMP/fs2"; then
   echo "ok - # skip full-disk part: cannot mount tmpfs here"
   exit 0
 fi
-trap 'f_cleanup; umount -l "$T_TMP/n1" 2>/dev/null; t_cleanup' EXIT
-rm -f "$T_TMP/n1/pid"
-node_start n2_disk
-# a fresh node whose data lives on the small tmpfs
-node_kill n2_disk TERM
-sed -i "s|^data_dir = .*|data_dir = $T_TMP/n1/data|" "$T_TMP/n2_disk/cairnd.conf"
-node_start n2_disk
 ctl n2_disk volume create v
 for id in $(ctl n2_disk chunk create --count 2 --size 64M | awk 'NR > 1 { print $1 }'); do
   ctl n2_disk chunk assign "$id" v
@@ -170,7 +155,7 @@ node_kill n2_disk TERM
 grep -q "Assertion" "$T_TMP/n2_disk/cairnd.log" && fail "cairnd aborted on a full disk: $(grep Assertion "$T_TMP/n2_disk/cairnd.log")"
 [[ $(grep -c "stopped cleanly" "$T_TMP/n2_disk/cairnd.log") -eq 2 ]] || fail "cairnd did not stop cleanly on a full disk"
 pass "cairnd stops cleanly with the disk full"
-rm -f "$T_TMP/n1/data/chunks/"*.tmp 2>/dev/null || true
+rm -f "$T_TMP/fs2/data/chunks/"*.tmp 2>/dev/null || true
 # free some room so the index can start, then restart and check everything
 node_start n2_disk
 cmp <(ctl n2_disk cat v:/keep) "$T_TMP/keep" || fail "keep damaged after restart"
@@ -184,13 +169,7 @@ node_kill n2_disk TERM
 # file system's, not each volume's, so volumes written in turn cannot
 # together spend it (volume.c (6)): when a put is refused, the reserve is
 # still free, and the index never found the disk full ---
-mkdir -p "$T_TMP/fs3"
-mount -t tmpfs -o size=40M tmpfs "$T_TMP/fs3" || fail "cannot mount a second tmpfs"
-trap 'f_cleanup; umount -l "$T_TMP/n1" "$T_TMP/fs3" 2>/dev/null; t_cleanup' EXIT
-node_start n3_disk
-node_kill n3_disk TERM
-sed -i "s|^data_dir = .*|data_dir = $T_TMP/fs3/data|" "$T_TMP/n3_disk/cairnd.conf"
-node_start n3_disk
+node_on_tmpfs n3_disk "$T_TMP/fs3" || fail "cannot mount a second tmpfs"
 vols=(a b c d e f)
 for v in "${vols[@]}"; do
   ctl n3_disk volume create "$v"
