@@ -121,6 +121,30 @@ node_on_tmpfs() {
   sed -i "s|^data_dir = .*|data_dir = $2/data|" "$T_TMP/$1/cairnd.conf"
   node_start "$1"
 }
+# Puts SIZE-byte random files to node NODE's volumes VOL..., in turns (at
+# most ROUNDS), until a put fails: each acknowledged one is a line "VOL I"
+# (file VOL:/fI) in $T_TMP/acked.NODE, the failed put's error is in
+# $T_TMP/err.NODE; non-zero when none failed.
+put_until_full() {
+  local node=$1 size=$2 rounds=$3 i v
+  shift 3
+  : > "$T_TMP/acked.$node"
+  for ((i = 0; i < rounds; i++)); do
+    for v in "$@"; do
+      head -c "$size" /dev/urandom > "$T_TMP/$node.$v.$i"
+      ctl "$node" put "$v:/f$i" "$T_TMP/$node.$v.$i" 2> "$T_TMP/err.$node" || return 0
+      echo "$v $i" >> "$T_TMP/acked.$node"
+    done
+  done
+  return 1
+}
+# Fails unless every put put_until_full listed for node NODE reads back.
+check_acked() {
+  local v i
+  while read -r v i; do
+    cmp <(ctl "$1" cat "$v:/f$i") "$T_TMP/$1.$v.$i" || fail "acknowledged $v:/f$i damaged after restart"
+  done < "$T_TMP/acked.$1"
+}
 if ! node_on_tmpfs n2_disk "$T_TMP/fs2"; then
   echo "ok - # skip full-disk part: cannot mount tmpfs here"
   exit 0
@@ -131,19 +155,10 @@ for id in $(ctl n2_disk chunk create --count 2 --size 64M | awk 'NR > 1 { print 
 done
 head -c 2000000 /dev/urandom > "$T_TMP/keep"
 ctl n2_disk put v:/keep "$T_TMP/keep"
-failed=0
-for ((i = 0; i < 40; i++)); do
-  head -c 2000000 /dev/urandom > "$T_TMP/f$i"
-  if ! ctl n2_disk put "v:/f$i" "$T_TMP/f$i" 2> "$T_TMP/err"; then
-    failed=1
-    break
-  fi
-  echo "$i" >> "$T_TMP/acked"
-done
-[[ $failed == 1 ]] || fail "40 MiB of tmpfs took 80 MB of puts"
-grep -qE "No space left on device|read-only after a failed flush" "$T_TMP/err" ||
-  fail "full-disk error was: $(cat "$T_TMP/err")"
-[[ $(wc -l < "$T_TMP/err") -eq 1 ]] || fail "the error is not one line"
+put_until_full n2_disk 2000000 40 v || fail "40 MiB of tmpfs took 80 MB of puts"
+grep -qE "No space left on device|read-only after a failed flush" "$T_TMP/err.n2_disk" ||
+  fail "full-disk error was: $(cat "$T_TMP/err.n2_disk")"
+[[ $(wc -l < "$T_TMP/err.n2_disk") -eq 1 ]] || fail "the error is not one line"
 pass "a full disk answers with a clear one-line error"
 grep -q "the disk holding chunk .* is full" "$T_TMP/n2_disk/cairnd.log" ||
   fail "no log line for the full disk (space kept for the index)"
@@ -159,10 +174,8 @@ rm -f "$T_TMP/fs2/data/chunks/"*.tmp 2>/dev/null || true
 # free some room so the index can start, then restart and check everything
 node_start n2_disk
 cmp <(ctl n2_disk cat v:/keep) "$T_TMP/keep" || fail "keep damaged after restart"
-while read -r i; do
-  cmp <(ctl n2_disk cat "v:/f$i") "$T_TMP/f$i" || fail "acknowledged f$i damaged after restart"
-done < "$T_TMP/acked"
-pass "after restart every acknowledged put is intact ($(wc -l < "$T_TMP/acked") files)"
+check_acked n2_disk
+pass "after restart every acknowledged put is intact ($(wc -l < "$T_TMP/acked.n2_disk") files)"
 node_kill n2_disk TERM
 
 # --- a full disk shared by six volumes: the space kept for the index is the
@@ -175,32 +188,18 @@ for v in "${vols[@]}"; do
   ctl n3_disk volume create "$v"
   ctl n3_disk chunk assign "$(ctl n3_disk chunk create --size 64M | awk 'NR > 1 { print $1 }')" "$v"
 done
-: > "$T_TMP/acked3"
-failed=0
-for ((i = 0; i < 20 && !failed; i++)); do
-  for v in "${vols[@]}"; do
-    head -c 1000000 /dev/urandom > "$T_TMP/g$v$i"
-    if ! ctl n3_disk put "$v:/g$i" "$T_TMP/g$v$i" 2> "$T_TMP/err3"; then
-      failed=1
-      break
-    fi
-    echo "$v $i" >> "$T_TMP/acked3"
-  done
-done
-[[ $failed == 1 ]] || fail "40 MiB of tmpfs took 120 MB of puts to six volumes"
-grep -q "No space left on device" "$T_TMP/err3" ||
-  fail "a full disk under six volumes answered: $(cat "$T_TMP/err3")"
+put_until_full n3_disk 1000000 20 "${vols[@]}" || fail "40 MiB of tmpfs took 120 MB of puts to six volumes"
+grep -q "No space left on device" "$T_TMP/err.n3_disk" ||
+  fail "a full disk under six volumes answered: $(cat "$T_TMP/err.n3_disk")"
 free=$(( $(stat -f -c '%a * %S' "$T_TMP/fs3") ))
 # the reserve is 8 MiB here; RocksDB may have used a little of it since
 (( free >= 6 << 20 )) || fail "the volumes spent the index's reserve: $free bytes left on the disk"
 grep -E "index commit failed|failed flush|Assertion" "$T_TMP/n3_disk/cairnd.log" >&2 &&
   fail "the index found the disk full (above)"
-pass "six volumes on one disk: ENOSPC with the index's reserve still free ($free bytes, $(wc -l < "$T_TMP/acked3") puts)"
+pass "six volumes on one disk: ENOSPC with the index's reserve still free ($free bytes, $(wc -l < "$T_TMP/acked.n3_disk") puts)"
 node_kill n3_disk TERM
 [[ $(grep -c "stopped cleanly" "$T_TMP/n3_disk/cairnd.log") -eq 2 ]] || fail "cairnd did not stop cleanly"
 node_start n3_disk
-while read -r v i; do
-  cmp <(ctl n3_disk cat "$v:/g$i") "$T_TMP/g$v$i" || fail "acknowledged $v:/g$i damaged after restart"
-done < "$T_TMP/acked3"
+check_acked n3_disk
 pass "after restart every acknowledged put to the six volumes is intact"
 node_kill n3_disk TERM
