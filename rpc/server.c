@@ -29,18 +29,20 @@
  * for a whole look (its thread is in a handler that may be blocked on the
  * disk) or at once before a slow method's handler runs; (7) the waiting
  * thread polls without blocking for spin_us before it sleeps (poll.c), but
- * only if no other thread runs a handler and no client stream is open when
- * its wait begins: a spin would take the CPU from the handler, or from the
- * appliers and the sender of a stream, whose next piece takes longer to come
- * than a spin lasts; (8) a client stream's messages are applied in the
- * order they came, on the server's appliers (jobs.h), while the next one is
- * received: at most PIPE_DEPTH received messages wait per stream, at most
- * one receive is in flight, and the call ends (finish or call_free) only
- * once no receive is in flight, by the applier, after every message before
- * the end was applied or, after an error, dropped; an applier applies one
- * piece per turn, so streams share the appliers. So a stream runs at the
- * speed of the slower of receiving and applying instead of their sum (a
- * 1 GiB stream of 1 MiB writes, 2-CPU VM: 0.75 s of the stream thread per
+ * only if no other thread runs a handler and no open client stream began
+ * or brought a message in the last STREAM_QUIET_MS when its wait begins: a
+ * spin would take the CPU from the handler, or from the appliers and the
+ * sender of a stream, whose next piece takes longer to come than a spin
+ * lasts (a stream whose client stopped sending stops counting); (8) a
+ * client stream's messages are applied in the order they came, on the
+ * server's appliers (jobs.h), while the next one is received: at most
+ * PIPE_DEPTH received messages wait per stream, at most one receive is in
+ * flight, and the call ends (finish or call_free) only once no receive is
+ * in flight, by the applier, after every message before the end was
+ * applied or, after an error, dropped; an applier applies one piece per
+ * turn, so streams share the appliers. So a stream runs at the speed of
+ * the slower of receiving and applying instead of their sum (a 1 GiB
+ * stream of 1 MiB writes, 2-CPU VM: 0.75 s of the stream thread per
  * GiB in the engine, 0.15 in decoding and 0.26 waiting for the next piece
  * when one thread did all three).
  */
@@ -66,7 +68,8 @@
 #include <time.h>
 
 #define POSTED_PER_METHOD 8
-#define PIPE_DEPTH 2 /* (8) received messages waiting per client stream */
+#define PIPE_DEPTH 2        /* (8) received messages waiting per client stream */
+#define STREAM_QUIET_MS 100 /* (7) */
 
 enum call_state { CS_REQUEST, CS_SENDING, CS_RECEIVING, CS_IDLE, CS_FINISH };
 
@@ -96,7 +99,8 @@ struct rpc_server {
     int max_serving;              /* rpc_server_opts.pollers */
     int spin_us;                  /* rpc_server_opts.spin_us */
     _Atomic int working;          /* threads running step(): none, or no spin (7) */
-    _Atomic int streams;          /* client streams begun and not freed: none, or no spin (7) */
+    _Atomic int streams;          /* (7) client streams begun and not freed */
+    _Atomic int64_t stream_at;    /* (7) ms when a client stream last began or brought a message */
     struct poll_group polls;      /* (7) */
     _Atomic unsigned long events; /* events taken from the queue */
     _Atomic int dozing;           /* standby threads waiting for an event */
@@ -154,6 +158,20 @@ static double seconds_since(const struct timespec *t0)
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Milliseconds on the monotonic clock (coarse: a tick is enough here). */
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* (7) a client stream is open and began or brought a message lately. */
+static int stream_busy(struct rpc_server *s)
+{
+    return atomic_load(&s->streams) > 0 && mono_ms() - atomic_load(&s->stream_at) < STREAM_QUIET_MS;
 }
 
 static void live_add(struct rpc_server *s, long d)
@@ -513,7 +531,8 @@ static void on_request(struct call *c)
             return;
         }
         c->state_owned = 1;
-        atomic_fetch_add(&s->streams, 1); /* (7) */
+        atomic_store(&s->stream_at, mono_ms()); /* (7) */
+        atomic_fetch_add(&s->streams, 1);
         c->job.run = pipe_drain;
         c->recv_posted = 1;
         pipe_recv(c);
@@ -525,7 +544,8 @@ static void on_request(struct call *c)
 static void on_received(struct call *c)
 {
     const struct rpc_method *m = &c->s->methods[c->m];
-    if (!c->payload) { /* the client half-closed, or the call ended */
+    atomic_store(&c->s->stream_at, mono_ms()); /* (7) */
+    if (!c->payload) {                         /* the client half-closed, or the call ended */
         pipe_push(c, grpc_call_failed_before_recv_message(c->call) ? PE_GONE : PE_END, NULL);
         return;
     }
@@ -799,9 +819,8 @@ static void *worker(void *arg)
 {
     struct rpc_server *s = arg;
     while (take_turn(s)) {
-        grpc_event ev =
-            poll_next(&s->polls, s->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC),
-                      atomic_load(&s->working) || atomic_load(&s->streams) ? 0 : s->spin_us);
+        grpc_event ev = poll_next(&s->polls, s->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC),
+                                  atomic_load(&s->working) || stream_busy(s) ? 0 : s->spin_us);
         /* Counted before the turn is given up, so a standby never takes a
          * turn from a thread that has only just taken its event. */
         atomic_fetch_add(&s->events, 1);
@@ -844,6 +863,7 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
     struct rpc_server *s = calloc(1, sizeof *s);
     if (!s)
         abort();
+    atomic_init(&s->stream_at, -STREAM_QUIET_MS); /* (7) no stream yet */
     s->methods = o->methods;
     s->n_methods = o->n_methods;
     s->app = o->app;

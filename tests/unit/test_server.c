@@ -36,7 +36,8 @@
  * a short stream that starts while a long one keeps it busy ends long before
  * the long one (they take turns). A lone poller allowed to spin (2000 us)
  * catches none of 30 quick calls made while a client stream is open and
- * waiting for its next message (server.c (7)), and some after it ended.
+ * waiting for its next message (server.c (7)), and some after it ended, and
+ * some beside a stream whose client stopped sending 300 ms before.
  * A step of the wall clock a day ahead in the middle of a stream does not
  * end it (channel.c (4)).
  */
@@ -447,7 +448,7 @@ static void test_no_spin_while_a_stream_is_open(void **state)
         skip();
     struct sfx f;
     sfx_start(&f, 2, 2000);
-    atomic_store(&sum_pause_us, 50000); /* 10 messages: >= 450 ms open */
+    atomic_store(&sum_pause_us, 20000); /* 10 messages: >= 180 ms open, a message every 20 ms */
     struct long_stream l = {f.ch, 0, 0, 10};
     pthread_t t;
     long_stream_start(&l, &t, 1);
@@ -463,6 +464,34 @@ static void test_no_spin_while_a_stream_is_open(void **state)
     for (uint64_t i = 0; i < 30; i++)
         assert_int_equal(call(f.ch, M_QUICK, i), 0);
     assert_true(rpc_server_spins_caught(f.s) > during); /* it spins again */
+    sfx_stop(&f);
+}
+
+/* A client stream whose client stopped sending (here for 800 ms after its
+ * first message) stops holding back the spin once STREAM_QUIET_MS passed
+ * without a message (server.c (7)): quick calls made then are caught by it. */
+static void test_spins_again_beside_a_stalled_stream(void **state)
+{
+    (void)state;
+    if (!poll_can_spin())
+        skip();
+    struct sfx f;
+    sfx_start(&f, 2, 2000);
+    atomic_store(&sum_pause_us, 800000);
+    struct long_stream l = {f.ch, 0, 0, 2};
+    pthread_t t;
+    long_stream_start(&l, &t, 1);
+    usleep(300000); /* the stream is quiet for 3 x STREAM_QUIET_MS */
+    unsigned long before = rpc_server_spins_caught(f.s);
+    for (uint64_t i = 0; i < 30; i++)
+        assert_int_equal(call(f.ch, M_QUICK, i), 0);
+    unsigned long during = rpc_server_spins_caught(f.s);
+    assert_true(atomic_load(&sum_seen[1]) < 2); /* the stream was still open */
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(l.rv, 0);
+    assert_int_equal(l.count, 2);
+    if (during == before)
+        fail_msg("no quick call was caught by a spin beside a stream quiet for 300 ms");
     sfx_stop(&f);
 }
 
@@ -537,6 +566,7 @@ int main(void)
         {"spinning_two_pollers_blocked_handler", test_variant, NULL, NULL, &v[8]},
         cmocka_unit_test(test_client_stream_in_order_and_stops_at_an_error),
         cmocka_unit_test(test_client_streams_share_the_appliers),
+        cmocka_unit_test(test_spins_again_beside_a_stalled_stream),
         cmocka_unit_test(test_no_spin_while_a_stream_is_open),
         cmocka_unit_test(test_wall_clock_step_mid_stream),
         cmocka_unit_test(test_duplicate_path_refused),
