@@ -47,11 +47,13 @@
  *     call returns, and never while gRPC may still read it; a call given up
  *     on behind a cairnd that stopped reading keeps it until that send ends.
  * (8) an outage costs the queue one timeout, not one per item: when a send
- *     finds cairnd unreachable (its timeout= passed, or it is gone), every
- *     write queued by then fails without a call, with EIO kept for its
- *     open files (3), so a barrier behind them waits one timeout= instead
- *     of one per queued item (128 small items: over an hour at the default
- *     30 s); writes queued after that are tried again.
+ *     times out (cairnd stayed away or silent for the whole timeout=),
+ *     every write queued by then fails without a call, with EIO kept for
+ *     its open files (3), so a barrier behind them waits one timeout=
+ *     instead of one per queued item (128 small items: over an hour at the
+ *     default 30 s); writes queued after that are tried again. A send that
+ *     fails at once because the connection broke (cairnd restarting) does
+ *     not count: the next one waits for cairnd to be back.
  * Durability is unchanged: fsync drains the queue, then asks cairnd to sync;
  * until then a write is only in this process (for at most about WB_LINGER_S
  * when nothing closes or syncs it), like any write not fsync'ed.
@@ -271,7 +273,7 @@ static void send_head(void)
     pthread_mutex_lock(&wb.lock);
     if (rv != 0)
         note_error(ino, fs_errno(rv));
-    if (!unreachable && (rv == -ETIMEDOUT || rv == CAIRN_EUNAVAIL))
+    if (!unreachable && rv == -ETIMEDOUT)
         wb.down_upto = wb.queued; /* (8) */
     wb.sent = ticket;
     wb.held -= cap;
