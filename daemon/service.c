@@ -746,7 +746,10 @@ struct versions {
  * it costs the daemon more memory than the message could hold. */
 static int reply_room(size_t *bytes, const ProtobufCMessage *item)
 {
-    *bytes += protobuf_c_message_get_packed_size(item) + 6; /* tag, length */
+    size_t n = protobuf_c_message_get_packed_size(item);
+    *bytes += n + 2; /* its tag (1 byte) and length (varint) */
+    for (; n >= 128; n >>= 7)
+        (*bytes)++;
     return *bytes > RPC_MAX_MESSAGE ? -EMSGSIZE : 0;
 }
 

@@ -102,7 +102,8 @@ struct failed {
     fuse_ino_t ino;
     int err;      /* positive errno: the first since the last report */
     uint64_t seq; /* (3) this inode's newest failure */
-    int reported; /* some open file was told of it */
+    int reported; /* some open file's fsync or close was told of it */
+    int told;     /* ... or its write (which the kernel may drop) */
 };
 
 #define WB_FAILED_MAX 1024
@@ -154,7 +155,7 @@ static int newer_error(fuse_ino_t ino, uint64_t upto, uint64_t *at)
 /* Frees record F, logging its error if no open file was told of it. */
 static void free_failed(struct failed *f)
 {
-    if (!f->reported)
+    if (!f->told)
         fuse_log(FUSE_LOG_ERR, "cairn-fuse: write to inode %lu failed and was never reported: %s\n",
                  (unsigned long)f->ino, strerror(f->err));
     free(f);
@@ -195,10 +196,10 @@ static void note_error(fuse_ino_t ino, int err)
         f->next = wb.failed;
         wb.failed = f;
         wb.n_failed++;
-    } else if (f->reported) {
+    } else if (f->told) {
         f->err = err; /* the first since the last report */
     }
-    f->reported = 0;
+    f->reported = f->told = 0;
     f->seq = ++wb.err_seq;
 }
 
@@ -371,8 +372,9 @@ int wb_write(fuse_ino_t ino, struct wb_marks *m, const char *buf, size_t size, u
         return rv ? fs_errno(rv) : 0;
     }
     pthread_mutex_lock(&wb.lock);
-    int err = newer_error(ino, m->written, &m->written); /* (3) not taken as told */
+    int err = newer_error(ino, m->written, &m->written); /* (3) not taken as reported */
     if (err) {
+        find_failed(ino)->told = 1;
         pthread_mutex_unlock(&wb.lock);
         return err;
     }
@@ -439,7 +441,8 @@ int wb_settle(fuse_ino_t ino, struct wb_marks *m, int fsync)
     uint64_t at = 0;
     int err = newer_error(ino, m->synced, &at);
     if (err) {
-        find_failed(ino)->reported = 1;
+        struct failed *f = find_failed(ino);
+        f->reported = f->told = 1;
         if (fsync) { /* (3) only an fsync moves the mark */
             m->synced = at;
             if (m->written < at)

@@ -87,6 +87,9 @@ struct rpc_server_opts {
     /* Microseconds a thread polls the queue without blocking before it
      * sleeps in it (poll.c); 0: never, at most RPC_SPIN_MAX_US. */
     int spin_us;
+    /* Milliseconds without a message after which an open client stream no
+     * longer holds back that polling (server.c (7)); 0: 100. */
+    int stream_quiet_ms;
 };
 
 struct rpc_server;

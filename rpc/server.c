@@ -30,7 +30,8 @@
  * disk) or at once before a slow method's handler runs; (7) the waiting
  * thread polls without blocking for spin_us before it sleeps (poll.c), but
  * only if no other thread runs a handler and no open client stream began
- * or brought a message in the last STREAM_QUIET_MS when its wait begins: a
+ * or brought a message in the last stream_quiet_ms (rpc_server_opts,
+ * default 100) when its wait begins: a
  * spin would take the CPU from the handler, or from the appliers and the
  * sender of a stream, whose next piece takes longer to come than a spin
  * lasts (a stream whose client stopped sending stops counting); (8) a
@@ -68,8 +69,7 @@
 #include <time.h>
 
 #define POSTED_PER_METHOD 8
-#define PIPE_DEPTH 2        /* (8) received messages waiting per client stream */
-#define STREAM_QUIET_MS 100 /* (7) */
+#define PIPE_DEPTH 2 /* (8) received messages waiting per client stream */
 
 enum call_state { CS_REQUEST, CS_SENDING, CS_RECEIVING, CS_IDLE, CS_FINISH };
 
@@ -98,6 +98,7 @@ struct rpc_server {
     _Atomic int serving;          /* threads waiting in the queue (poll_next) */
     int max_serving;              /* rpc_server_opts.pollers */
     int spin_us;                  /* rpc_server_opts.spin_us */
+    int stream_quiet_ms;          /* rpc_server_opts.stream_quiet_ms (7) */
     _Atomic int working;          /* threads running step(): none, or no spin (7) */
     _Atomic int streams;          /* (7) client streams begun and not freed */
     _Atomic int64_t stream_at;    /* (7) ms when a client stream last began or brought a message */
@@ -171,7 +172,8 @@ static int64_t mono_ms(void)
 /* (7) a client stream is open and began or brought a message lately. */
 static int stream_busy(struct rpc_server *s)
 {
-    return atomic_load(&s->streams) > 0 && mono_ms() - atomic_load(&s->stream_at) < STREAM_QUIET_MS;
+    return atomic_load(&s->streams) > 0 &&
+           mono_ms() - atomic_load(&s->stream_at) < s->stream_quiet_ms;
 }
 
 static void live_add(struct rpc_server *s, long d)
@@ -863,7 +865,8 @@ int rpc_server_start(struct rpc_server **out, const struct rpc_server_opts *o)
     struct rpc_server *s = calloc(1, sizeof *s);
     if (!s)
         abort();
-    atomic_init(&s->stream_at, -STREAM_QUIET_MS); /* (7) no stream yet */
+    s->stream_quiet_ms = o->stream_quiet_ms > 0 ? o->stream_quiet_ms : 100;
+    atomic_init(&s->stream_at, -(int64_t)s->stream_quiet_ms); /* (7) no stream yet */
     s->methods = o->methods;
     s->n_methods = o->n_methods;
     s->app = o->app;

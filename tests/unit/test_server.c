@@ -332,7 +332,9 @@ struct sfx {
     struct rpc_channel *ch;
 };
 
-static void sfx_start(struct sfx *f, int threads, int spin_us)
+/* A server with THREADS threads that spin SPIN_US and stop holding the spin
+ * back for a stream quiet for QUIET_MS (0: the server's default). */
+static void sfx_start(struct sfx *f, int threads, int spin_us, int quiet_ms)
 {
     f->dir = tu_tmpdir("server");
     char sock[512], addr[520];
@@ -344,7 +346,8 @@ static void sfx_start(struct sfx *f, int threads, int spin_us)
                                 .methods = f->methods,
                                 .n_methods = M_N,
                                 .no_sessions = 1,
-                                .spin_us = spin_us};
+                                .spin_us = spin_us,
+                                .stream_quiet_ms = quiet_ms};
     f->s = NULL;
     assert_int_equal(rpc_server_start(&f->s, &o), 0);
     f->ch = NULL;
@@ -370,7 +373,7 @@ static void test_client_stream_in_order_and_stops_at_an_error(void **state)
 {
     (void)state;
     struct sfx f;
-    sfx_start(&f, 2, 0);
+    sfx_start(&f, 2, 0, 0);
     uint64_t count = 0;
     assert_int_equal(sum_call(f.ch, 0, 300, UINT64_MAX, &count), 0);
     assert_int_equal(count, 300);
@@ -421,7 +424,7 @@ static void test_client_streams_share_the_appliers(void **state)
 {
     (void)state;
     struct sfx f;
-    sfx_start(&f, 1, 0);
+    sfx_start(&f, 1, 0, 0);
     atomic_store(&sum_delay_us, 1000); /* the long stream: >= 300 ms */
     struct long_stream l = {f.ch, 1, 0, 0};
     pthread_t t;
@@ -447,8 +450,8 @@ static void test_no_spin_while_a_stream_is_open(void **state)
     if (!poll_can_spin())
         skip();
     struct sfx f;
-    sfx_start(&f, 2, 2000);
-    atomic_store(&sum_pause_us, 20000); /* 10 messages: >= 180 ms open, a message every 20 ms */
+    sfx_start(&f, 2, 2000, 5000);       /* pauses of up to 5 s between messages still hold it */
+    atomic_store(&sum_pause_us, 50000); /* 10 messages: >= 450 ms open */
     struct long_stream l = {f.ch, 0, 0, 10};
     pthread_t t;
     long_stream_start(&l, &t, 1);
@@ -468,20 +471,21 @@ static void test_no_spin_while_a_stream_is_open(void **state)
 }
 
 /* A client stream whose client stopped sending (here for 800 ms after its
- * first message) stops holding back the spin once STREAM_QUIET_MS passed
- * without a message (server.c (7)): quick calls made then are caught by it. */
+ * first message) stops holding back the spin once stream_quiet_ms (100)
+ * passed without a message (server.c (7)): quick calls made then are caught
+ * by it. */
 static void test_spins_again_beside_a_stalled_stream(void **state)
 {
     (void)state;
     if (!poll_can_spin())
         skip();
     struct sfx f;
-    sfx_start(&f, 2, 2000);
+    sfx_start(&f, 2, 2000, 100);
     atomic_store(&sum_pause_us, 800000);
     struct long_stream l = {f.ch, 0, 0, 2};
     pthread_t t;
     long_stream_start(&l, &t, 1);
-    usleep(300000); /* the stream is quiet for 3 x STREAM_QUIET_MS */
+    usleep(300000); /* the stream is quiet for 3 x stream_quiet_ms */
     unsigned long before = rpc_server_spins_caught(f.s);
     for (uint64_t i = 0; i < 30; i++)
         assert_int_equal(call(f.ch, M_QUICK, i), 0);
@@ -503,7 +507,7 @@ static void test_wall_clock_step_mid_stream(void **state)
 {
     (void)state;
     struct sfx f;
-    sfx_start(&f, 2, 0);
+    sfx_start(&f, 2, 0, 0);
     real_now = gpr_now_impl;
     gpr_now_impl = stepped_now;
     atomic_store(&sum_step_at, 10);
