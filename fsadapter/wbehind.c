@@ -141,15 +141,12 @@ static struct failed *find_failed(fuse_ino_t ino)
     return NULL;
 }
 
-/* Under lock: the inode's error newer than mark UPTO (positive errno, and
- * *AT its sequence), or 0 (3). */
-static int newer_error(fuse_ino_t ino, uint64_t upto, uint64_t *at)
+/* Under lock: the inode's error record if its error is newer than mark
+ * UPTO, or NULL (3). */
+static struct failed *newer_failure(fuse_ino_t ino, uint64_t upto)
 {
     struct failed *f = find_failed(ino);
-    if (!f || f->seq <= upto)
-        return 0;
-    *at = f->seq;
-    return f->err;
+    return f && f->seq > upto ? f : NULL;
 }
 
 /* Frees record F, logging its error if no open file was told of it. */
@@ -372,9 +369,11 @@ int wb_write(fuse_ino_t ino, struct wb_marks *m, const char *buf, size_t size, u
         return rv ? fs_errno(rv) : 0;
     }
     pthread_mutex_lock(&wb.lock);
-    int err = newer_error(ino, m->written, &m->written); /* (3) not taken as reported */
-    if (err) {
-        find_failed(ino)->told = 1;
+    struct failed *f = newer_failure(ino, m->written);
+    if (f) { /* (3) told, not taken as reported: fsync and close still are */
+        m->written = f->seq;
+        f->told = 1;
+        int err = f->err;
         pthread_mutex_unlock(&wb.lock);
         return err;
     }
@@ -438,15 +437,14 @@ int wb_settle(fuse_ino_t ino, struct wb_marks *m, int fsync)
 {
     wb_drain();
     pthread_mutex_lock(&wb.lock);
-    uint64_t at = 0;
-    int err = newer_error(ino, m->synced, &at);
-    if (err) {
-        struct failed *f = find_failed(ino);
+    struct failed *f = newer_failure(ino, m->synced);
+    int err = f ? f->err : 0;
+    if (f) {
         f->reported = f->told = 1;
         if (fsync) { /* (3) only an fsync moves the mark */
-            m->synced = at;
-            if (m->written < at)
-                m->written = at;
+            m->synced = f->seq;
+            if (m->written < f->seq)
+                m->written = f->seq;
         }
     }
     pthread_mutex_unlock(&wb.lock);

@@ -31,10 +31,10 @@
  * thread polls without blocking for spin_us before it sleeps (poll.c), but
  * only if no other thread runs a handler and no open client stream began
  * or brought a message in the last stream_quiet_ms (rpc_server_opts,
- * default 100) when its wait begins: a
- * spin would take the CPU from the handler, or from the appliers and the
- * sender of a stream, whose next piece takes longer to come than a spin
- * lasts (a stream whose client stopped sending stops counting); (8) a
+ * default 100) when its wait begins: a spin would take the CPU from the
+ * handler, or from the appliers and the sender of a stream, whose next
+ * piece takes longer to come than a spin lasts (a stream whose client
+ * stopped sending stops counting); (8) a
  * client stream's messages are applied in the order they came, on the
  * server's appliers (jobs.h), while the next one is received: at most
  * PIPE_DEPTH received messages wait per stream, at most one receive is in
@@ -547,7 +547,8 @@ static void on_received(struct call *c)
 {
     const struct rpc_method *m = &c->s->methods[c->m];
     atomic_store(&c->s->stream_at, mono_ms()); /* (7) */
-    if (!c->payload) {                         /* the client half-closed, or the call ended */
+    /* no payload: the client half-closed, or the call ended */
+    if (!c->payload) {
         pipe_push(c, grpc_call_failed_before_recv_message(c->call) ? PE_GONE : PE_END, NULL);
         return;
     }
